@@ -1,0 +1,3 @@
+from ptbr.cli import entry
+
+entry()

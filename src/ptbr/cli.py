@@ -1,0 +1,162 @@
+"""Command line: ``ptbr validate | explain | train | schema``. Exit codes: 0 ok, 1 training failed, 2 bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+from ptbr import __version__
+from ptbr.errors import ConfigError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ptbr",
+        description="Train GLiNER from a YAML config, with every key accounted for.",
+        epilog="Exit codes: 0 ok, 1 training or runtime failure, 2 usage or config error.",
+    )
+    parser.add_argument("--version", action="version", version=f"ptbr {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(name: str, help: str, description: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=description)
+        p.add_argument("config", metavar="CONFIG", help="YAML config file")
+        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config value, e.g. --set training.num_steps=100 (repeatable; the value is "
+                            "read as YAML)")
+        return p
+
+    with_config("validate", "check a config and its data files",
+                "Check the config, its data files and output directory against the installed versions. Prints a "
+                "one-screen summary, or every problem (exit 2).")
+    explain = with_config("explain", "show where every key goes and the value the trainer receives",
+                          "For every key of the file: its value, its destination (GLiNER model config, a "
+                          "TrainingArguments field under the installed name, data loading, run metadata) and the "
+                          "final value after the installed libraries normalise it; then every value PTBR sets that "
+                          "the file does not. Builds no model and needs no network.")
+    explain.add_argument("--json", action="store_true", help="print JSON instead of text")
+    train = with_config("train", "train a GLiNER model",
+                        "Build the model from model: (or load training.prev_path), check the data, train with "
+                        "gliner's train_model, and save checkpoints, the final model (<output>/final), the resolved "
+                        "config and the effective TrainingArguments under the output directory.")
+    train.add_argument("--smoke", action="store_true",
+                       help="prove the config end to end in seconds: a tiny random backbone instead of model_name, "
+                            "a few steps on a few examples, output in <output>/smoke, nothing downloaded")
+    train.add_argument("--traceback", action="store_true", help="print the full traceback when training fails")
+    schema = sub.add_parser("schema", help="print the config's JSON Schema (for editor completion)",
+                            description="Print the JSON Schema of the config. Save it and point yaml-language-"
+                                        "server at it: `# yaml-language-server: $schema=ptbr.schema.json`.")
+    schema.add_argument("--markdown", action="store_true", help="print the config reference (Markdown) instead")
+    return parser
+
+
+def _load(path: str, overrides: list[str]) -> tuple[Any, Any]:
+    from ptbr import loader, schema
+
+    doc = loader.apply_overrides(loader.load(path), overrides)
+    return doc, schema.validate(doc)
+
+
+def _resolve(config: Any) -> tuple[Any, Any, Any]:
+    """Plan, real TrainingArguments and real GLiNERConfig for a config; ConfigError when the installed versions
+    cannot honour it."""
+    from ptbr import forwarding, train
+
+    plan = forwarding.plan(config)
+    return plan, forwarding.build_training_arguments(plan), train.model_config(plan)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from ptbr import compat, forwarding, train
+
+    doc, config = _load(args.config, args.overrides)
+    plan, targs, _ = _resolve(config)
+    train_items, eval_items = train.load_data(config)
+    out = train.output_dir(config)
+    train.check_output_dir(out, "training.output_dir" if config.training.output_dir is not None else "data.root_dir")
+    t, a = config.training, plan.args_kwargs
+    precision = "bf16" if t.bf16 else "fp16" if t.fp16 else "fp32"
+    lines = [
+        f"ok: {doc.path}  ({compat.stack()})",
+        f"  model      {config.model.model_name if t.prev_path is None else 'from ' + t.prev_path}",
+        f"  data       {len(train_items)} training examples; "
+        + (f"{len(eval_items)} validation examples" if eval_items is not None else "no validation set"),
+        f"  training   {t.num_steps} steps × batch {t.train_batch_size} (accumulation {t.gradient_accumulation_steps}),"
+        f" lr {a['learning_rate']:g} / others {a['others_lr']:g}, {a['lr_scheduler_type']}, "
+        f"warmup {a['warmup_steps']} steps, seed {t.seed}",
+        f"  precision  {precision}{', CPU only' if t.use_cpu else ''}; report_to {compat.read_back(targs, 'report_to')}",
+        f"  output     {out} (checkpoint every {a['save_steps']} steps)",
+    ]
+    skipped = [f for f in forwarding.NOT_FORWARDED if tuple(f.split(".")) in doc.origins]
+    skipped += [r.route.sources[0] for r in plan.resolved if r.route.kind == "model"
+                and isinstance(r.value, forwarding.Skip) and r.value.reason.startswith("gliner ")]
+    if skipped:
+        lines.append(f"  not forwarded: {', '.join(skipped)} (see `ptbr explain`)")
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from ptbr import explain
+
+    doc, config = _load(args.config, args.overrides)
+    plan, targs, model_config = _resolve(config)
+    data = explain.explanation(doc, plan, targs, model_config)
+    print(json.dumps(data, indent=2) if args.json else explain.render(data))
+    return EXIT_OK
+
+
+def _train(args: argparse.Namespace) -> int:
+    from ptbr import train
+
+    _, config = _load(args.config, args.overrides)
+    try:
+        result = train.run(config, smoke=args.smoke, log=lambda m: print(f"ptbr: {m}", file=sys.stderr))
+    except ConfigError:
+        raise
+    except KeyboardInterrupt:
+        print(f"ptbr: interrupted; checkpoints saved so far are in {train.output_dir(config)}", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.traceback:
+            traceback.print_exc()
+        print(f"ptbr: training failed: {type(exc).__name__}: {exc}"
+              + ("" if args.traceback else " (rerun with --traceback for details)"), file=sys.stderr)
+        return EXIT_FAILED
+    loss = f", last logged loss {result.loss:.4g}" if result.loss is not None else ""
+    print(f"ptbr: trained {result.steps} steps in {result.seconds:.1f} s{loss}; model saved to {result.final_dir}")
+    return EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from ptbr import reference
+
+    print(reference.markdown() if args.markdown else json.dumps(reference.json_schema(), indent=2))
+    return EXIT_OK
+
+
+COMMANDS = {"validate": _validate, "explain": _explain, "train": _train, "schema": _schema}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code. Bad input is printed to stderr as ``error: ...`` lines, exit 2."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
+        return int(exc.code or 0)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""The one place that knows how the installed torch / transformers / gliner differ from each other.
+
+Everything here is detected from the installed libraries (dataclass fields, call signatures), never from tables of
+version numbers. PTBR speaks in *canonical* (current transformers) argument names; this module translates them.
+
+Drifts handled here or made irrelevant by how PTBR builds its arguments:
+- ``eval_strategy`` was ``evaluation_strategy`` before transformers 4.41 (renamed; old name removed in 4.46).
+- ``use_cpu`` was ``no_cuda`` before transformers 4.34 (renamed; old name removed in 5.0).
+- ``warmup_ratio`` was deprecated in transformers 5.0 and later removed, while ``warmup_steps`` became a float that
+  means a ratio below 1. PTBR never passes ``warmup_ratio``: it passes the effective whole number of warmup steps,
+  which every version reads the same way.
+- ``overwrite_output_dir``, ``save_safetensors`` and ``logging_dir`` were removed in 5.x: PTBR never passes them.
+- ``report_to`` defaulted to "all" before 5.0 and to "none" since: PTBR always passes it.
+- ``Trainer(tokenizer=)`` became ``Trainer(processing_class=)`` (4.46; ``tokenizer`` removed in 5.0): see
+  :func:`trainer_tokenizer_kwarg`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import inspect
+from importlib import metadata
+from typing import Any
+
+from ptbr.errors import ConfigError, Problem
+
+# canonical name → the name older transformers used for the same field
+RENAMED = {
+    "eval_strategy": "evaluation_strategy",  # transformers 4.41
+    "use_cpu": "no_cuda",  # transformers 4.34
+}
+
+
+def versions() -> dict[str, str]:
+    """Installed versions of the stack, read from package metadata (no imports)."""
+    out = {}
+    for name in ("torch", "transformers", "gliner", "accelerate"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def stack() -> str:
+    """One line naming the installed versions, for messages."""
+    v = versions()
+    return f"transformers {v['transformers']}, gliner {v['gliner']}, torch {v['torch']}"
+
+
+def training_arguments_class() -> type:
+    """gliner's TrainingArguments: transformers' plus GLiNER's loss and optimizer fields."""
+    from gliner.training import TrainingArguments
+
+    return TrainingArguments
+
+
+@functools.cache
+def argument_names(cls: type | None = None) -> frozenset[str]:
+    """The fields the installed TrainingArguments accepts."""
+    cls = cls or training_arguments_class()
+    return frozenset(f.name for f in dataclasses.fields(cls) if f.init)
+
+
+def installed_name(canonical: str, names: frozenset[str]) -> str | None:
+    """The name the installed TrainingArguments uses for a canonical field, or None when it has neither."""
+    if canonical in names:
+        return canonical
+    old = RENAMED.get(canonical)
+    return old if old in names else None
+
+
+def to_installed(kwargs: dict[str, Any], names: frozenset[str], sources: dict[str, str]) -> dict[str, Any]:
+    """Translate canonical keyword arguments to the installed names.
+
+    ``sources`` maps a canonical name to the config key it comes from, for the error when a field is missing.
+    """
+    out, problems = {}, []
+    for canonical, value in kwargs.items():
+        name = installed_name(canonical, names)
+        if name is None:
+            problems.append(Problem(
+                "installed versions", sources.get(canonical, canonical),
+                f"TrainingArguments has no field {canonical!r} with {stack()}",
+                "install a transformers / gliner release that has it, or remove the key from the config",
+            ))
+        else:
+            out[name] = value
+    if problems:
+        raise ConfigError(problems)
+    return out
+
+
+def build_training_arguments(kwargs: dict[str, Any], sources: dict[str, str], cls: type | None = None) -> Any:
+    """The real TrainingArguments of the installed versions, built from canonical keyword arguments."""
+    cls = cls or training_arguments_class()
+    installed = to_installed(kwargs, argument_names(cls), sources)
+    try:
+        return cls(**installed)
+    except (ValueError, TypeError, ImportError) as exc:
+        raise ConfigError([Problem(
+            "installed versions", "training", f"transformers rejected the training arguments: {exc}",
+            f"with {stack()}; see `ptbr explain` for the value each field receives",
+        )]) from None
+
+
+def read_back(args: Any, canonical: str) -> Any:
+    """The value a built TrainingArguments holds for a canonical field, enums as their plain values."""
+    name = installed_name(canonical, argument_names(type(args)))
+    value = getattr(args, name) if name else None
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def trainer_tokenizer_kwarg() -> str:
+    """The Trainer.__init__ parameter that takes the tokenizer: processing_class (4.46+) or tokenizer."""
+    from transformers import Trainer
+
+    params = inspect.signature(Trainer.__init__).parameters
+    return "processing_class" if "processing_class" in params else "tokenizer"
+
+
+@functools.cache
+def gliner_config_keys() -> frozenset[str]:
+    """Every keyword some config class of the installed gliner declares (GLiNERConfig takes **kwargs, so a key it
+    does not declare is stored in the model config but read by nothing)."""
+    import gliner.config as gc
+
+    keys: set[str] = set()
+    for obj in vars(gc).values():
+        if isinstance(obj, type) and obj.__module__ == gc.__name__:
+            for cls in obj.__mro__:
+                if cls.__module__ == gc.__name__ and "__init__" in vars(cls):
+                    keys.update(inspect.signature(cls.__init__).parameters)
+    return frozenset(keys - {"self", "kwargs"})
+
+
+def train_model_params() -> frozenset[str]:
+    """The keyword parameters of the installed gliner's ``train_model``."""
+    from gliner.model import BaseGLiNER
+
+    return frozenset(inspect.signature(BaseGLiNER.train_model).parameters) - {"self"}

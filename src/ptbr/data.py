@@ -1,0 +1,93 @@
+"""Training data in gliner's format, checked before any model is built.
+
+An example is ``{"tokenized_text": ["Alice", "lives", "in", "Paris"], "ner": [[0, 0, "person"], [3, 3, "city"]]}``:
+``ner`` spans are ``[start, end, label]`` word indices, end inclusive. A file is a JSON list or JSONL (one example a
+line). Other keys in an example are kept and passed through to gliner.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ptbr.errors import ConfigError, Problem
+
+MAX_REPORTED = 20
+
+
+def _check_example(item: Any) -> str | None:
+    """What is wrong with one example, or None."""
+    if not isinstance(item, dict):
+        return f"expected an object with tokenized_text and ner, got {type(item).__name__}"
+    words, spans = item.get("tokenized_text"), item.get("ner")
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        return "tokenized_text must be a list of strings"
+    if not words:
+        return "tokenized_text is empty"
+    if not isinstance(spans, list):
+        return "ner must be a list of [start, end, label]"
+    for j, span in enumerate(spans):
+        if not (isinstance(span, list) and len(span) == 3):
+            return f"ner[{j}] must be [start, end, label], got {span!r}"
+        start, end, label = span
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in (start, end)):
+            return f"ner[{j}]: start and end must be integers, got {span!r}"
+        if not isinstance(label, str) or not label.strip():
+            return f"ner[{j}]: label must be a non-empty string, got {label!r}"
+        if start > end:
+            return f"ner[{j}]: start {start} > end {end}"
+        if start < 0 or end >= len(words):
+            return f"ner[{j}]: span [{start}, {end}] is out of bounds for {len(words)} words (end is inclusive)"
+    return None
+
+
+def _parse(path: Path, text: str) -> tuple[list[Any], list[Problem]]:
+    if path.suffix == ".jsonl" or not text.lstrip().startswith("["):
+        items, problems = [], []
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    items.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    problems.append(Problem(f"{path}:{n}:{exc.colno}", "", f"invalid JSON: {exc.msg}"))
+        return items, problems
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return [], [Problem(f"{path}:{exc.lineno}:{exc.colno}", "", f"invalid JSON: {exc.msg}")]
+    return items, []
+
+
+def load(path: str | Path, key: str) -> list[dict[str, Any]]:
+    """Read and check a data file named by config key ``key``. Raises ConfigError naming the file and item index."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(str(path), key, "data file not found", "check the path (relative paths are "
+                                   "relative to the current directory)")]) from None
+    except IsADirectoryError:
+        raise ConfigError([Problem(str(path), key, "is a directory, expected a JSON or JSONL file")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([Problem(str(path), key, f"not UTF-8 text (offset {exc.start})")]) from None
+    except OSError as exc:
+        raise ConfigError([Problem(str(path), key, f"cannot read: {exc.strerror}")]) from None
+    if not text.strip():
+        raise ConfigError([Problem(str(path), key, "data file is empty")])
+    items, problems = _parse(path, text)
+    if not problems and not isinstance(items, list):
+        problems.append(Problem(str(path), key, f"expected a JSON list of examples, got {type(items).__name__}"))
+    elif not problems and not items:
+        problems.append(Problem(str(path), key, "data file has no examples"))
+    elif not problems:
+        for i, item in enumerate(items):
+            error = _check_example(item)
+            if error:
+                problems.append(Problem(f"{path}[{i}]", key, error))
+    if len(problems) > MAX_REPORTED:
+        more = len(problems) - MAX_REPORTED
+        problems = [*problems[:MAX_REPORTED], Problem(str(path), key, f"... and {more} more problems")]
+    if problems:
+        raise ConfigError(problems)
+    return items

@@ -1,0 +1,39 @@
+"""Errors a person can act on: where, which key, what was expected, what was given, what to do."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input."""
+
+    where: str
+    """``file:line:column``, ``--set``, or a data file with its item index."""
+    key: str
+    """Dotted key path (``training.lr_encoder``), or ``""`` when the problem is the whole file."""
+    message: str
+    """What was expected and what was given."""
+    hint: str | None = None
+    """What to do about it."""
+
+    def __str__(self) -> str:
+        head = f"{self.where}: {self.key}: {self.message}" if self.key else f"{self.where}: {self.message}"
+        return f"{head}\n  hint: {self.hint}" if self.hint else head
+
+
+class ConfigError(Exception):
+    """Bad input (config, overrides, data, output directory). The CLI prints every problem and exits 2."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
+    """The nearest valid name, phrased as a hint, or None when nothing is close."""
+    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {match[0]!r}?" if match else None

@@ -1,0 +1,91 @@
+"""Where every key of a config goes, and the value each destination finally holds.
+
+Final values are read back from the real objects of the installed versions — the TrainingArguments and the
+GLiNERConfig PTBR would pass — after they normalise what they were given. No model is built; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ptbr import compat, forwarding
+from ptbr.forwarding import Plan, Resolved, Skip
+from ptbr.loader import Document
+
+
+def _final(r: Resolved, args: Any, model_config: Any) -> Any:
+    if isinstance(r.value, Skip):
+        return None
+    if r.route.kind == "args":
+        return compat.read_back(args, r.route.name)
+    if r.route.kind == "model":
+        return getattr(model_config, r.route.name, r.value)
+    return r.value
+
+
+def _destination(r: Resolved, args: Any, model_config: Any) -> dict[str, Any]:
+    out = {"destination": r.route.destination, "kind": r.route.kind, "name": r.route.name, "rule": r.route.rule}
+    if r.route.kind == "args":
+        out["installed_name"] = compat.installed_name(r.route.name, compat.argument_names(type(args)))
+    if isinstance(r.value, Skip):
+        out["skipped"] = r.value.reason
+    else:
+        out["value"] = _final(r, args, model_config)
+    return out
+
+
+def explanation(doc: Document, plan: Plan, args: Any, model_config: Any) -> dict[str, Any]:
+    """The explanation as data (what ``--json`` prints)."""
+    keys = []
+    in_file = [k for k in doc.origins if len(k) == 2]
+    for key in in_file:
+        dotted = ".".join(key)
+        section, name = key
+        value = getattr(getattr(plan.config, section), name)
+        entry: dict[str, Any] = {"key": dotted, "where": doc.origins[key], "value": _plain(value)}
+        routes = plan.for_field(dotted)
+        entry["destinations"] = [_destination(r, args, model_config) for r in routes]
+        if dotted in forwarding.NOT_FORWARDED:
+            entry["not_forwarded"] = forwarding.NOT_FORWARDED[dotted]
+        keys.append(entry)
+    named = {".".join(k) for k in in_file}
+    defaults = [
+        _destination(r, args, model_config)
+        for r in plan.resolved
+        if r.route.kind in ("args", "train_model") and not named.intersection(r.route.sources)
+    ]
+    return {"config": str(doc.path), "versions": compat.versions(), "keys": keys, "defaults": defaults}
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+
+
+def render(data: dict[str, Any]) -> str:
+    """The explanation for a terminal."""
+    v = data["versions"]
+    lines = [f"{data['config']}  (transformers {v['transformers']}, gliner {v['gliner']}, torch {v['torch']})", ""]
+    width = max((len(k["key"]) for k in data["keys"]), default=10) + 2
+    for k in data["keys"]:
+        head = f"{k['key']:<{width}}{_show(k['value'])}"
+        if "not_forwarded" in k:
+            lines.append(f"{head}\n{'':<{width}}  not forwarded: {k['not_forwarded']}")
+            continue
+        lines.append(head)
+        for d in k["destinations"]:
+            name = d["destination"]
+            if d.get("installed_name") not in (None, d["name"]):
+                name += f" (installed as {d['installed_name']})"
+            if "skipped" in d:
+                lines.append(f"{'':<{width}}  → {name}: not forwarded: {d['skipped']}")
+            else:
+                lines.append(f"{'':<{width}}  → {name} = {_show(d['value'])}")
+    lines += ["", "Set by PTBR though not in the file:"]
+    for d in data["defaults"]:
+        lines.append(f"  {d['destination']} = {_show(d.get('value'))}   ({d['rule']})")
+    return "\n".join(lines)

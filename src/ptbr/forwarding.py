@@ -1,0 +1,281 @@
+"""The one forwarding table: every config field → its destination(s), and how the value is derived.
+
+Destinations:
+- ``model``: a GLiNERConfig keyword;
+- ``args``: a TrainingArguments field, by its canonical (current transformers) name; :mod:`ptbr.compat` translates;
+- ``train_model``: a keyword of gliner's ``train_model``;
+- ``data``: what PTBR loads as training / evaluation examples;
+- ``run``: what PTBR itself does with the value (which weights to start from, where to resume);
+- ``env``: an environment variable a reporting integration reads while training runs.
+
+A route's value function returns :class:`Skip` when the value is not forwarded this time, with the reason. A field
+that no route reads is in :data:`NOT_FORWARDED` with the reason; the tests fail for a field that is in neither.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ptbr import compat
+from ptbr.schema import Config, ModelConfig
+
+DestKind = Literal["model", "args", "train_model", "data", "run", "env"]
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Not forwarded this time; the destination keeps its own default."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: DestKind
+    name: str
+    sources: tuple[str, ...]
+    """Config fields the value is derived from, most specific first; empty for a constant PTBR sets."""
+    value: Callable[[Config], Any]
+    rule: str
+    """How the value is derived, in words (explain and the config reference show it)."""
+
+    @property
+    def destination(self) -> str:
+        return {
+            "model": "GLiNERConfig.",
+            "args": "TrainingArguments.",
+            "train_model": "train_model(",
+            "data": "",
+            "run": "",
+            "env": "env ",
+        }[self.kind] + self.name + (")" if self.kind == "train_model" else "")
+
+
+def _get(config: Config, dotted: str) -> Any:
+    section, name = dotted.split(".")
+    return getattr(getattr(config, section), name)
+
+
+def _first_set(*fields: str) -> Callable[[Config], Any]:
+    """The first of ``fields`` that is not None (``is None``, never ``or``: 0, false and "" are values)."""
+
+    def value(config: Config) -> Any:
+        for f in fields:
+            v = _get(config, f)
+            if v is not None:
+                return v
+        return None
+
+    return value
+
+
+def _arg(name: str, *sources: str, rule: str | None = None, value: Callable[[Config], Any] | None = None) -> Route:
+    rule = rule or (f"{sources[0]}" if len(sources) == 1 else f"{sources[0]}, else " + ", else ".join(sources[1:]))
+    return Route("args", name, sources, value or _first_set(*sources), rule)
+
+
+def _const(kind: DestKind, name: str, value: Any, why: str) -> Route:
+    return Route(kind, name, (), lambda _c: value, f"always {value!r}: {why}")
+
+
+def warmup_steps(config: Config) -> int:
+    """The number of warmup steps the scheduler must use: whole steps as given, or ceil(ratio × num_steps)."""
+    t = config.training
+    value = t.warmup_steps if t.warmup_steps is not None else t.warmup_ratio
+    if value is None:
+        return 0
+    if t.warmup_steps is not None and value >= 1:
+        return int(value)
+    return math.ceil(value * t.num_steps)
+
+
+def report_to(config: Config) -> list[str]:
+    """report_to as a list, the form every transformers version normalises to."""
+    value = config.training.report_to
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _integration(name: str) -> Callable[[Config], str | None]:
+    def active(config: Config) -> str | None:
+        reports = report_to(config)
+        if name in reports or "all" in reports:
+            return None
+        return f"report_to={reports} does not include {name}"
+
+    return active
+
+
+def _wandb(field: str, render: Callable[[Any], str]) -> Callable[[Config], Any]:
+    def value(config: Config) -> Any:
+        off = _integration("wandb")(config)
+        v = _get(config, field)
+        if v is None:
+            return Skip("not set")
+        return Skip(off) if off else render(v)
+
+    return value
+
+
+def _mlflow_tags(config: Config) -> Any:
+    off = _integration("mlflow")(config)
+    tags = {t: "true" for t in config.run.tags or ()}
+    if config.run.description is not None:
+        tags["mlflow.note.content"] = config.run.description
+    if not tags:
+        return Skip("not set")
+    return Skip(off) if off else json.dumps(tags, sort_keys=True)
+
+
+def _model_field(name: str) -> Route:
+    def value(config: Config) -> Any:
+        if config.training.prev_path is not None:
+            return Skip("training.prev_path is set: the model's own saved config is used")
+        v = getattr(config.model, name)
+        if v is None:
+            return Skip("not set: gliner's default applies")
+        if name not in compat.gliner_config_keys():
+            return Skip(f"gliner {compat.versions()['gliner']} has no model setting {name!r} (it would be stored "
+                        f"in the model config and read by nothing)")
+        return v
+
+    return Route("model", name, (f"model.{name}",), value, f"model.{name}")
+
+
+# model: keys that are arguments of GLiNER.from_config, not GLiNERConfig keys
+_NOT_GLINER_CONFIG = ("backbone_from_pretrained",)
+
+
+def _eval_strategy(config: Config) -> str:
+    return "steps" if config.data.val_data_dir is not None else "no"
+
+
+ROUTES: tuple[Route, ...] = (
+    *(_model_field(name) for name in ModelConfig.model_fields if name not in _NOT_GLINER_CONFIG),
+    Route("run", "backbone weights", ("model.backbone_from_pretrained",),
+          lambda c: c.model.backbone_from_pretrained if c.training.prev_path is None
+          else Skip("training.prev_path is set: its weights are loaded"),
+          "model.backbone_from_pretrained: GLiNER.from_config(backbone_from_pretrained=...)"),
+    Route("data", "training examples", ("data.train_data",), lambda c: c.data.train_data, "data.train_data"),
+    Route("data", "evaluation examples", ("data.val_data_dir",),
+          lambda c: c.data.val_data_dir if c.data.val_data_dir is not None else Skip("no validation set"),
+          "data.val_data_dir"),
+    Route("run", "start from model", ("training.prev_path",),
+          lambda c: c.training.prev_path if c.training.prev_path is not None else Skip("not set: built from model:"),
+          "training.prev_path: GLiNER.from_pretrained"),
+    Route("run", "resume from checkpoint", ("training.resume_from_checkpoint",),
+          lambda c: c.training.resume_from_checkpoint if c.training.resume_from_checkpoint not in (None, False)
+          else Skip("not resuming"),
+          "training.resume_from_checkpoint: Trainer.train(resume_from_checkpoint=...)"),
+    Route("train_model", "freeze_components", ("training.freeze_components",),
+          lambda c: c.training.freeze_components, "training.freeze_components"),
+    Route("train_model", "compile_model", ("training.compile_model",),
+          lambda c: c.training.compile_model, "training.compile_model"),
+    _arg("output_dir", "training.output_dir", "data.root_dir"),
+    _arg("max_steps", "training.num_steps"),
+    _arg("per_device_train_batch_size", "training.train_batch_size"),
+    _arg("per_device_eval_batch_size", "training.eval_batch_size", "training.train_batch_size"),
+    _arg("gradient_accumulation_steps", "training.gradient_accumulation_steps"),
+    _arg("learning_rate", "training.lr_encoder"),
+    _arg("others_lr", "training.lr_others", "training.lr_encoder"),
+    _arg("weight_decay", "training.weight_decay_encoder"),
+    _arg("others_weight_decay", "training.weight_decay_other", "training.weight_decay_encoder"),
+    _arg("max_grad_norm", "training.max_grad_norm"),
+    _arg("focal_loss_alpha", "training.loss_alpha"),
+    _arg("focal_loss_gamma", "training.loss_gamma"),
+    _arg("focal_loss_prob_margin", "training.loss_prob_margin"),
+    _arg("label_smoothing", "training.label_smoothing"),
+    _arg("loss_reduction", "training.loss_reduction"),
+    _arg("negatives", "training.negatives"),
+    _arg("masking", "training.masking"),
+    _arg("lr_scheduler_type", "training.scheduler_type"),
+    _arg("warmup_steps", "training.warmup_steps", "training.warmup_ratio", "training.num_steps", value=warmup_steps,
+         rule="whole steps from training.warmup_steps; a value below 1 (or training.warmup_ratio) is a ratio: "
+              "ceil(ratio × num_steps); 0 when neither is set"),
+    _const("args", "save_strategy", "steps", "checkpoints follow save_steps"),
+    _arg("save_steps", "training.save_steps", "training.eval_every"),
+    _arg("save_total_limit", "training.save_total_limit"),
+    _arg("eval_strategy", "data.val_data_dir", value=_eval_strategy,
+         rule='"steps" when data.val_data_dir is set, else "no"'),
+    _arg("eval_steps", "training.eval_every"),
+    _const("args", "logging_strategy", "steps", "logging follows logging_steps"),
+    _arg("logging_steps", "training.logging_steps", "training.eval_every"),
+    _arg("seed", "training.seed"),
+    _arg("bf16", "training.bf16"),
+    _arg("fp16", "training.fp16"),
+    _arg("use_cpu", "training.use_cpu"),
+    _arg("dataloader_num_workers", "training.dataloader_num_workers"),
+    _arg("dataloader_pin_memory", "training.dataloader_pin_memory"),
+    _arg("dataloader_persistent_workers", "training.dataloader_persistent_workers"),
+    _arg("dataloader_prefetch_factor", "training.dataloader_prefetch_factor"),
+    _arg("report_to", "training.report_to", value=report_to, rule="training.report_to, as a list"),
+    _arg("run_name", "run.name"),
+    Route("env", "WANDB_TAGS", ("run.tags",), _wandb("run.tags", ",".join),
+          "run.tags, comma-separated, when report_to includes wandb"),
+    Route("env", "WANDB_NOTES", ("run.description",), _wandb("run.description", str),
+          "run.description, when report_to includes wandb"),
+    Route("env", "MLFLOW_TAGS", ("run.tags", "run.description"), _mlflow_tags,
+          "run.tags as {tag: \"true\"} plus run.description as mlflow.note.content, JSON, when report_to includes "
+          "mlflow"),
+)
+
+NOT_FORWARDED: dict[str, str] = {
+    "training.size_sup": "upstream GLiNER key; no gliner release reads it",
+    "training.shuffle_types": "upstream GLiNER key; no gliner release reads it",
+    "training.random_drop": "upstream GLiNER key; no gliner release reads it",
+}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    route: Route
+    value: Any
+    """The value forwarded, or a :class:`Skip`."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything PTBR passes on, for one config on the installed versions."""
+
+    config: Config
+    resolved: tuple[Resolved, ...]
+
+    def values(self, kind: DestKind) -> dict[str, Any]:
+        return {r.route.name: r.value for r in self.resolved if r.route.kind == kind and not isinstance(r.value, Skip)}
+
+    @property
+    def model_kwargs(self) -> dict[str, Any]:
+        return self.values("model")
+
+    @property
+    def args_kwargs(self) -> dict[str, Any]:
+        """Canonical TrainingArguments keyword arguments: every one PTBR decides."""
+        return self.values("args")
+
+    @property
+    def train_model_kwargs(self) -> dict[str, Any]:
+        return self.values("train_model")
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.values("env")
+
+    def arg_sources(self) -> dict[str, str]:
+        """Canonical argument name → the config key it comes from, for error messages."""
+        return {r.route.name: (r.route.sources or ("training",))[0] for r in self.resolved if r.route.kind == "args"}
+
+    def for_field(self, dotted: str) -> list[Resolved]:
+        return [r for r in self.resolved if dotted in r.route.sources]
+
+
+def plan(config: Config) -> Plan:
+    """Evaluate every route for this config. Pure: builds nothing, imports only gliner's config module."""
+    return Plan(config, tuple(Resolved(route, route.value(config)) for route in ROUTES))
+
+
+def build_training_arguments(p: Plan) -> Any:
+    """The real TrainingArguments of the installed versions, with every value PTBR decides."""
+    return compat.build_training_arguments(p.args_kwargs, p.arg_sources())

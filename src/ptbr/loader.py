@@ -1,0 +1,165 @@
+"""YAML text → plain mapping plus the line of every key, with ``--set`` overrides applied.
+
+Only YAML's safe subset is read. Duplicate keys, ``!!python/...`` tags and non-UTF-8 bytes are errors (PyYAML would
+keep the last duplicate silently). Floats written as ``1e-5`` are floats here (YAML 1.2), not strings as in PyYAML's
+YAML 1.1 resolver: upstream GLiNER configs write learning rates that way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ptbr.errors import ConfigError, Problem
+
+Key = tuple[str, ...]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also resolves ``1e-5`` and ``3E+4`` as floats."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+@dataclass
+class Document:
+    """A loaded config: its data and where each key came from (``file:line:col`` or ``--set``)."""
+
+    path: Path
+    data: dict[str, Any]
+    origins: dict[Key, str] = field(default_factory=dict)
+
+    def where(self, key: Key) -> str:
+        """The origin of ``key`` or of its nearest parent; the file itself when none is known."""
+        for n in range(len(key), 0, -1):
+            if key[:n] in self.origins:
+                return self.origins[key[:n]]
+        return str(self.path)
+
+
+def _mark(path: Path, mark: yaml.Mark | None) -> str:
+    return f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+
+
+def _build(node: yaml.Node, key: Key, loader: _Loader, doc: Document, problems: list[Problem]) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)  # resolve `<<: *anchor` merges like PyYAML does
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            name = loader.construct_object(key_node)
+            where = _mark(doc.path, key_node.start_mark)
+            if not isinstance(name, str):
+                problems.append(Problem(where, ".".join(key), f"keys must be strings, got {name!r}"))
+                continue
+            if name in out:
+                problems.append(
+                    Problem(
+                        where,
+                        ".".join((*key, name)),
+                        f"duplicate key (first defined at line {doc.origins[(*key, name)].rsplit(':', 2)[1]})",
+                        "keep one of them: YAML would silently use the last",
+                    )
+                )
+                continue
+            doc.origins[(*key, name)] = where
+            out[name] = _build(value_node, (*key, name), loader, doc, problems)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, (*key, str(i)), loader, doc, problems) for i, item in enumerate(node.value)]
+    return loader.construct_object(node)
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            [Problem(f"{path}:{line}", "", f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+                     "save the file as UTF-8")]
+        ) from None
+
+
+def load(path: str | Path) -> Document:
+    """Read a config file. Raises ConfigError with every problem found, each with file:line:column."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([Problem(str(path), "", "file not found", "check the path")]) from None
+    except IsADirectoryError:
+        raise ConfigError([Problem(str(path), "", "is a directory, expected a YAML file")]) from None
+    except OSError as exc:
+        raise ConfigError([Problem(str(path), "", f"cannot read: {exc.strerror}")]) from None
+    text = _decode(path, raw)
+    doc = Document(path, {})
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            raise ConfigError([Problem(str(path), "", "the file is empty",
+                                       "start from examples/tiny.yaml or `ptbr schema`")])
+        problems: list[Problem] = []
+        data = _build(root, (), loader, doc, problems)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or "invalid YAML"
+        hint = None
+        if "could not determine a constructor" in what or "python/" in what:
+            what = f"tag not allowed: {what.split('tag', 1)[-1].strip()}"
+            hint = "only plain YAML values are accepted (no !!python tags)"
+        raise ConfigError([Problem(_mark(path, mark), "", what, hint)]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(str(path), "", f"invalid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
+    if problems:
+        raise ConfigError(problems)
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(_mark(path, root.start_mark), "",
+                                   f"the top level must be a mapping of sections, got {type(data).__name__}",
+                                   "write `model:`, `data:`, `training:` (and optionally `run:`) at the top level")])
+    doc.data = data
+    return doc
+
+
+def parse_override(text: str) -> tuple[Key, Any]:
+    """``training.lr_encoder=1e-5`` → (("training", "lr_encoder"), 1e-05). The value is read as a YAML scalar."""
+    name, sep, value = text.partition("=")
+    key = tuple(name.strip().split("."))
+    if not sep or not all(key):
+        raise ConfigError([Problem("--set", text, "expected dotted.key=value", "e.g. --set training.num_steps=100")])
+    try:
+        parsed = yaml.load(value, Loader=_Loader) if value.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem("--set", name, f"value is not valid YAML: {exc}")]) from None
+    return key, parsed
+
+
+def apply_overrides(doc: Document, overrides: list[str]) -> Document:
+    """Apply ``--set`` overrides in order; later ones win. Parents are created as needed."""
+    problems = []
+    for text in overrides:
+        key, value = parse_override(text)
+        node = doc.data
+        for i, part in enumerate(key[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                problems.append(Problem("--set", ".".join(key), f"{'.'.join(key[: i + 1])} is not a section"))
+                break
+            node = child
+        else:
+            node[key[-1]] = value
+            doc.origins[key] = "--set"
+    if problems:
+        raise ConfigError(problems)
+    return doc

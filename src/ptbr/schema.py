@@ -1,0 +1,340 @@
+"""The config schema: four sections, every field typed and documented where it is declared.
+
+`None` always means "not set": the field is then not forwarded and the destination's default applies (the forwarding
+table says which default, and ``ptbr explain`` prints it). A zero, ``false`` or ``""`` is a value and is forwarded.
+The docstring under each field is its documentation: it feeds ``ptbr schema`` and the README's config reference.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ptbr.errors import ConfigError, Problem, did_you_mean
+from ptbr.loader import Document
+
+_NONE_STRINGS = ("none", "None")
+
+
+def _none_string(value: Any) -> Any:
+    """Upstream GLiNER configs write the string "none" for "no value" in a few path fields."""
+    return None if value in _NONE_STRINGS else value
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True, protected_namespaces=()
+    )
+
+
+class RunConfig(_Section):
+    """Run metadata: how this run is named and described to people and reporting integrations."""
+
+    name: str | None = None
+    """Run name, shown by reporting integrations (TrainingArguments.run_name)."""
+    tags: list[str] | None = None
+    """Tags for the run; passed to the reporting integrations that accept tags (wandb, mlflow)."""
+    description: str | None = None
+    """Free-text description; passed to the reporting integrations that accept one (wandb notes, mlflow note)."""
+
+
+class ModelConfig(_Section):
+    """GLiNER model configuration (GLiNERConfig keys). Unset keys take gliner's defaults."""
+
+    model_name: str | None = None
+    """Backbone encoder: a Hugging Face model id or a local directory. Required unless training.prev_path is set."""
+    backbone_from_pretrained: bool = True
+    """Load the backbone's pretrained weights; false initialises it at random (a local directory with only
+    config.json and tokenizer files, as in examples/)."""
+    name: str | None = None
+    """Free-form name stored in the model config."""
+    model_type: str | None = None
+    """Explicit GLiNER architecture (e.g. gliner_streaming_span); by default gliner infers it from the other keys."""
+    labels_encoder: str | None = None
+    """Separate encoder for entity labels (bi-encoder GLiNER): a model id or local directory."""
+    labels_decoder: str | None = None
+    """Causal LM that generates labels (encoder-decoder GLiNER): a model id or local directory."""
+    decoder_mode: Literal["prompt", "span"] | None = None
+    """How the labels decoder is conditioned: on the prompt or on each span."""
+    full_decoder_context: bool | None = None
+    """Give the labels decoder the full text as context."""
+    blank_entity_prob: float | None = Field(None, ge=0, le=1)
+    """Probability of blanking an entity label during decoder training."""
+    decoder_loss_coef: float | None = Field(None, ge=0)
+    """Weight of the decoder loss."""
+    span_loss_coef: float | None = Field(None, ge=0)
+    """Weight of the span classification loss."""
+    token_loss_coef: float | None = Field(None, ge=0)
+    """Weight of the token classification loss (token-level models)."""
+    relations_layer: str | None = None
+    """Relation extraction layer (joint entity-relation models)."""
+    triples_layer: str | None = None
+    """Triple scoring layer (relation extraction models)."""
+    max_width: int | None = Field(None, ge=1)
+    """Longest entity span, in words."""
+    hidden_size: int | None = Field(None, ge=1)
+    """Width of GLiNER's span and label representations."""
+    dropout: float | None = Field(None, ge=0, lt=1)
+    """Dropout probability in GLiNER's own layers."""
+    fine_tune: bool | None = None
+    """Train the backbone encoder (false keeps it frozen)."""
+    subtoken_pooling: Literal["first", "last", "mean", "max"] | None = None
+    """How a word's subtokens become one word vector."""
+    fuse_layers: bool | None = None
+    """Fuse several backbone layers instead of using the last one."""
+    post_fusion_schema: str | None = None
+    """Post-fusion attention schema, e.g. "l2l-l2t-t2t"; empty for none."""
+    num_post_fusion_layers: int | None = Field(None, ge=0)
+    """Number of post-fusion layers."""
+    represent_spans: bool | None = None
+    """Build explicit span representations (decoder and bi-encoder variants)."""
+    span_mode: str | None = None
+    """Span representation: markerV0, markerV2, token_level, ..."""
+    max_types: int | None = Field(None, ge=1)
+    """Most entity types per training example."""
+    max_len: int | None = Field(None, ge=1)
+    """Longest input, in words; longer texts are truncated."""
+    max_neg_type_ratio: int | None = Field(None, ge=0)
+    """Most sampled negative types per positive type."""
+    neg_spans_ratio: float | None = Field(None, ge=0)
+    """Ratio of negative spans kept (span-represented variants)."""
+    words_splitter_type: str | None = None
+    """How raw text is split into words at inference (whitespace, spacy, ...)."""
+    num_rnn_layers: int | None = Field(None, ge=0)
+    """LSTM layers on top of the backbone (0 for none)."""
+    embed_ent_token: bool | None = None
+    """Represent a label by its entity-marker token."""
+    ent_token: str | None = None
+    """Entity marker token added to the tokenizer."""
+    sep_token: str | None = None
+    """Separator token between labels and text."""
+    label_token: str | None = None
+    """Label marker token (streaming span models)."""
+    right_context_width: int | None = Field(None, ge=0)
+    """Streaming span models: words of right context used to rescore recent spans."""
+    max_cache_length: int | None = Field(None, ge=1)
+    """Streaming span models: longest session cache."""
+    span_context_encoder: str | None = None
+    """Context encoder over span representations (streaming span models), or "none"."""
+    span_context_num_layers: int | None = Field(None, ge=0)
+    """Layers of the span context encoder."""
+    encoder_config: dict[str, Any] | None = None
+    """Backbone config overrides, as a mapping."""
+    labels_encoder_config: dict[str, Any] | None = None
+    """Labels encoder config, as a mapping."""
+    labels_decoder_config: dict[str, Any] | None = None
+    """Labels decoder config, as a mapping."""
+    span_encoder_config: dict[str, Any] | None = None
+    """Span context encoder config, as a mapping."""
+
+
+class DataConfig(_Section):
+    """Where the data lives and where results go."""
+
+    root_dir: str | None = None
+    """Output directory for checkpoints, the final model and provenance, unless training.output_dir is set."""
+    train_data: str
+    """Training data: a JSON list or JSONL file of {"tokenized_text": [...], "ner": [[start, end, label], ...]}."""
+    val_data_dir: str | None = None
+    """Validation data file in the same format; null or "none" for no validation."""
+
+    _none = field_validator("val_data_dir", mode="before")(_none_string)
+
+
+class TrainingConfig(_Section):
+    """How to train. Every value PTBR passes to the trainer comes from here or from a documented default."""
+
+    prev_path: str | None = None
+    """Start from this GLiNER model (id or directory) instead of building one from `model:`; null or "none" for no."""
+    output_dir: str | None = None
+    """Where checkpoints, the final model and provenance go; defaults to data.root_dir."""
+    resume_from_checkpoint: str | bool | None = None
+    """Resume optimizer, scheduler and step count from a checkpoint directory, or true for the latest one in the
+    output directory."""
+    num_steps: int = Field(ge=1)
+    """Number of optimizer steps (TrainingArguments.max_steps)."""
+    train_batch_size: int = Field(8, ge=1)
+    """Examples per device per step."""
+    eval_batch_size: int | None = Field(None, ge=1)
+    """Examples per device per evaluation step; the train batch size when unset."""
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    """Batches accumulated before each optimizer step."""
+    eval_every: int = Field(500, ge=1)
+    """Evaluate every N steps (when there is validation data); also the default save and logging cadence."""
+    save_steps: int | None = Field(None, ge=1)
+    """Save a checkpoint every N steps; eval_every when unset."""
+    logging_steps: int | None = Field(None, ge=1)
+    """Log the loss every N steps; eval_every when unset."""
+    save_total_limit: int | None = Field(None, ge=1)
+    """Keep at most N checkpoints (oldest deleted first); all when unset."""
+    warmup_steps: float | None = Field(None, ge=0)
+    """Warmup length: a number of steps, or a ratio of num_steps when below 1 (upstream writes 0.05 here)."""
+    warmup_ratio: float | None = Field(None, ge=0, le=1)
+    """Warmup length as a ratio of num_steps. Set this or warmup_steps, not both."""
+    scheduler_type: str = "linear"
+    """Learning-rate schedule (TrainingArguments.lr_scheduler_type): linear, cosine, constant_with_warmup, ..."""
+    lr_encoder: float = Field(1e-5, ge=0)
+    """Learning rate of the backbone encoder (TrainingArguments.learning_rate)."""
+    lr_others: float | None = Field(None, ge=0)
+    """Learning rate of the other parameters (GLiNER's heads); lr_encoder when unset. 0.0 freezes them."""
+    weight_decay_encoder: float = Field(0.01, ge=0)
+    """Weight decay of the backbone encoder (TrainingArguments.weight_decay)."""
+    weight_decay_other: float | None = Field(None, ge=0)
+    """Weight decay of the other parameters; weight_decay_encoder when unset."""
+    max_grad_norm: float = Field(1.0, ge=0)
+    """Gradient clipping norm (0 disables clipping)."""
+    loss_alpha: float = -1.0
+    """Focal loss alpha; negative disables the alpha weighting."""
+    loss_gamma: float = Field(0.0, ge=0)
+    """Focal loss gamma; 0 disables focusing."""
+    loss_prob_margin: float = Field(0.0, ge=0)
+    """Focal loss probability margin."""
+    label_smoothing: float = Field(0.0, ge=0, le=1)
+    """Label smoothing of GLiNER's span loss."""
+    loss_reduction: Literal["sum", "mean", "none"] = "sum"
+    """How per-span losses are reduced."""
+    negatives: float = Field(1.0, ge=0)
+    """Ratio of negative spans sampled into the loss."""
+    masking: str = "global"
+    """Negative masking strategy (global, none, ...)."""
+    freeze_components: list[Literal["text_encoder", "labels_encoder", "decoder"]] | None = None
+    """Model components whose weights are not trained."""
+    compile_model: bool = False
+    """Compile the model with torch.compile before training."""
+    seed: int = Field(42, ge=0)
+    """Random seed for model init, data order and sampling."""
+    bf16: bool = False
+    """bfloat16 mixed precision."""
+    fp16: bool = False
+    """float16 mixed precision (needs a GPU)."""
+    use_cpu: bool = False
+    """Train on the CPU even when a GPU is available."""
+    dataloader_num_workers: int = Field(0, ge=0)
+    """Data loading worker processes; 0 loads in the training process."""
+    dataloader_pin_memory: bool = True
+    """Pin batches in page-locked memory for faster GPU transfer."""
+    dataloader_persistent_workers: bool = False
+    """Keep data loading workers alive between epochs (needs workers)."""
+    dataloader_prefetch_factor: int | None = Field(None, ge=1)
+    """Batches each worker loads ahead (needs workers); the torch default when unset."""
+    report_to: str | list[str] = "none"
+    """Reporting integrations: "none", "all", or names such as tensorboard, wandb, mlflow."""
+    size_sup: int = -1
+    """Upstream GLiNER key, accepted for compatibility. No gliner release reads it: not forwarded."""
+    shuffle_types: bool = True
+    """Upstream GLiNER key, accepted for compatibility. No gliner release reads it: not forwarded."""
+    random_drop: bool = True
+    """Upstream GLiNER key, accepted for compatibility. No gliner release reads it: not forwarded."""
+
+    _none = field_validator("prev_path", mode="before")(_none_string)
+
+
+class Config(_Section):
+    """A PTBR training config."""
+
+    model_config = ConfigDict(json_schema_extra={"title": "PTBR config"})
+
+    run: RunConfig = RunConfig()
+    """Run metadata."""
+    model: ModelConfig = ModelConfig()
+    """GLiNER model configuration."""
+    data: DataConfig
+    """Data and output locations."""
+    training: TrainingConfig
+    """Training settings."""
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    "run": RunConfig,
+    "model": ModelConfig,
+    "data": DataConfig,
+    "training": TrainingConfig,
+}
+
+
+def fields() -> list[str]:
+    """Every config field as a dotted path, in declaration order."""
+    return [f"{name}.{field}" for name, section in SECTIONS.items() for field in section.model_fields]
+
+
+def _unknown_key_hint(key: tuple[str, ...]) -> str | None:
+    name = key[-1]
+    if len(key) == 1:
+        owner = [s for s, cls in SECTIONS.items() if name in cls.model_fields]
+        if owner:
+            return f"{name!r} belongs under {owner[0]}: (the old flat GLiNER layout is not accepted)"
+        return did_you_mean(name, SECTIONS)
+    section = key[0]
+    hint = did_you_mean(name, SECTIONS[section].model_fields) if section in SECTIONS else None
+    if hint is None:
+        owner = [s for s, cls in SECTIONS.items() if name in cls.model_fields and s != section]
+        if owner:
+            hint = f"{name!r} belongs under {owner[0]}:, not {section}:"
+    return hint
+
+
+def _problem(doc: Document, error: dict[str, Any]) -> Problem:
+    key = tuple(str(part) for part in error["loc"])
+    given = error.get("input")
+    if error["type"] == "extra_forbidden":
+        return Problem(doc.where(key), ".".join(key), "unknown key", _unknown_key_hint(key))
+    if error["type"] == "missing":
+        return Problem(doc.where(key[:-1]), ".".join(key), "required key is missing")
+    expected = error["msg"]
+    if error["type"] in ("literal_error", "enum"):
+        expected = f"expected {error['ctx'].get('expected')}"
+    hint = None
+    if isinstance(given, str) and error["type"] in ("int_type", "float_type", "bool_type"):
+        hint = "write the value without quotes"
+    return Problem(doc.where(key), ".".join(key), f"{expected[0].lower()}{expected[1:]}, got {given!r}", hint)
+
+
+def _cross_checks(config: Config, doc: Document) -> list[Problem]:
+    """Contradictions between fields, each reported at the second field."""
+    t, problems = config.training, []
+
+    def add(key: str, message: str, hint: str | None = None) -> None:
+        problems.append(Problem(doc.where(tuple(key.split("."))), key, message, hint))
+
+    if t.bf16 and t.fp16:
+        add("training.fp16", "bf16 and fp16 are both true", "choose one mixed precision")
+    if t.fp16 and t.use_cpu:
+        add("training.fp16", "fp16 mixed precision needs a GPU, but use_cpu is true", "use bf16 on CPU")
+    if t.warmup_steps is not None and t.warmup_ratio is not None:
+        add("training.warmup_ratio", "warmup_steps and warmup_ratio are both set", "keep one of them")
+    if t.warmup_steps is not None and t.warmup_steps >= 1 and not float(t.warmup_steps).is_integer():
+        add("training.warmup_steps", f"a value of 1 or more is a number of steps and must be whole, got "
+            f"{t.warmup_steps}", "write a whole number of steps, or a ratio below 1")
+    if t.dataloader_num_workers == 0:
+        if t.dataloader_prefetch_factor is not None:
+            add("training.dataloader_prefetch_factor", "needs dataloader_num_workers > 0",
+                "set dataloader_num_workers or remove dataloader_prefetch_factor")
+        if t.dataloader_persistent_workers:
+            add("training.dataloader_persistent_workers", "needs dataloader_num_workers > 0",
+                "set dataloader_num_workers or set dataloader_persistent_workers: false")
+    if config.model.model_name is None and t.prev_path is None:
+        add("model.model_name", "required key is missing (or set training.prev_path)")
+    if config.data.root_dir is None and t.output_dir is None:
+        add("data.root_dir", "no output directory: set data.root_dir or training.output_dir")
+    components = set(t.freeze_components or ())
+    if "labels_encoder" in components and config.model.labels_encoder is None and t.prev_path is None:
+        add("training.freeze_components", "labels_encoder is frozen but model.labels_encoder is not set")
+    if "decoder" in components and config.model.labels_decoder is None and t.prev_path is None:
+        add("training.freeze_components", "decoder is frozen but model.labels_decoder is not set")
+    reports = [t.report_to] if isinstance(t.report_to, str) else t.report_to
+    if len(reports) > 1 and ("none" in reports or "all" in reports):
+        add("training.report_to", f"'none' and 'all' cannot be combined with other integrations, got {reports}")
+    return problems
+
+
+def validate(doc: Document) -> Config:
+    """The typed config of a loaded document, or ConfigError with every problem (type errors and contradictions)."""
+    try:
+        config = Config.model_validate(doc.data)
+    except ValidationError as exc:
+        raise ConfigError([_problem(doc, e) for e in exc.errors()]) from None
+    problems = _cross_checks(config, doc)
+    if problems:
+        raise ConfigError(problems)
+    return config

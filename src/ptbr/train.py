@@ -1,0 +1,211 @@
+"""Train: checked config → data → model → gliner's ``train_model`` → final model and provenance on disk."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ptbr import backbone, compat, data, forwarding
+from ptbr.errors import ConfigError, Problem
+from ptbr.schema import Config
+
+SMOKE_STEPS = 4
+SMOKE_EXAMPLES = 8
+SMOKE_BATCH = 2
+CONFIG_FILE = "ptbr_config.yaml"
+ARGS_FILE = "training_args.json"
+FINAL_DIR = "final"
+
+
+@dataclass(frozen=True)
+class Result:
+    output_dir: Path
+    final_dir: Path
+    steps: int
+    loss: float | None
+    seconds: float
+
+
+def output_dir(config: Config) -> Path:
+    return Path(forwarding.plan(config).args_kwargs["output_dir"])
+
+
+def check_output_dir(path: Path, key: str) -> None:
+    """Fail before any work when the output directory cannot be created or written."""
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError([Problem(str(probe), key, f"cannot create output directory {path}: {probe} is a file")])
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError([Problem(str(probe), key, f"output directory {path} is not writable", "choose another "
+                                   "directory with training.output_dir or data.root_dir")])
+
+
+def load_data(config: Config) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+    """Training and (optional) evaluation examples, checked. All problems of both files at once."""
+    problems, loaded = [], []
+    for key, path in (("data.train_data", config.data.train_data), ("data.val_data_dir", config.data.val_data_dir)):
+        if path is None:
+            loaded.append(None)
+            continue
+        try:
+            loaded.append(data.load(path, key))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    return loaded[0], loaded[1]
+
+
+def smoke_config(config: Config, train: list[dict[str, Any]]) -> tuple[Config, list[str]]:
+    """The same config on a tiny random backbone, for a handful of steps, into ``<output>/smoke``. Returns the new
+    config and a note for each change."""
+    if config.model.labels_decoder is not None:
+        raise ConfigError([Problem("--smoke", "model.labels_decoder",
+                                   "smoke runs have no tiny stand-in for a labels decoder yet",
+                                   "run a short real training with --set training.num_steps=2")])
+    out = output_dir(config) / "smoke"
+    tiny = str(backbone.write(out / "backbone", (w for item in train for w in item["tokenized_text"])))
+    notes = [f"backbone {config.model.model_name or config.training.prev_path} → tiny random backbone {tiny}"]
+    model: dict[str, Any] = {"model_name": tiny, "backbone_from_pretrained": False}
+    if config.model.labels_encoder is not None:
+        model["labels_encoder"] = tiny
+        notes.append("labels encoder → the same tiny backbone")
+    training: dict[str, Any] = {
+        "prev_path": None,
+        "output_dir": str(out),
+        "num_steps": min(config.training.num_steps, SMOKE_STEPS),
+        "eval_every": 2,
+        "save_steps": 2,
+        "logging_steps": 1,
+        "train_batch_size": min(config.training.train_batch_size, SMOKE_BATCH),
+        "eval_batch_size": SMOKE_BATCH,
+        "report_to": "none",
+        "resume_from_checkpoint": None,
+        "compile_model": False,
+    }
+    if config.training.fp16 and not _cuda_available():
+        training["fp16"] = False
+        notes.append("fp16 → false (no GPU here)")
+    notes.append(f"{training['num_steps']} steps of batch {training['train_batch_size']}, into {out}")
+    new = config.model_copy(update={
+        "model": config.model.model_copy(update=model),
+        "training": config.training.model_copy(update=training),
+    })
+    return new, notes
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, encoding="utf-8", suffix=".tmp") as f:
+        f.write(text)
+    os.replace(f.name, path)
+
+
+def write_provenance(config: Config, args: Any, directory: Path) -> None:
+    """The resolved config (YAML) and the effective TrainingArguments (JSON), written atomically."""
+    directory.mkdir(parents=True, exist_ok=True)
+    header = f"# Resolved by ptbr with {compat.stack()}\n"
+    _atomic_write(directory / CONFIG_FILE, header + yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    effective = json.loads(args.to_json_string())
+    _atomic_write(directory / ARGS_FILE, json.dumps({"versions": compat.versions(), "args": effective}, indent=2))
+
+
+def build_model(plan: forwarding.Plan) -> Any:
+    from gliner import GLiNER
+
+    start = plan.values("run").get("start from model")
+    if start is not None:
+        return GLiNER.from_pretrained(start, local_files_only=Path(start).is_dir())
+    pretrained = plan.values("run")["backbone weights"]
+    return GLiNER.from_config(model_config(plan), backbone_from_pretrained=pretrained)
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of training, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _fit(model: Any, args: Any, train: list, evaluation: list | None, plan: forwarding.Plan) -> Any:
+    resume = plan.values("run").get("resume from checkpoint")
+    if resume is None:
+        return model.train_model(train, evaluation, training_args=args, **plan.train_model_kwargs)
+    # gliner's train_model calls trainer.train() without resume_from_checkpoint, so a resumed run builds the same
+    # Trainer train_model would, and passes it on.
+    from gliner.training import Trainer
+
+    for component in plan.train_model_kwargs.get("freeze_components") or ():
+        model.freeze_component(component)
+    if plan.train_model_kwargs.get("compile_model"):
+        model.compile()
+    trainer = Trainer(
+        model=model, args=args, train_dataset=train, eval_dataset=evaluation,
+        data_collator=model._create_data_collator(),
+        **{compat.trainer_tokenizer_kwarg(): model.data_processor.transformer_tokenizer},
+    )
+    trainer.train(resume_from_checkpoint=resume)
+    return trainer
+
+
+def run(config: Config, *, smoke: bool = False, log: Any = print) -> Result:
+    """Train for real. Bad input raises ConfigError before anything is written or built."""
+    start = time.monotonic()
+    train, evaluation = load_data(config)
+    if smoke:
+        config, notes = smoke_config(config, train)
+        train = train[:SMOKE_EXAMPLES]
+        evaluation = evaluation[:SMOKE_EXAMPLES] if evaluation is not None else None
+        for note in notes:
+            log(f"smoke: {note}")
+    plan = forwarding.plan(config)
+    out = Path(plan.args_kwargs["output_dir"])
+    check_output_dir(out, "training.output_dir" if config.training.output_dir is not None else "data.root_dir")
+    args = forwarding.build_training_arguments(plan)
+    model = build_model(plan)
+    write_provenance(config, args, out)
+    with _environment(plan.env):
+        trainer = _fit(model, args, train, evaluation, plan)
+    final = out / FINAL_DIR
+    trainer.save_model(str(final))
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    return Result(out, final, trainer.state.global_step, losses[-1] if losses else None, time.monotonic() - start)
+
+
+def model_config(plan: forwarding.Plan) -> Any:
+    """The real GLiNERConfig of the installed gliner for this plan (gliner mutates dicts it is given: pass copies).
+    None when the model comes from training.prev_path."""
+    from gliner import GLiNERConfig
+
+    if plan.values("run").get("start from model") is not None:
+        return None
+    try:
+        return GLiNERConfig(**copy.deepcopy(plan.model_kwargs))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ConfigError([Problem("installed versions", "model", f"gliner rejected the model config: {exc}",
+                                   f"with {compat.stack()}")]) from None
