@@ -63,12 +63,14 @@ def _load(path: str, overrides: list[str]) -> tuple[Any, Any]:
     return doc, schema.validate(doc)
 
 
-def _resolve(config: Any) -> tuple[Any, Any, Any]:
+def _resolve(doc: Any, config: Any, *, strict: bool = True) -> tuple[Any, Any, Any]:
     """Plan, real TrainingArguments and real GLiNERConfig for a config; ConfigError when the installed versions
-    cannot honour it."""
+    cannot honour it (``strict=False`` reports such values instead, for explain)."""
     from ptbr import forwarding, train
 
     plan = forwarding.plan(config)
+    if strict:
+        plan.check(doc.where)
     return plan, forwarding.build_training_arguments(plan), train.model_config(plan)
 
 
@@ -76,7 +78,7 @@ def _validate(args: argparse.Namespace) -> int:
     from ptbr import compat, forwarding, train
 
     doc, config = _load(args.config, args.overrides)
-    plan, targs, _ = _resolve(config)
+    plan, targs, _ = _resolve(doc, config)
     train_items, eval_items = train.load_data(config)
     out = train.output_dir(config)
     train.check_output_dir(out, "training.output_dir" if config.training.output_dir is not None else "data.root_dir")
@@ -90,12 +92,11 @@ def _validate(args: argparse.Namespace) -> int:
         f"  training   {t.num_steps} steps × batch {t.train_batch_size} (accumulation {t.gradient_accumulation_steps}),"
         f" lr {a['learning_rate']:g} / others {a['others_lr']:g}, {a['lr_scheduler_type']}, "
         f"warmup {a['warmup_steps']} steps, seed {t.seed}",
-        f"  precision  {precision}{', CPU only' if t.use_cpu else ''}; report_to {compat.read_back(targs, 'report_to')}",
+        f"  precision  {precision}{', CPU only' if t.use_cpu else ''}; "
+        f"report_to {compat.read_back(targs, 'report_to')}",
         f"  output     {out} (checkpoint every {a['save_steps']} steps)",
     ]
     skipped = [f for f in forwarding.NOT_FORWARDED if tuple(f.split(".")) in doc.origins]
-    skipped += [r.route.sources[0] for r in plan.resolved if r.route.kind == "model"
-                and isinstance(r.value, forwarding.Skip) and r.value.reason.startswith("gliner ")]
     if skipped:
         lines.append(f"  not forwarded: {', '.join(skipped)} (see `ptbr explain`)")
     print("\n".join(lines))
@@ -106,7 +107,7 @@ def _explain(args: argparse.Namespace) -> int:
     from ptbr import explain
 
     doc, config = _load(args.config, args.overrides)
-    plan, targs, model_config = _resolve(config)
+    plan, targs, model_config = _resolve(doc, config, strict=False)
     data = explain.explanation(doc, plan, targs, model_config)
     print(json.dumps(data, indent=2) if args.json else explain.render(data))
     return EXIT_OK
@@ -115,7 +116,9 @@ def _explain(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from ptbr import train
 
-    _, config = _load(args.config, args.overrides)
+    doc, config = _load(args.config, args.overrides)
+    if not args.smoke:
+        _resolve(doc, config)
     try:
         result = train.run(config, smoke=args.smoke, log=lambda m: print(f"ptbr: {m}", file=sys.stderr))
     except ConfigError:

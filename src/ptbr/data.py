@@ -42,21 +42,28 @@ def _check_example(item: Any) -> str | None:
     return None
 
 
-def _parse(path: Path, text: str) -> tuple[list[Any], list[Problem]]:
-    if path.suffix == ".jsonl" or not text.lstrip().startswith("["):
-        items, problems = [], []
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    items.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    problems.append(Problem(f"{path}:{n}:{exc.colno}", "", f"invalid JSON: {exc.msg}"))
-        return items, problems
+def _parse_lines(path: Path, text: str) -> tuple[list[Any], list[Problem]]:
+    items, problems = [], []
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                items.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                problems.append(Problem(f"{path}:{n}:{exc.colno}", "", f"invalid JSON: {exc.msg}"))
+    return items, problems
+
+
+def _parse(path: Path, text: str) -> tuple[Any, list[Problem]]:
+    """A ``.jsonl`` file is one example a line; anything else is one JSON document, or JSONL when it holds one
+    document a line."""
+    if path.suffix == ".jsonl":
+        return _parse_lines(path, text)
     try:
-        items = json.loads(text)
+        return json.loads(text), []
     except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data" and text.lstrip().startswith("{"):
+            return _parse_lines(path, text)
         return [], [Problem(f"{path}:{exc.lineno}:{exc.colno}", "", f"invalid JSON: {exc.msg}")]
-    return items, []
 
 
 def load(path: str | Path, key: str) -> list[dict[str, Any]]:

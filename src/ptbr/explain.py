@@ -45,7 +45,13 @@ def explanation(doc: Document, plan: Plan, args: Any, model_config: Any) -> dict
         value = getattr(getattr(plan.config, section), name)
         entry: dict[str, Any] = {"key": dotted, "where": doc.origins[key], "value": _plain(value)}
         routes = plan.for_field(dotted)
-        entry["destinations"] = [_destination(r, args, model_config) for r in routes]
+        entry["destinations"] = []
+        for r in routes:
+            used = r.route.effective_source(plan.config)
+            if used not in (None, dotted):
+                entry["destinations"].append({**_destination(r, args, model_config), "overridden_by": used})
+            else:
+                entry["destinations"].append(_destination(r, args, model_config))
         if dotted in forwarding.NOT_FORWARDED:
             entry["not_forwarded"] = forwarding.NOT_FORWARDED[dotted]
         keys.append(entry)
@@ -81,7 +87,9 @@ def render(data: dict[str, Any]) -> str:
             name = d["destination"]
             if d.get("installed_name") not in (None, d["name"]):
                 name += f" (installed as {d['installed_name']})"
-            if "skipped" in d:
+            if "overridden_by" in d:
+                lines.append(f"{'':<{width}}  → {name}: not used, {d['overridden_by']} is set")
+            elif "skipped" in d:
                 lines.append(f"{'':<{width}}  → {name}: not forwarded: {d['skipped']}")
             else:
                 lines.append(f"{'':<{width}}  → {name} = {_show(d['value'])}")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ptbr import compat
+from ptbr.errors import ConfigError, Problem
 from ptbr.schema import Config, ModelConfig
 
 DestKind = Literal["model", "args", "train_model", "data", "run", "env"]
@@ -31,6 +32,8 @@ class Skip:
     """Not forwarded this time; the destination keeps its own default."""
 
     reason: str
+    blocking: bool = False
+    """The config asks for something the installed versions cannot do: validate and train refuse it."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,14 @@ class Route:
     value: Callable[[Config], Any]
     rule: str
     """How the value is derived, in words (explain and the config reference show it)."""
+    fallback: bool = False
+    """The sources are alternatives: the first one set wins."""
+
+    def effective_source(self, config: Config) -> str | None:
+        """For a fallback route, the source whose value is used; None for other routes."""
+        if not self.fallback:
+            return None
+        return next((s for s in self.sources if _get(config, s) is not None), None)
 
     @property
     def destination(self) -> str:
@@ -75,7 +86,8 @@ def _first_set(*fields: str) -> Callable[[Config], Any]:
 
 def _arg(name: str, *sources: str, rule: str | None = None, value: Callable[[Config], Any] | None = None) -> Route:
     rule = rule or (f"{sources[0]}" if len(sources) == 1 else f"{sources[0]}, else " + ", else ".join(sources[1:]))
-    return Route("args", name, sources, value or _first_set(*sources), rule)
+    fallback = value is None and len(sources) > 1
+    return Route("args", name, sources, value or _first_set(*sources), rule, fallback=fallback)
 
 
 def _const(kind: DestKind, name: str, value: Any, why: str) -> Route:
@@ -139,7 +151,7 @@ def _model_field(name: str) -> Route:
             return Skip("not set: gliner's default applies")
         if name not in compat.gliner_config_keys():
             return Skip(f"gliner {compat.versions()['gliner']} has no model setting {name!r} (it would be stored "
-                        f"in the model config and read by nothing)")
+                        f"in the model config and read by nothing)", blocking=True)
         return v
 
     return Route("model", name, (f"model.{name}",), value, f"model.{name}")
@@ -155,7 +167,7 @@ def _eval_strategy(config: Config) -> str:
 
 ROUTES: tuple[Route, ...] = (
     *(_model_field(name) for name in ModelConfig.model_fields if name not in _NOT_GLINER_CONFIG),
-    Route("run", "backbone weights", ("model.backbone_from_pretrained",),
+    Route("run", "GLiNER.from_config(backbone_from_pretrained)", ("model.backbone_from_pretrained",),
           lambda c: c.model.backbone_from_pretrained if c.training.prev_path is None
           else Skip("training.prev_path is set: its weights are loaded"),
           "model.backbone_from_pretrained: GLiNER.from_config(backbone_from_pretrained=...)"),
@@ -163,10 +175,10 @@ ROUTES: tuple[Route, ...] = (
     Route("data", "evaluation examples", ("data.val_data_dir",),
           lambda c: c.data.val_data_dir if c.data.val_data_dir is not None else Skip("no validation set"),
           "data.val_data_dir"),
-    Route("run", "start from model", ("training.prev_path",),
+    Route("run", "GLiNER.from_pretrained", ("training.prev_path",),
           lambda c: c.training.prev_path if c.training.prev_path is not None else Skip("not set: built from model:"),
           "training.prev_path: GLiNER.from_pretrained"),
-    Route("run", "resume from checkpoint", ("training.resume_from_checkpoint",),
+    Route("run", "Trainer.train(resume_from_checkpoint)", ("training.resume_from_checkpoint",),
           lambda c: c.training.resume_from_checkpoint if c.training.resume_from_checkpoint not in (None, False)
           else Skip("not resuming"),
           "training.resume_from_checkpoint: Trainer.train(resume_from_checkpoint=...)"),
@@ -267,13 +279,26 @@ class Plan:
         """Canonical argument name → the config key it comes from, for error messages."""
         return {r.route.name: (r.route.sources or ("training",))[0] for r in self.resolved if r.route.kind == "args"}
 
+    def check(self, where: Callable[[tuple[str, ...]], str] | None = None) -> None:
+        """Raise ConfigError for every value the installed versions cannot honour. ``where`` locates a key."""
+        locate = where or (lambda _key: "installed versions")
+        problems = [
+            Problem(locate(tuple(r.route.sources[0].split("."))), r.route.sources[0],
+                    f"cannot be honoured: {r.value.reason}",
+                    "install a gliner release that has it, or remove the key")
+            for r in self.resolved if isinstance(r.value, Skip) and r.value.blocking
+        ]
+        if problems:
+            raise ConfigError(problems)
+
     def for_field(self, dotted: str) -> list[Resolved]:
         return [r for r in self.resolved if dotted in r.route.sources]
 
 
 def plan(config: Config) -> Plan:
     """Evaluate every route for this config. Pure: builds nothing, imports only gliner's config module."""
-    return Plan(config, tuple(Resolved(route, route.value(config)) for route in ROUTES))
+    extra = tuple(_model_field(name) for name in config.model.model_extra or {})
+    return Plan(config, tuple(Resolved(route, route.value(config)) for route in ROUTES + extra))
 
 
 def build_training_arguments(p: Plan) -> Any:

@@ -50,7 +50,14 @@ def _mark(path: Path, mark: yaml.Mark | None) -> str:
     return f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
 
 
+_PLAIN_TAGS = {yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq"}
+
+
 def _build(node: yaml.Node, key: Key, loader: _Loader, doc: Document, problems: list[Problem]) -> Any:
+    if type(node) in _PLAIN_TAGS and node.tag != _PLAIN_TAGS[type(node)]:
+        problems.append(Problem(_mark(doc.path, node.start_mark), ".".join(key), f"tag not allowed: {node.tag!r}",
+                                "only plain YAML values are accepted (no !!python tags)"))
+        return None
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # resolve `<<: *anchor` merges like PyYAML does
         out: dict[str, Any] = {}

@@ -3,7 +3,10 @@ forwarding table (the README's reference is this output; a test keeps it current
 
 from __future__ import annotations
 
-import re
+import inspect
+import json
+import types
+import typing
 from typing import Any
 
 from pydantic_core import PydanticUndefined
@@ -20,11 +23,26 @@ def json_schema() -> dict[str, Any]:
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
+_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null", dict: "mapping",
+          list: "list", Any: "any"}
+
+
 def _type(annotation: Any) -> str:
-    text = repr(annotation).replace("typing.", "")
-    text = re.sub(r"<class '(\w+)'>", r"\1", text)
-    text = text.replace("NoneType", "null").replace("Dict[str, Any]", "mapping").replace("dict[str, Any]", "mapping")
-    return text.replace("|", "\\|")
+    """A YAML-minded type name: ``integer | null``, ``'sum' | 'mean'``, ``list of string``."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type(a) for a in args)
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin is list:
+        return f"list of ({_type(args[0])})" if "|" in _type(args[0]) else f"list of {_type(args[0])}"
+    if origin is dict:
+        return "mapping"
+    return _NAMES.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def _destinations(dotted: str) -> str:
@@ -37,12 +55,29 @@ def _destinations(dotted: str) -> str:
 def markdown() -> str:
     lines = []
     for section, cls in SECTIONS.items():
-        lines += [f"### `{section}:`", "", cls.__doc__ or "", "", "| key | type | default | goes to | meaning |",
+        lines += [f"### `{section}:`", "", inspect.cleandoc(cls.__doc__ or ""), "",
+                  "| key | type | default | goes to | meaning |",
                   "|---|---|---|---|---|"]
         for name, field in cls.model_fields.items():
-            default = "required" if field.default is PydanticUndefined else f"`{field.default!r}`"
-            dotted = f"{section}.{name}"
-            doc = (field.description or "").replace("\n", " ").replace("|", "\\|")
-            lines.append(f"| `{name}` | {_type(field.annotation)} | {default} | {_destinations(dotted)} | {doc} |")
+            default = "required" if field.default is PydanticUndefined else f"`{json.dumps(field.default)}`"
+            row = [f"`{name}`", _type(field.annotation), default, _destinations(f"{section}.{name}"),
+                   field.description or ""]
+            lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def splice(readme: str) -> str:
+    """README text with the reference between the markers replaced by the current one."""
+    head, rest = readme.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{BEGIN}\n\n{markdown()}\n{END}{tail}"
+
+
+if __name__ == "__main__":  # python -m ptbr.reference README.md ptbr.schema.json
+    import sys
+    from pathlib import Path
+
+    readme, schema_file = Path(sys.argv[1]), Path(sys.argv[2])
+    readme.write_text(splice(readme.read_text(encoding="utf-8")), encoding="utf-8")
+    schema_file.write_text(json.dumps(json_schema(), indent=2) + "\n", encoding="utf-8")

@@ -40,7 +40,10 @@ class RunConfig(_Section):
 
 
 class ModelConfig(_Section):
-    """GLiNER model configuration (GLiNERConfig keys). Unset keys take gliner's defaults."""
+    """GLiNER model configuration (GLiNERConfig keys). Unset keys take gliner's defaults. Any other key that a
+    config class of the installed gliner declares is accepted and passed through as written."""
+
+    model_config = ConfigDict(extra="allow")
 
     model_name: str | None = None
     """Backbone encoder: a Hugging Face model id or a local directory. Required unless training.prev_path is set."""
@@ -274,20 +277,25 @@ def _unknown_key_hint(key: tuple[str, ...]) -> str | None:
     return hint
 
 
+def _dotted(loc: tuple[Any, ...]) -> str:
+    """("training", "freeze_components", 0) → "training.freeze_components[0]"."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+
+
 def _problem(doc: Document, error: dict[str, Any]) -> Problem:
     key = tuple(str(part) for part in error["loc"])
     given = error.get("input")
     if error["type"] == "extra_forbidden":
-        return Problem(doc.where(key), ".".join(key), "unknown key", _unknown_key_hint(key))
+        return Problem(doc.where(key), _dotted(error["loc"]), "unknown key", _unknown_key_hint(key))
     if error["type"] == "missing":
-        return Problem(doc.where(key[:-1]), ".".join(key), "required key is missing")
+        return Problem(doc.where(key[:-1]), _dotted(error["loc"]), "required key is missing")
     expected = error["msg"]
     if error["type"] in ("literal_error", "enum"):
         expected = f"expected {error['ctx'].get('expected')}"
     hint = None
     if isinstance(given, str) and error["type"] in ("int_type", "float_type", "bool_type"):
         hint = "write the value without quotes"
-    return Problem(doc.where(key), ".".join(key), f"{expected[0].lower()}{expected[1:]}, got {given!r}", hint)
+    return Problem(doc.where(key), _dotted(error["loc"]), f"{expected[0].lower()}{expected[1:]}, got {given!r}", hint)
 
 
 def _cross_checks(config: Config, doc: Document) -> list[Problem]:
@@ -296,6 +304,7 @@ def _cross_checks(config: Config, doc: Document) -> list[Problem]:
 
     def add(key: str, message: str, hint: str | None = None) -> None:
         problems.append(Problem(doc.where(tuple(key.split("."))), key, message, hint))
+
 
     if t.bf16 and t.fp16:
         add("training.fp16", "bf16 and fp16 are both true", "choose one mixed precision")
@@ -328,13 +337,31 @@ def _cross_checks(config: Config, doc: Document) -> list[Problem]:
     return problems
 
 
+def _unknown_model_keys(doc: Document) -> list[Problem]:
+    """model: keys neither PTBR's schema nor any config class of the installed gliner declares."""
+    model = doc.data.get("model")
+    extra = [k for k in model if k not in ModelConfig.model_fields] if isinstance(model, dict) else []
+    if not extra:
+        return []
+    from ptbr import compat
+
+    known = compat.gliner_config_keys()
+    return [
+        Problem(doc.where(("model", name)), f"model.{name}",
+                f"unknown key (not a setting of gliner {compat.versions()['gliner']} either)",
+                did_you_mean(name, [*ModelConfig.model_fields, *known]) or _unknown_key_hint(("model", name)))
+        for name in extra if name not in known
+    ]
+
+
 def validate(doc: Document) -> Config:
     """The typed config of a loaded document, or ConfigError with every problem (type errors and contradictions)."""
+    problems = _unknown_model_keys(doc)
     try:
         config = Config.model_validate(doc.data)
     except ValidationError as exc:
-        raise ConfigError([_problem(doc, e) for e in exc.errors()]) from None
-    problems = _cross_checks(config, doc)
+        raise ConfigError(problems + [_problem(doc, e) for e in exc.errors()]) from None
+    problems += _cross_checks(config, doc)
     if problems:
         raise ConfigError(problems)
     return config

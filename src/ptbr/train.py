@@ -130,10 +130,10 @@ def write_provenance(config: Config, args: Any, directory: Path) -> None:
 def build_model(plan: forwarding.Plan) -> Any:
     from gliner import GLiNER
 
-    start = plan.values("run").get("start from model")
+    start = plan.values("run").get("GLiNER.from_pretrained")
     if start is not None:
         return GLiNER.from_pretrained(start, local_files_only=Path(start).is_dir())
-    pretrained = plan.values("run")["backbone weights"]
+    pretrained = plan.values("run")["GLiNER.from_config(backbone_from_pretrained)"]
     return GLiNER.from_config(model_config(plan), backbone_from_pretrained=pretrained)
 
 
@@ -153,7 +153,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def _fit(model: Any, args: Any, train: list, evaluation: list | None, plan: forwarding.Plan) -> Any:
-    resume = plan.values("run").get("resume from checkpoint")
+    resume = plan.values("run").get("Trainer.train(resume_from_checkpoint)")
     if resume is None:
         return model.train_model(train, evaluation, training_args=args, **plan.train_model_kwargs)
     # gliner's train_model calls trainer.train() without resume_from_checkpoint, so a resumed run builds the same
@@ -184,6 +184,7 @@ def run(config: Config, *, smoke: bool = False, log: Any = print) -> Result:
         for note in notes:
             log(f"smoke: {note}")
     plan = forwarding.plan(config)
+    plan.check()
     out = Path(plan.args_kwargs["output_dir"])
     check_output_dir(out, "training.output_dir" if config.training.output_dir is not None else "data.root_dir")
     args = forwarding.build_training_arguments(plan)
@@ -202,7 +203,7 @@ def model_config(plan: forwarding.Plan) -> Any:
     None when the model comes from training.prev_path."""
     from gliner import GLiNERConfig
 
-    if plan.values("run").get("start from model") is not None:
+    if plan.values("run").get("GLiNER.from_pretrained") is not None:
         return None
     try:
         return GLiNERConfig(**copy.deepcopy(plan.model_kwargs))

@@ -1,0 +1,101 @@
+"""Shared fixtures. Every test runs offline (a network guard fails any non-local connection), on CPU, in any order."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports huggingface_hub / transformers: a hub lookup must fail fast, never hang.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["CUDA_VISIBLE_DEVICES"] = ""
+os.environ.setdefault("PYTHONHASHSEED", "0")
+
+import ipaddress
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ptbr import backbone, cli
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+EXAMPLES = ROOT / "examples"
+
+
+class NetworkBlocked(RuntimeError):
+    """A test tried to reach the network."""
+
+
+_connect = socket.socket.connect
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> Any:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        try:
+            local = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            local = host == "localhost"
+        if not local:
+            raise NetworkBlocked(f"tests run offline: connection to {address!r} refused by the network guard")
+    return _connect(self, address)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+
+
+EXAMPLE = {
+    "tokenized_text": ["Alice", "works", "for", "Acme", "in", "Paris", "."],
+    "ner": [[0, 0, "person"], [3, 3, "organization"], [5, 5, "city"]],
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BERT backbone directory (no weights), made locally."""
+    return backbone.write(tmp_path_factory.mktemp("backbone"), EXAMPLE["tokenized_text"])
+
+
+@pytest.fixture
+def train_file(tmp_path: Path) -> Path:
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps([EXAMPLE] * 8), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def make_config(tmp_path: Path, tiny_backbone: Path, train_file: Path):
+    """Write a config file from sections merged over a small valid config; returns its path."""
+
+    def make(**sections: dict[str, Any]) -> Path:
+        config: dict[str, Any] = {
+            "model": {"model_name": str(tiny_backbone), "backbone_from_pretrained": False, "hidden_size": 16,
+                      "max_width": 3, "max_len": 32},
+            "data": {"root_dir": str(tmp_path / "out"), "train_data": str(train_file)},
+            "training": {"num_steps": 4, "train_batch_size": 2, "use_cpu": True},
+        }
+        for name, values in sections.items():
+            config.setdefault(name, {}).update(values)
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        return path
+
+    return make
+
+
+@pytest.fixture
+def ptbr(capsys: pytest.CaptureFixture[str]):
+    """Run the CLI in-process: returns (exit code, stdout, stderr)."""
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = cli.main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
