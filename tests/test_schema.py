@@ -169,3 +169,39 @@ def test_upstream_layout_is_accepted_unchanged(path: Path) -> None:
     config = schema.validate(loader.load(path))
     assert config.training.num_steps == 15000
     assert config.training.lr_encoder == 1e-5
+
+
+@pytest.mark.parametrize(("key", "value", "message", "hint"), [
+    ("scheduler_type", "cosin", "'cosin' is not a scheduler of transformers", "did you mean 'cosine'?"),
+    ("report_to", ["wandb", "tensorbord"], "'tensorbord' is not a reporting integration", "'tensorboard'"),
+])
+def test_names_the_installed_transformers_knows_are_checked_with_a_suggestion(tmp_path, key, value, message, hint):
+    (error,) = _errors(tmp_path, _with("training", **{key: value}))
+    assert f"training.{key}: {message}" in error
+    assert hint in error
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "-.inf"])
+def test_infinite_or_nan_numbers_are_rejected(tmp_path: Path, value: str) -> None:
+    head = "model: {model_name: m}\ndata: {root_dir: o, train_data: t}\n"
+    (error,) = _errors(tmp_path, f"{head}training: {{num_steps: 1, lr_encoder: {value}}}\n")
+    assert "training.lr_encoder: input should be a finite number" in error
+
+
+def test_value_fitting_no_member_of_a_union_is_reported_once_with_the_declared_type(tmp_path: Path) -> None:
+    (error,) = _errors(tmp_path, _with("training", report_to=["wandb", 3]))
+    assert "training.report_to: expected string | list of string, got ['wandb', 3]" in error
+
+
+@pytest.mark.parametrize("value", [[1, 2], "text", None], ids=["list", "string", "null"])
+def test_section_that_is_not_a_mapping_is_an_error(tmp_path: Path, value: object) -> None:
+    errors = _errors(tmp_path, {**VALID, "training": value})
+    assert any(f"training: expected a mapping of keys (a section), got {value!r}" in e for e in errors)
+
+
+def test_unknown_section_from_override_is_located_at_set(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(VALID))
+    with pytest.raises(ConfigError) as info:
+        schema.validate(loader.apply_overrides(loader.load(path), ["foo.bar=1"]))
+    assert [str(p) for p in info.value.problems] == ["--set: foo: unknown key"]

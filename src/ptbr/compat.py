@@ -113,6 +113,22 @@ def read_back(args: Any, canonical: str) -> Any:
     return value.value if isinstance(value, enum.Enum) else value
 
 
+def scheduler_names() -> frozenset[str]:
+    """Learning-rate schedules the installed transformers accepts."""
+    from transformers.trainer_utils import SchedulerType
+
+    return frozenset(s.value for s in SchedulerType)
+
+
+def integration_names() -> frozenset[str]:
+    """Reporting integrations the installed transformers knows (installed or not); empty if it cannot be read."""
+    try:
+        from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+    except ImportError:
+        return frozenset()
+    return frozenset(INTEGRATION_TO_CALLBACK)
+
+
 def trainer_tokenizer_kwarg() -> str:
     """The Trainer.__init__ parameter that takes the tokenizer: processing_class (4.46+) or tokenizer."""
     from transformers import Trainer

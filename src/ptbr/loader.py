@@ -159,6 +159,8 @@ def apply_overrides(doc: Document, overrides: list[str]) -> Document:
         key, value = parse_override(text)
         node = doc.data
         for i, part in enumerate(key[:-1]):
+            if part not in node:
+                doc.origins.setdefault(key[: i + 1], "--set")
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
                 problems.append(Problem("--set", ".".join(key), f"{'.'.join(key[: i + 1])} is not a section"))

@@ -27,15 +27,15 @@ _NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", type(
           list: "list", Any: "any"}
 
 
-def _type(annotation: Any) -> str:
+def type_name(annotation: Any) -> str:
     """A YAML-minded type name: ``integer | null``, ``'sum' | 'mean'``, ``list of string``."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):
-        return " | ".join(_type(a) for a in args)
+        return " | ".join(type_name(a) for a in args)
     if origin is typing.Literal:
         return " | ".join(repr(a) for a in args)
     if origin is list:
-        return f"list of ({_type(args[0])})" if "|" in _type(args[0]) else f"list of {_type(args[0])}"
+        return f"list of ({type_name(args[0])})" if "|" in type_name(args[0]) else f"list of {type_name(args[0])}"
     if origin is dict:
         return "mapping"
     return _NAMES.get(annotation, getattr(annotation, "__name__", str(annotation)))
@@ -60,7 +60,7 @@ def markdown() -> str:
                   "|---|---|---|---|---|"]
         for name, field in cls.model_fields.items():
             default = "required" if field.default is PydanticUndefined else f"`{json.dumps(field.default)}`"
-            row = [f"`{name}`", _type(field.annotation), default, _destinations(f"{section}.{name}"),
+            row = [f"`{name}`", type_name(field.annotation), default, _destinations(f"{section}.{name}"),
                    field.description or ""]
             lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
         lines.append("")

@@ -24,7 +24,12 @@ def _none_string(value: Any) -> Any:
 
 class _Section(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True, protected_namespaces=()
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        use_attribute_docstrings=True,
+        protected_namespaces=(),
+        allow_inf_nan=False,  # a learning rate of .inf or .nan is a typo, not a value
     )
 
 
@@ -176,7 +181,8 @@ class TrainingConfig(_Section):
     warmup_ratio: float | None = Field(None, ge=0, le=1)
     """Warmup length as a ratio of num_steps. Set this or warmup_steps, not both."""
     scheduler_type: str = "linear"
-    """Learning-rate schedule (TrainingArguments.lr_scheduler_type): linear, cosine, constant_with_warmup, ..."""
+    """Learning-rate schedule (TrainingArguments.lr_scheduler_type): linear, cosine, constant_with_warmup, ... (the
+    names the installed transformers knows)."""
     lr_encoder: float = Field(1e-5, ge=0)
     """Learning rate of the backbone encoder (TrainingArguments.learning_rate)."""
     lr_others: float | None = Field(None, ge=0)
@@ -199,8 +205,8 @@ class TrainingConfig(_Section):
     """How per-span losses are reduced."""
     negatives: float = Field(1.0, ge=0)
     """Ratio of negative spans sampled into the loss."""
-    masking: str = "global"
-    """Negative masking strategy (global, none, ...)."""
+    masking: Literal["none", "global", "label", "span"] = "global"
+    """Negative masking strategy of GLiNER's loss."""
     freeze_components: list[Literal["text_encoder", "labels_encoder", "decoder"]] | None = None
     """Model components whose weights are not trained."""
     compile_model: bool = False
@@ -282,9 +288,21 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
 
 
+def _field_type(loc: tuple[Any, ...]) -> str | None:
+    """The declared type of a section field in words, e.g. "string | list of string"."""
+    section = SECTIONS.get(str(loc[0])) if loc else None
+    if section is None or len(loc) < 2 or loc[1] not in section.model_fields:
+        return None
+    from ptbr.reference import type_name
+
+    return type_name(section.model_fields[loc[1]].annotation)
+
+
 def _problem(doc: Document, error: dict[str, Any]) -> Problem:
     key = tuple(str(part) for part in error["loc"])
     given = error.get("input")
+    if error["type"] in ("model_type", "dict_type") and len(key) == 1:
+        return Problem(doc.where(key), key[0], f"expected a mapping of keys (a section), got {given!r}")
     if error["type"] == "extra_forbidden":
         return Problem(doc.where(key), _dotted(error["loc"]), "unknown key", _unknown_key_hint(key))
     if error["type"] == "missing":
@@ -354,14 +372,60 @@ def _unknown_model_keys(doc: Document) -> list[Problem]:
     ]
 
 
+def _problems(doc: Document, errors: list[dict[str, Any]]) -> list[Problem]:
+    """One problem per key: a value that fits no member of a union (``str | list[str]``) gives one error per member,
+    reported once with the declared type."""
+    out, unions = [], {}
+    for error in errors:
+        loc = error["loc"]
+        field = loc[:2]
+        tail = loc[2:]
+        if tail and isinstance(tail[0], str) and _field_type(field) and "|" in (_field_type(field) or ""):
+            unions.setdefault(field, error)
+            continue
+        out.append(_problem(doc, error))
+    for field in unions:
+        key = tuple(str(p) for p in field)
+        out.append(Problem(doc.where(key), ".".join(key), f"expected {_field_type(field)}, got {_given(doc, key)!r}"))
+    return out
+
+
+def _given(doc: Document, key: tuple[str, ...]) -> Any:
+    value: Any = doc.data
+    for part in key:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _installed_choices(config: Config, doc: Document) -> list[Problem]:
+    """Values that must be names the installed transformers knows: checked here, with a suggestion, rather than
+    left to a TrainingArguments error without a line number."""
+    from ptbr import compat
+
+    problems, t, version = [], config.training, compat.versions()["transformers"]
+
+    def check(key: str, values: list[str], known: frozenset[str], what: str) -> None:
+        for value in values:
+            if known and value not in known:
+                hint = did_you_mean(value, known) or f"one of: {', '.join(sorted(known))}"
+                problems.append(Problem(doc.where(tuple(key.split("."))), key,
+                                        f"{value!r} is not {what} of transformers {version}", hint))
+
+    check("training.scheduler_type", [t.scheduler_type], compat.scheduler_names(), "a scheduler")
+    reports = [t.report_to] if isinstance(t.report_to, str) else t.report_to
+    check("training.report_to", [r for r in reports if r not in ("none", "all")], compat.integration_names(),
+          "a reporting integration")
+    return problems
+
+
 def validate(doc: Document) -> Config:
     """The typed config of a loaded document, or ConfigError with every problem (type errors and contradictions)."""
     problems = _unknown_model_keys(doc)
     try:
         config = Config.model_validate(doc.data)
     except ValidationError as exc:
-        raise ConfigError(problems + [_problem(doc, e) for e in exc.errors()]) from None
-    problems += _cross_checks(config, doc)
+        raise ConfigError(problems + _problems(doc, exc.errors())) from None
+    problems += _cross_checks(config, doc) + _installed_choices(config, doc)
     if problems:
         raise ConfigError(problems)
     return config
