@@ -146,3 +146,17 @@ def test_yaml_with_python_tag_never_runs_anything(ptbr, make_config, tmp_path: P
     assert code == 2
     assert "tag not allowed" in err
     assert not marker.exists()
+
+
+RELEASED = [p for p in sorted((Path(__file__).parent / "configs" / "upstream").glob("*.yaml"))
+            if p.stem != "config_streaming_span"]
+
+
+@pytest.mark.parametrize("path", RELEASED, ids=[p.stem for p in RELEASED])
+def test_smoke_runs_each_upstream_config_offline(ptbr, path: Path, tmp_path: Path) -> None:
+    # hub backbones (deberta, SmolLM2) are replaced by tiny local ones: the network guard would fail any download
+    code, _out, err = ptbr("train", path, "--smoke", "--set", f"data.train_data={EXAMPLES / 'train.json'}",
+                          "--set", f"data.root_dir={tmp_path}")
+    assert code == 0, err
+    assert (tmp_path / "smoke" / "final" / "gliner_config.json").is_file()
+    assert _args(tmp_path / "smoke")["max_steps"] == 4

@@ -1,8 +1,9 @@
-"""A tiny random BERT backbone written to a local directory: config.json, vocab.txt, tokenizer_config.json.
+"""Tiny random backbones written to a local directory, for ``ptbr train --smoke`` and the tests (nothing
+downloaded):
 
-Used by ``ptbr train --smoke`` (prove a config end to end in seconds, nothing downloaded) and by the tests. The
-vocabulary holds the letters and digits as words and as ``##`` continuations, so any text tokenizes without [UNK],
-plus the given words whole.
+- :func:`write`: a BERT encoder (config.json, vocab.txt, tokenizer_config.json). The vocabulary holds the letters and
+  digits as words and as ``##`` continuations, so any text tokenizes without [UNK], plus the given words whole.
+- :func:`write_decoder`: a GPT-2 causal LM for GLiNER's labels decoder, with a byte-level vocabulary and no merges.
 """
 
 from __future__ import annotations
@@ -43,5 +44,39 @@ def write(directory: str | Path, words: Iterable[str] = ()) -> Path:
     }
     (directory / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     tokenizer = {"tokenizer_class": "BertTokenizer", "do_lower_case": True, "model_max_length": 512}
+    (directory / "tokenizer_config.json").write_text(json.dumps(tokenizer, indent=2), encoding="utf-8")
+    return directory
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's reversible map from bytes to printable characters."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    extra = [b for b in range(256) if b not in printable]
+    return {**{b: chr(b) for b in printable}, **{b: chr(256 + i) for i, b in enumerate(extra)}}
+
+
+def write_decoder(directory: str | Path) -> Path:
+    """Write a tiny GPT-2 labels decoder to ``directory`` (created) and return it."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    eos = "<|endoftext|>"
+    vocab = {c: i for i, c in enumerate(_bytes_to_unicode().values())}
+    vocab[eos] = len(vocab)
+    (directory / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    (directory / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+    config = {
+        "model_type": "gpt2",
+        "architectures": ["GPT2LMHeadModel"],
+        "vocab_size": len(vocab),
+        "n_embd": HIDDEN_SIZE,
+        "n_layer": 2,
+        "n_head": 2,
+        "n_positions": 512,
+        "bos_token_id": vocab[eos],
+        "eos_token_id": vocab[eos],
+    }
+    (directory / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    tokenizer = {"tokenizer_class": "GPT2Tokenizer", "bos_token": eos, "eos_token": eos, "unk_token": eos,
+                 "model_max_length": 512}
     (directory / "tokenizer_config.json").write_text(json.dumps(tokenizer, indent=2), encoding="utf-8")
     return directory

@@ -71,10 +71,6 @@ def load_data(config: Config) -> tuple[list[dict[str, Any]], list[dict[str, Any]
 def smoke_config(config: Config, train: list[dict[str, Any]]) -> tuple[Config, list[str]]:
     """The same config on a tiny random backbone, for a handful of steps, into ``<output>/smoke``. Returns the new
     config and a note for each change."""
-    if config.model.labels_decoder is not None:
-        raise ConfigError([Problem("--smoke", "model.labels_decoder",
-                                   "smoke runs have no tiny stand-in for a labels decoder yet",
-                                   "run a short real training with --set training.num_steps=2")])
     out = output_dir(config) / "smoke"
     tiny = str(backbone.write(out / "backbone", (w for item in train for w in item["tokenized_text"])))
     notes = [f"backbone {config.model.model_name or config.training.prev_path} → tiny random backbone {tiny}"]
@@ -82,6 +78,9 @@ def smoke_config(config: Config, train: list[dict[str, Any]]) -> tuple[Config, l
     if config.model.labels_encoder is not None:
         model["labels_encoder"] = tiny
         notes.append("labels encoder → the same tiny backbone")
+    if config.model.labels_decoder is not None:
+        model["labels_decoder"] = str(backbone.write_decoder(out / "decoder"))
+        notes.append(f"labels decoder {config.model.labels_decoder} → tiny random GPT-2 {model['labels_decoder']}")
     training: dict[str, Any] = {
         "prev_path": None,
         "output_dir": str(out),
