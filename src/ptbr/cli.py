@@ -80,8 +80,7 @@ def _validate(args: argparse.Namespace) -> int:
     doc, config = _load(args.config, args.overrides)
     plan, targs, _ = _resolve(doc, config)
     train_items, eval_items = train.load_data(config)
-    out = train.output_dir(config)
-    train.check_output_dir(out, "training.output_dir" if config.training.output_dir is not None else "data.root_dir")
+    out = train.check_output_dir(config)
     t, a = config.training, plan.args_kwargs
     precision = "bf16" if t.bf16 else "fp16" if t.fp16 else "fp32"
     lines = [
@@ -122,7 +121,7 @@ def _train(args: argparse.Namespace) -> int:
     try:
         result = train.run(config, smoke=args.smoke, log=lambda m: print(f"ptbr: {m}", file=sys.stderr))
     except ConfigError:
-        raise
+        raise  # bad input found while preparing: main() prints it, exit 2
     except KeyboardInterrupt:
         print(f"ptbr: interrupted; checkpoints saved so far are in {train.output_dir(config)}", file=sys.stderr)
         return 130

@@ -7,6 +7,8 @@ The docstring under each field is its documentation: it feeds ``ptbr schema`` an
 
 from __future__ import annotations
 
+import types
+import typing
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -288,13 +290,29 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
 
 
+_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null", dict: "mapping",
+          list: "list", Any: "any"}
+
+
+def type_name(annotation: Any) -> str:
+    """A YAML-minded type name: ``integer | null``, ``'sum' | 'mean'``, ``list of string``."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(type_name(a) for a in args)
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin is list:
+        return f"list of ({type_name(args[0])})" if "|" in type_name(args[0]) else f"list of {type_name(args[0])}"
+    if origin is dict:
+        return "mapping"
+    return _NAMES.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
 def _field_type(loc: tuple[Any, ...]) -> str | None:
     """The declared type of a section field in words, e.g. "string | list of string"."""
     section = SECTIONS.get(str(loc[0])) if loc else None
     if section is None or len(loc) < 2 or loc[1] not in section.model_fields:
         return None
-    from ptbr.reference import type_name
-
     return type_name(section.model_fields[loc[1]].annotation)
 
 

@@ -40,8 +40,10 @@ def output_dir(config: Config) -> Path:
     return Path(forwarding.plan(config).args_kwargs["output_dir"])
 
 
-def check_output_dir(path: Path, key: str) -> None:
-    """Fail before any work when the output directory cannot be created or written."""
+def check_output_dir(config: Config) -> Path:
+    """The output directory; ConfigError before any work when it cannot be created or written."""
+    path = output_dir(config)
+    key = "training.output_dir" if config.training.output_dir is not None else "data.root_dir"
     probe = path
     while not probe.exists():
         probe = probe.parent
@@ -50,6 +52,7 @@ def check_output_dir(path: Path, key: str) -> None:
     if not os.access(probe, os.W_OK | os.X_OK):
         raise ConfigError([Problem(str(probe), key, f"output directory {path} is not writable", "choose another "
                                    "directory with training.output_dir or data.root_dir")])
+    return path
 
 
 def load_data(config: Config) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
@@ -86,7 +89,7 @@ def smoke_config(config: Config, train: list[dict[str, Any]]) -> tuple[Config, l
         "output_dir": str(out),
         "num_steps": min(config.training.num_steps, SMOKE_STEPS),
         "eval_every": 2,
-        "save_steps": 2,
+        "save_steps": min(config.training.num_steps, SMOKE_STEPS),  # one checkpoint, at the end
         "logging_steps": 1,
         "train_batch_size": min(config.training.train_batch_size, SMOKE_BATCH),
         "eval_batch_size": SMOKE_BATCH,
@@ -184,8 +187,7 @@ def run(config: Config, *, smoke: bool = False, log: Any = print) -> Result:
             log(f"smoke: {note}")
     plan = forwarding.plan(config)
     plan.check()
-    out = Path(plan.args_kwargs["output_dir"])
-    check_output_dir(out, "training.output_dir" if config.training.output_dir is not None else "data.root_dir")
+    out = check_output_dir(config)
     args = forwarding.build_training_arguments(plan)
     model = build_model(plan)
     write_provenance(config, args, out)
