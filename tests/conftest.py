@@ -9,6 +9,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["CUDA_VISIBLE_DEVICES"] = ""
+# xdist workers start after this: they hash strings like the golden loss trace's run (tests/propagation/golden)
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
 import ipaddress
@@ -18,13 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from support import EXAMPLE, write_config
 
 from ptbr import backbone, cli
-
-HERE = Path(__file__).parent
-ROOT = HERE.parent
-EXAMPLES = ROOT / "examples"
 
 
 class NetworkBlocked(RuntimeError):
@@ -50,12 +47,6 @@ def pytest_configure(config: pytest.Config) -> None:
     socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
 
 
-EXAMPLE = {
-    "tokenized_text": ["Alice", "works", "for", "Acme", "in", "Paris", "."],
-    "ner": [[0, 0, "person"], [3, 3, "organization"], [5, 5, "city"]],
-}
-
-
 @pytest.fixture(scope="session")
 def tiny_backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random BERT backbone directory (no weights), made locally."""
@@ -74,17 +65,7 @@ def make_config(tmp_path: Path, tiny_backbone: Path, train_file: Path):
     """Write a config file from sections merged over a small valid config; returns its path."""
 
     def make(**sections: dict[str, Any]) -> Path:
-        config: dict[str, Any] = {
-            "model": {"model_name": str(tiny_backbone), "backbone_from_pretrained": False, "hidden_size": 16,
-                      "max_width": 3, "max_len": 32},
-            "data": {"root_dir": str(tmp_path / "out"), "train_data": str(train_file)},
-            "training": {"num_steps": 4, "train_batch_size": 2, "use_cpu": True},
-        }
-        for name, values in sections.items():
-            config.setdefault(name, {}).update(values)
-        path = tmp_path / "config.yaml"
-        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-        return path
+        return write_config(tmp_path / "config.yaml", tiny_backbone, train_file, tmp_path / "out", sections)
 
     return make
 

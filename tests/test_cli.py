@@ -9,11 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import EXAMPLES, ROOT
-
-UPSTREAM = sorted((Path(__file__).parent / "configs" / "upstream").glob("*.yaml"))
-# The streaming-span config uses model keys no released gliner declares yet (see test below).
-RELEASED = [p for p in UPSTREAM if p.stem != "config_streaming_span"]
+from support import EXAMPLES, RELEASED, ROOT, UPSTREAM
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["validate", "--help"], ["explain", "--help"], ["train", "--help"],

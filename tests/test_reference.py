@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import EXAMPLES, ROOT
+from support import EXAMPLES, ROOT
 
 from ptbr import backbone, reference
 

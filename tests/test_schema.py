@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support import UPSTREAM
 
 from ptbr import loader, schema
 from ptbr.errors import ConfigError
@@ -159,9 +160,6 @@ def test_every_field_has_a_docstring() -> None:
     undocumented = [f"{s}.{n}" for s, cls in schema.SECTIONS.items()
                     for n, f in cls.model_fields.items() if not (f.description or "").strip()]
     assert undocumented == []
-
-
-UPSTREAM = sorted((Path(__file__).parent / "configs" / "upstream").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", UPSTREAM, ids=[p.stem for p in UPSTREAM])

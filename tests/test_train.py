@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLE, EXAMPLES, ROOT
+from support import EXAMPLE, EXAMPLES, RELEASED, ROOT
 
 from ptbr import loader, schema
 
@@ -146,10 +146,6 @@ def test_yaml_with_python_tag_never_runs_anything(ptbr, make_config, tmp_path: P
     assert code == 2
     assert "tag not allowed" in err
     assert not marker.exists()
-
-
-RELEASED = [p for p in sorted((Path(__file__).parent / "configs" / "upstream").glob("*.yaml"))
-            if p.stem != "config_streaming_span"]
 
 
 @pytest.mark.parametrize("path", RELEASED, ids=[p.stem for p in RELEASED])

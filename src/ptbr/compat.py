@@ -33,8 +33,9 @@ RENAMED = {
 }
 
 
+@functools.cache
 def versions() -> dict[str, str]:
-    """Installed versions of the stack, read from package metadata (no imports)."""
+    """Installed versions of the stack, read from package metadata once (no imports)."""
     out = {}
     for name in ("torch", "transformers", "gliner", "accelerate"):
         try:

@@ -1,0 +1,243 @@
+"""Layer 1, PTBR → gliner: every config field's value as it crosses into gliner's entry points.
+
+Each row's value differs from PTBR's default and from the libraries' (checked against a run of the base config, so a
+default can never pass for a forwarded value); falsy values (0, 0.0, false, "") have rows of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from layers import Crossing, covers, expect, run_to
+from support import EXAMPLE, write_config
+
+from ptbr import compat
+from ptbr.errors import ConfigError
+from ptbr.schema import ModelConfig
+
+LAYER = "ptbr"
+
+# Each profile is one config setting several fields at once (which also catches one field overwriting another);
+# each of its checks is a test of its own: (field, what crossed, expected, rule[, profile it must differ from]).
+# Values differ from the defaults (checked against the base config, or the named profile when a value is only
+# distinct in a context), except in the profile of falsy values.
+PROFILES: dict[str, tuple[dict[str, dict[str, Any]], list[tuple[str, str, Any, str]]]] = {
+    "values": (
+        {"run": {"name": "exp-7"},
+         "data": {"root_dir": "out-a"},
+         "training": {"num_steps": 7, "train_batch_size": 3, "eval_batch_size": 5, "gradient_accumulation_steps": 4,
+                      "eval_every": 6, "save_steps": 3, "logging_steps": 2, "save_total_limit": 2,
+                      "scheduler_type": "cosine", "lr_encoder": 3e-4, "lr_others": 7e-4, "weight_decay_other": 0.3,
+                      "loss_alpha": 0.25, "loss_gamma": 2.0, "loss_prob_margin": 0.1, "label_smoothing": 0.05,
+                      "loss_reduction": "mean", "negatives": 0.5, "masking": "label",
+                      "freeze_components": ["text_encoder"], "compile_model": True, "seed": 1234,
+                      "report_to": ["wandb"], "dataloader_num_workers": 2, "dataloader_prefetch_factor": 3,
+                      "dataloader_persistent_workers": True}},
+        [("run.name", "args.run_name", "exp-7", "run.name is the run name"),
+         ("data.root_dir", "args.output_dir", "out-a", "output goes to data.root_dir by default"),
+         ("training.num_steps", "args.max_steps", 7, "num_steps is the number of optimizer steps"),
+         ("training.train_batch_size", "args.per_device_train_batch_size", 3, "train batch per device"),
+         ("training.eval_batch_size", "args.per_device_eval_batch_size", 5, "eval batch per device"),
+         ("training.gradient_accumulation_steps", "args.gradient_accumulation_steps", 4, "accumulated batches"),
+         ("training.eval_every", "args.eval_steps", 6, "evaluate every eval_every steps"),
+         ("training.save_steps", "args.save_steps", 3, "save_steps wins over eval_every"),
+         ("training.logging_steps", "args.logging_steps", 2, "logging_steps wins over eval_every"),
+         ("training.save_total_limit", "args.save_total_limit", 2, "checkpoints kept"),
+         ("training.scheduler_type", "args.lr_scheduler_type", "cosine", "the schedule's name"),
+         ("training.lr_encoder", "args.learning_rate", 3e-4, "lr_encoder is the base learning rate"),
+         ("training.lr_others", "args.others_lr", 7e-4, "lr_others is the heads' learning rate"),
+         ("training.weight_decay_other", "args.others_weight_decay", 0.3, "the heads' weight decay"),
+         ("training.loss_alpha", "args.focal_loss_alpha", 0.25, "focal loss alpha"),
+         ("training.loss_gamma", "args.focal_loss_gamma", 2.0, "focal loss gamma"),
+         ("training.loss_prob_margin", "args.focal_loss_prob_margin", 0.1, "focal loss margin"),
+         ("training.label_smoothing", "args.label_smoothing", 0.05, "gliner's label smoothing"),
+         ("training.loss_reduction", "args.loss_reduction", "mean", "loss reduction"),
+         ("training.negatives", "args.negatives", 0.5, "negative sampling ratio"),
+         ("training.masking", "args.masking", "label", "negative masking"),
+         ("training.freeze_components", "kwargs.freeze_components", ["text_encoder"], "train_model freezes these"),
+         ("training.compile_model", "kwargs.compile_model", True, "train_model compiles"),
+         ("training.seed", "args.seed", 1234, "the seed"),
+         ("training.report_to", "args.report_to", ["wandb"], "report_to as a list"),
+         ("training.dataloader_num_workers", "args.dataloader_num_workers", 2, "loader workers"),
+         ("training.dataloader_prefetch_factor", "args.dataloader_prefetch_factor", 3, "prefetch per worker"),
+         ("training.dataloader_persistent_workers", "args.dataloader_persistent_workers", True, "keep workers")],
+    ),
+    "falsy": (
+        {"run": {"name": ""},
+         "training": {"lr_others": 0.0, "weight_decay_encoder": 0.0, "weight_decay_other": 0.0, "max_grad_norm": 0.0,
+                      "seed": 0, "report_to": "none"}},
+        [("run.name", "args.run_name", "", "an empty string is a value"),
+         ("training.lr_others", "args.others_lr", 0.0, "0.0 is a value, not 'unset'"),
+         ("training.weight_decay_encoder", "args.weight_decay", 0.0, "0.0 is a value"),
+         ("training.weight_decay_other", "args.others_weight_decay", 0.0, "0.0 is a value, not 'unset'"),
+         ("training.max_grad_norm", "args.max_grad_norm", 0.0, "0.0 disables clipping and is a value"),
+         ("training.seed", "args.seed", 0, "0 is a seed"),
+         ("training.report_to", "args.report_to", [], "'none' is explicit: no integration on any version")],
+    ),
+    "fallbacks": (
+        {"training": {"train_batch_size": 3, "eval_every": 6, "lr_encoder": 3e-4, "weight_decay_encoder": 0.2,
+                      "output_dir": "out-b"},
+         "data": {"root_dir": "out-a"}},
+        [("training.train_batch_size", "args.per_device_eval_batch_size", 3,
+          "the eval batch falls back to the train batch when unset"),
+         ("training.eval_every", "args.save_steps", 6, "save_steps defaults to eval_every"),
+         ("training.eval_every", "args.logging_steps", 6, "logging_steps defaults to eval_every"),
+         ("training.lr_encoder", "args.others_lr", 3e-4, "lr_others follows lr_encoder when unset"),
+         ("training.weight_decay_encoder", "args.others_weight_decay", 0.2,
+          "weight_decay_other follows weight_decay_encoder when unset"),
+         ("training.output_dir", "args.output_dir", "out-b", "training.output_dir wins over data.root_dir")],
+    ),
+    "gpu": (
+        {"training": {"use_cpu": False, "fp16": True, "dataloader_pin_memory": False}},
+        [("training.use_cpu", "args.use_cpu", False, "false lets a GPU be used"),
+         ("training.fp16", "args.fp16", True, "fp16 mixed precision"),
+         ("training.dataloader_pin_memory", "args.dataloader_pin_memory", False, "no pinning", "gpu-defaults")],
+    ),
+    "gpu-defaults": ({"training": {"use_cpu": False}}, []),
+    "bf16": ({"training": {"use_cpu": True, "bf16": True}},
+             [("training.bf16", "args.bf16", True, "bf16 mixed precision (with use_cpu on a CPU machine)")]),
+    "warmup-ratio-in-steps": ({"training": {"num_steps": 100, "warmup_steps": 0.05}},
+                              [("training.warmup_steps", "args.warmup_steps", 5, "below 1 is a ratio: ceil(.05×100)")]),
+    "warmup-steps": ({"training": {"num_steps": 100, "warmup_steps": 7}},
+                     [("training.warmup_steps", "args.warmup_steps", 7, "1 or more is a number of steps")]),
+    "warmup-ratio": ({"training": {"num_steps": 8, "warmup_ratio": 0.25}},
+                     [("training.warmup_ratio", "args.warmup_steps", 2, "ceil(0.25 × 8)")]),
+    "wandb": (
+        {"run": {"tags": ["a", "b"], "description": "why"}, "training": {"report_to": "wandb"}},
+        [("run.tags", "env.WANDB_TAGS", "a,b", "wandb reads tags comma-separated from WANDB_TAGS"),
+         ("run.description", "env.WANDB_NOTES", "why", "wandb reads the description from WANDB_NOTES")],
+    ),
+    "mlflow": (
+        {"run": {"tags": ["a"], "description": "why"}, "training": {"report_to": "mlflow"}},
+        [("run.tags", "env.MLFLOW_TAGS", '{"a": "true", "mlflow.note.content": "why"}',
+          "mlflow reads tags and the description (mlflow.note.content) as JSON from MLFLOW_TAGS")],
+    ),
+    "pretrained-backbone": ({"model": {"backbone_from_pretrained": True}},
+                            [("model.backbone_from_pretrained", "from_config.backbone_from_pretrained", True,
+                              "true loads the backbone's weights (every other profile crosses false)")]),
+}
+CHECKS = [(profile, *check[:4], check[4] if len(check) > 4 else "")
+          for profile, (_, checks) in PROFILES.items() for check in checks]
+
+
+@pytest.fixture(scope="module")
+def crossed(tmp_path_factory, tiny_backbone) -> Callable[[str], Crossing]:
+    """The crossing of each profile, and of the base config (""), run once per worker when first needed."""
+    cache: dict[str, Crossing] = {}
+    data = tmp_path_factory.mktemp("data") / "train.json"
+    data.write_text(json.dumps([EXAMPLE] * 8))
+
+    def get(name: str) -> Crossing:
+        if name not in cache:
+            sections = PROFILES[name][0] if name else {}
+            stop = "model" if name == "pretrained-backbone" else "train_model"
+            workdir = tmp_path_factory.mktemp(name or "base")
+            path = write_config(workdir / "config.yaml", tiny_backbone, data, workdir / "out", sections)
+            cache[name] = run_to(stop, path, workdir)
+        return cache[name]
+
+    return get
+
+
+@pytest.mark.parametrize(("profile", "field", "what", "expected", "rule", "against"),
+                         [pytest.param(*c, id=f"{c[1]}->{c[2]}[{c[0]}]", marks=covers(LAYER, c[1])) for c in CHECKS])
+def test_value_crosses_into_gliner(crossed, profile, field, what, expected, rule, against) -> None:
+    expect(field, LAYER, crossed(profile).read(what), expected, rule)
+    if profile != "falsy":
+        default = crossed(against).read(what)
+        assert default != expected, f"{field}: profile value {expected!r} is also the default: pick another"
+
+
+@covers(LAYER, "data.train_data")
+def test_training_examples_cross_unchanged(cross, tmp_path) -> None:
+    items = [EXAMPLE, {"tokenized_text": ["Bob"], "ner": [], "extra": 1}]
+    path = tmp_path / "mine.jsonl"
+    path.write_text("".join(json.dumps(i) + "\n" for i in items))
+    c = cross(data={"train_data": str(path)})
+    expect("data.train_data", LAYER, c.train, items, "the file's examples, in order, extra keys kept")
+
+
+@covers(LAYER, "data.val_data_dir")
+def test_validation_examples_cross_and_turn_evaluation_on(cross, tmp_path) -> None:
+    path = tmp_path / "val.json"
+    path.write_text(json.dumps([EXAMPLE]))
+    c = cross(data={"val_data_dir": str(path)})
+    expect("data.val_data_dir", LAYER, c.evaluation, [EXAMPLE], "the validation file's examples")
+    expect("data.val_data_dir", LAYER, c.read("args.eval_strategy"), "steps", "validation data turns evaluation on")
+    expect("data.val_data_dir", LAYER, cross(data={"val_data_dir": "none"}).evaluation, None, '"none" is no data')
+
+
+@covers(LAYER, "training.prev_path")
+def test_prev_path_loads_that_model(cross, tmp_path) -> None:
+    saved = tmp_path / "saved-model"
+    saved.mkdir()
+    c = cross("model", training={"prev_path": str(saved)})
+    expect("training.prev_path", LAYER, c.from_pretrained, (str(saved), {"local_files_only": True}),
+           "a local directory is loaded with GLiNER.from_pretrained, offline")
+    expect("training.prev_path", LAYER, c.model_config, None, "no model is built from model: when prev_path is set")
+
+
+@covers(LAYER, "training.resume_from_checkpoint")
+def test_resume_reaches_trainer_train(cross, tmp_path) -> None:
+    c = cross("trainer", training={"resume_from_checkpoint": "out/checkpoint-2"})
+    expect("training.resume_from_checkpoint", LAYER, c.resume, "out/checkpoint-2", "Trainer.train resumes from it")
+    c = cross("trainer", training={"resume_from_checkpoint": True})
+    expect("training.resume_from_checkpoint", LAYER, c.resume, True, "true resumes from the latest checkpoint")
+
+
+# Values for model keys: each differs from gliner's default (checked below).
+MODEL_VALUES: dict[str, Any] = {
+    "model_name": "org/other-backbone", "name": "ner-x", "model_type": "gliner_uni_encoder_span",
+    "labels_encoder": "org/labels", "labels_decoder": "org/decoder", "decoder_mode": "prompt",
+    "full_decoder_context": False, "blank_entity_prob": 0.3, "decoder_loss_coef": 0.7, "span_loss_coef": 0.3,
+    "token_loss_coef": 0.3, "relations_layer": "biaffine", "triples_layer": "triples", "max_width": 5,
+    "hidden_size": 64, "dropout": 0.0, "fine_tune": False, "subtoken_pooling": "mean", "fuse_layers": True,
+    "post_fusion_schema": "l2l-l2t", "num_post_fusion_layers": 2, "represent_spans": True,
+    "span_mode": "token_level", "max_types": 7, "max_len": 100, "max_neg_type_ratio": 0, "neg_spans_ratio": 0.5,
+    "words_splitter_type": "spacy", "num_rnn_layers": 0, "embed_ent_token": False, "ent_token": "<<E>>",
+    "sep_token": "<<S>>", "label_token": "<<L>>", "right_context_width": 3, "max_cache_length": 128,
+    "span_context_encoder": "rnn", "span_context_num_layers": 2,
+    "encoder_config": {"model_type": "bert", "hidden_size": 48},
+    "labels_encoder_config": {"model_type": "bert", "hidden_size": 40},
+    "labels_decoder_config": {"model_type": "gpt2", "n_embd": 24},
+    "span_encoder_config": {"model_type": "rnn", "hidden_size": 20},
+}
+MODEL_KEYS = [k for k in ModelConfig.model_fields if k != "backbone_from_pretrained"]
+
+
+def _same(got: Any, expected: Any) -> bool:
+    """A mapping in the config becomes a config object in gliner: compare the keys that were given."""
+    if isinstance(expected, dict) and not isinstance(got, dict):
+        return all(getattr(got, k, None) == v for k, v in expected.items() if k != "model_type")
+    return got == expected
+
+
+@pytest.mark.parametrize("key", [pytest.param(k, marks=covers(LAYER, f"model.{k}")) for k in MODEL_KEYS])
+def test_model_key_crosses_into_gliner_config_or_is_refused(cross, key: str) -> None:
+    from gliner import GLiNERConfig
+
+    value = MODEL_VALUES[key]
+    if key in compat.gliner_config_keys():
+        default = getattr(GLiNERConfig(), key, None)
+        assert not _same(default, value), f"model.{key}: row value {value!r} is gliner's default: pick another"
+        got = cross("model", model={key: value}).read(f"model.{key}")
+        if not _same(got, value):
+            expect(f"model.{key}", LAYER, got, value, "a model key reaches GLiNERConfig as written")
+    else:
+        with pytest.raises(ConfigError, match=rf"model\.{key}: cannot be honoured: gliner .* has no model setting"):
+            cross("model", model={key: value})
+
+
+def test_every_model_key_has_a_row() -> None:
+    assert sorted(set(MODEL_KEYS) - set(MODEL_VALUES)) == []
+
+
+@covers(LAYER, "training.warmup_steps", "training.num_steps")
+@pytest.mark.parametrize(("steps", "ratio"), [(10, 0.05), (7, 0.5), (1000, 0.001), (3, 0.99)])
+def test_warmup_ratio_is_rounded_up_to_whole_steps(cross, steps: int, ratio: float) -> None:
+    got = cross(training={"num_steps": steps, "warmup_steps": ratio}).read("args.warmup_steps")
+    expect("training.warmup_steps", LAYER, got, math.ceil(ratio * steps), "ceil(ratio × num_steps)")

@@ -1,0 +1,197 @@
+"""Layer 2, gliner → transformers: the real Trainer gliner builds from PTBR's arguments, and what it does with them.
+
+The Trainer is captured at ``transformers.Trainer.train`` (after gliner's ``train_model`` built it), then used for
+real: its dataloaders, optimizer, scheduler and loss call, or a few real training steps.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from layers import covers, expect
+from support import EXAMPLE
+
+LAYER = "transformers"
+
+
+def _batch_size(loader) -> int:
+    return next(iter(loader))["input_ids"].shape[0]
+
+
+@pytest.fixture
+def val_file(tmp_path):
+    path = tmp_path / "val.json"
+    path.write_text(json.dumps([EXAMPLE] * 8))
+    return path
+
+
+@covers(LAYER, "training.train_batch_size", "training.eval_batch_size")
+def test_dataloaders_use_the_configured_batch_sizes(cross, val_file) -> None:
+    trainer = cross("trainer", data={"val_data_dir": str(val_file)},
+                    training={"train_batch_size": 3, "eval_batch_size": 5}).trainer
+    expect("training.train_batch_size", LAYER, _batch_size(trainer.get_train_dataloader()), 3, "rows per batch")
+    expect("training.eval_batch_size", LAYER, _batch_size(trainer.get_eval_dataloader()), 5, "rows per eval batch")
+
+
+@covers(LAYER, "training.eval_batch_size", "training.train_batch_size")
+def test_eval_batch_falls_back_to_train_batch(cross, val_file) -> None:
+    trainer = cross("trainer", data={"val_data_dir": str(val_file)}, training={"train_batch_size": 3}).trainer
+    expect("training.eval_batch_size", LAYER, _batch_size(trainer.get_eval_dataloader()), 3,
+           "unset eval batch size is the train batch size (gliner/upstream used their own default)")
+
+
+def _group_values(trainer) -> dict[str, set[tuple[float, float]]]:
+    """(lr, weight decay) pairs of the optimizer groups holding encoder parameters and the others."""
+    trainer.create_optimizer()
+    encoder = {id(p) for n, p in trainer.model.named_parameters() if "token_rep_layer" in n}
+    out: dict[str, set[tuple[float, float]]] = {"encoder": set(), "others": set()}
+    for group in trainer.optimizer.param_groups:
+        for p in group["params"]:
+            out["encoder" if id(p) in encoder else "others"].add((group["lr"], group["weight_decay"]))
+    return out
+
+
+@covers(LAYER, "training.lr_encoder", "training.lr_others", "training.weight_decay_encoder",
+        "training.weight_decay_other")
+@pytest.mark.parametrize(("lr_others", "wd_other"), [(0.0, 0.0), (7e-4, 0.3)], ids=["zeros", "values"])
+def test_optimizer_groups_use_the_configured_rates(cross, lr_others: float, wd_other: float) -> None:
+    trainer = cross("trainer", training={"lr_encoder": 3e-4, "weight_decay_encoder": 0.2, "lr_others": lr_others,
+                                         "weight_decay_other": wd_other}).trainer
+    groups = _group_values(trainer)
+    # gliner exempts biases and LayerNorm weights from weight decay in both groups
+    expect("training.lr_encoder", LAYER, groups["encoder"], {(3e-4, 0.2), (3e-4, 0.0)},
+           "encoder parameters train at lr_encoder with weight_decay_encoder")
+    expect("training.lr_others", LAYER, groups["others"], {(lr_others, wd_other), (lr_others, 0.0)},
+           "the other parameters train at lr_others with weight_decay_other (0.0 included)")
+
+
+@covers(LAYER, "training.loss_alpha", "training.loss_gamma", "training.loss_prob_margin", "training.label_smoothing",
+        "training.loss_reduction", "training.negatives", "training.masking")
+def test_loss_receives_the_configured_arguments(cross) -> None:
+    trainer = cross("trainer", training={"loss_alpha": 0.25, "loss_gamma": 2.0, "loss_prob_margin": 0.1,
+                                         "label_smoothing": 0.05, "loss_reduction": "mean", "negatives": 0.5,
+                                         "masking": "label"}).trainer
+    seen = {}
+    hook = trainer.model.register_forward_pre_hook(lambda _m, _a, kw: seen.update(kw), with_kwargs=True)
+    try:
+        trainer.compute_loss(trainer.model, trainer._prepare_inputs(next(iter(trainer.get_train_dataloader()))))
+    finally:
+        hook.remove()
+    expected = {"alpha": 0.25, "gamma": 2.0, "prob_margin": 0.1, "label_smoothing": 0.05, "reduction": "mean",
+                "negatives": 0.5, "masking": "label"}
+    fields = {"alpha": "loss_alpha", "gamma": "loss_gamma", "prob_margin": "loss_prob_margin",
+              "label_smoothing": "label_smoothing", "reduction": "loss_reduction", "negatives": "negatives",
+              "masking": "masking"}
+    for name, value in expected.items():
+        expect(f"training.{fields[name]}", LAYER, seen.get(name), value, f"the model's loss gets {name}={value!r}")
+
+
+def _lrs(trainer) -> list[float]:
+    """The learning rate the real scheduler gives at each step."""
+    trainer.create_optimizer_and_scheduler(num_training_steps=trainer.args.max_steps)
+    lrs = []
+    for _ in range(trainer.args.max_steps):
+        lrs.append(trainer.lr_scheduler.get_last_lr()[0])
+        trainer.optimizer.step()
+        trainer.lr_scheduler.step()
+    return lrs
+
+
+@covers(LAYER, "training.warmup_steps", "training.warmup_ratio", "training.num_steps")
+@pytest.mark.parametrize(
+    ("warmup", "steps", "expected"),
+    [
+        ({"warmup_steps": 0.05}, 100, 5),  # upstream writes a ratio into warmup_steps
+        ({"warmup_steps": 0.1}, 25, 3),  # ceil(2.5)
+        ({"warmup_steps": 7}, 100, 7),
+        ({"warmup_steps": 1}, 100, 1),  # 1 is a step count, not 100 %
+        ({"warmup_ratio": 0.2}, 30, 6),
+        ({"warmup_steps": 0}, 30, 0),
+        ({}, 30, 0),
+    ],
+    ids=["ratio-in-steps", "ratio-rounds-up", "steps", "one-step", "ratio", "zero", "unset"],
+)
+def test_scheduler_warms_up_for_the_configured_steps(cross, warmup: dict, steps: int, expected: int) -> None:
+    trainer = cross("trainer", training={"num_steps": steps, "scheduler_type": "linear", **warmup}).trainer
+    lrs = _lrs(trainer)
+    expect("training.warmup_steps", LAYER, lrs.index(max(lrs)), expected,
+           "the learning rate peaks when warmup ends (linear schedule)")
+
+
+@covers(LAYER, "training.scheduler_type")
+@pytest.mark.parametrize(("name", "quarter"), [("linear", 0.75), ("cosine", 0.5 * (1 + math.cos(math.pi / 4))),
+                                               ("constant", 1.0)])
+def test_scheduler_has_the_configured_shape(cross, name: str, quarter: float) -> None:
+    trainer = cross("trainer", training={"num_steps": 8, "scheduler_type": name, "lr_encoder": 1.0,
+                                         "lr_others": 1.0}).trainer
+    got = round(_lrs(trainer)[2] / 1.0, 6)
+    expect("training.scheduler_type", LAYER, got, round(quarter, 6), f"{name} schedule at a quarter of training")
+
+
+@covers(LAYER, "training.gradient_accumulation_steps")
+def test_each_optimizer_step_accumulates_the_configured_batches(cross) -> None:
+    # batch 1 over 8 examples: both optimizer steps fit in one epoch (an epoch end flushes a partial accumulation)
+    trainer = cross("trainer", training={"num_steps": 2, "gradient_accumulation_steps": 3, "train_batch_size": 1,
+                                         "save_steps": 100}).trainer
+    calls = []
+    trainer.model.register_forward_pre_hook(lambda m, _a: calls.append(m.training))
+    trainer.train()
+    expect("training.gradient_accumulation_steps", LAYER, (trainer.state.global_step, sum(calls)), (2, 6),
+           "2 optimizer steps × 3 accumulated batches = 6 training forward passes")
+
+
+@covers(LAYER, "training.eval_every", "data.val_data_dir")
+def test_evaluation_runs_every_eval_every_steps(cross, val_file) -> None:
+    trainer = cross("trainer", data={"val_data_dir": str(val_file)},
+                    training={"num_steps": 4, "eval_every": 2, "save_steps": 100}).trainer
+    trainer.train()
+    steps = [h["step"] for h in trainer.state.log_history if "eval_loss" in h]
+    expect("training.eval_every", LAYER, steps, [2, 4], "evaluation at every eval_every-th step")
+
+
+@covers(LAYER, "training.save_steps", "training.output_dir")
+def test_trainer_args_hold_the_save_cadence_and_output_dir(cross) -> None:
+    args = cross("trainer", training={"save_steps": 3, "output_dir": "ckpts"}).trainer.args
+    strategy = getattr(args.save_strategy, "value", args.save_strategy)
+    expect("training.save_steps", LAYER, (strategy, args.save_steps), ("steps", 3), "save every save_steps steps")
+    expect("training.output_dir", LAYER, args.output_dir, "ckpts", "checkpoints go to the output directory")
+
+
+@covers(LAYER, "training.report_to")
+def test_no_reporting_integration_is_attached_for_none(cross) -> None:
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+
+    trainer = cross("trainer", training={"report_to": "none"}).trainer
+    integrations = {c.__name__ for c in INTEGRATION_TO_CALLBACK.values()}
+    attached = sorted(type(c).__name__ for c in trainer.callback_handler.callbacks if type(c).__name__ in integrations)
+    expect("training.report_to", LAYER, attached, [], "report_to none attaches no integration on any version")
+
+
+@covers(LAYER, "training.dataloader_num_workers", "training.dataloader_prefetch_factor",
+        "training.dataloader_persistent_workers", "training.dataloader_pin_memory")
+def test_train_dataloader_uses_the_configured_options(cross) -> None:
+    loader = cross("trainer", training={"use_cpu": False, "dataloader_num_workers": 1, "dataloader_prefetch_factor": 3,
+                                        "dataloader_persistent_workers": True, "dataloader_pin_memory": False},
+                   ).trainer.get_train_dataloader()
+    got = (loader.num_workers, loader.prefetch_factor, loader.persistent_workers, loader.pin_memory)
+    expect("training.dataloader_*", LAYER, got, (1, 3, True, False),
+           "num_workers, prefetch_factor, persistent_workers, pin_memory of the real DataLoader")
+
+
+@covers(LAYER, "training.max_grad_norm", "training.seed", "training.num_steps")
+def test_trainer_args_hold_clipping_seed_and_steps(cross) -> None:
+    args = cross("trainer", training={"max_grad_norm": 0.0, "seed": 0, "num_steps": 9}).trainer.args
+    expect("training.max_grad_norm", LAYER, args.max_grad_norm, 0.0, "0.0 disables clipping: kept")
+    expect("training.seed", LAYER, args.seed, 0, "seed 0 is a seed")
+    expect("training.num_steps", LAYER, args.max_steps, 9, "max_steps")
+
+
+@covers(LAYER, "training.freeze_components")
+def test_frozen_component_has_no_trainable_parameters(cross) -> None:
+    model = cross("trainer", training={"freeze_components": ["text_encoder"]}).trainer.model
+    trainable = [n for n, p in model.named_parameters() if "bert_layer" in n and p.requires_grad]
+    expect("training.freeze_components", LAYER, trainable, [], "gliner froze the text encoder")
+
+
