@@ -84,9 +84,11 @@ def tests(session: nox.Session) -> None:
     session.run("python", "-c", "import torch, transformers, gliner; print('torch', torch.__version__, "
                 "'transformers', transformers.__version__, 'gliner', gliner.__version__)")
     env = {"HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0"}
-    session.run("pytest", "-n", "auto", *session.posargs, env=env)
     session.log("gliner's own train_model(**kwargs) path, for information (its failures are gliner's defects):")
-    session.run("pytest", "-n", "0", "-q", "-m", "gliner_path", "tests/propagation", env=env, success_codes=[0, 1])
+    session.run("pytest", "-n", "0", "-q", "--tb=line", "-p", "no:randomly", "-m", "gliner_path", "tests/propagation",
+                env=env, success_codes=[0, 1])
+    session.log("the suite:")
+    session.run("pytest", "-n", "auto", *session.posargs, env=env)
 
 
 @nox.session(python=PYTHON)
