@@ -13,14 +13,21 @@ Drifts handled here or made irrelevant by how PTBR builds its arguments:
 - ``report_to`` defaulted to "all" before 5.0 and to "none" since: PTBR always passes it.
 - ``Trainer(tokenizer=)`` became ``Trainer(processing_class=)`` (4.46; ``tokenizer`` removed in 5.0): see
   :func:`trainer_tokenizer_kwarg`.
+- ``GLiNER.from_config`` takes a GLiNERConfig object only in recent gliner releases (0.2.26 fails with
+  UnboundLocalError); a plain mapping works in every release: see :func:`model_config_argument`.
+- transformers 4.x TrainingArguments export bf16/fp16 as ACCELERATE_MIXED_PRECISION and never clear it, and
+  accelerate keeps process-wide state: a second run in the same process inherited the first one's bf16 (seen with
+  transformers 4.51). See :func:`reset_accelerate_state`.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import enum
 import functools
 import inspect
+import os
 from importlib import metadata
 from typing import Any
 
@@ -128,6 +135,24 @@ def integration_names() -> frozenset[str]:
     except ImportError:
         return frozenset()
     return frozenset(INTEGRATION_TO_CALLBACK)
+
+
+def model_config_argument(model_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """What to pass to ``GLiNER.from_config``: a mapping (every gliner release accepts one), copied because gliner
+    mutates nested mappings it is given."""
+    return copy.deepcopy(model_kwargs)
+
+
+def reset_accelerate_state() -> None:
+    """Forget what an earlier run in this process left behind (its mixed precision would otherwise stick), so each
+    run gets the precision its own config asks for."""
+    os.environ.pop("ACCELERATE_MIXED_PRECISION", None)
+    try:
+        from accelerate.state import AcceleratorState, PartialState
+    except ImportError:
+        return
+    AcceleratorState._reset_state(reset_partial_state=True)
+    PartialState._reset_state()
 
 
 def trainer_tokenizer_kwarg() -> str:

@@ -145,7 +145,8 @@ def build_model(plan: forwarding.Plan) -> Any:
     if start is not None:
         return GLiNER.from_pretrained(start, local_files_only=Path(start).is_dir())
     pretrained = plan.values("run")["GLiNER.from_config(backbone_from_pretrained)"]
-    return GLiNER.from_config(model_config(plan), backbone_from_pretrained=pretrained)
+    model_config(plan)  # gliner's own checks, as a config error, before anything is built
+    return GLiNER.from_config(compat.model_config_argument(plan.model_kwargs), backbone_from_pretrained=pretrained)
 
 
 @contextlib.contextmanager
@@ -197,6 +198,7 @@ def run(config: Config, *, smoke: bool = False, log: Any = print) -> Result:
     plan = forwarding.plan(config)
     plan.check()
     out = check_output_dir(config)
+    compat.reset_accelerate_state()
     args = forwarding.build_training_arguments(plan)
     seed_everything(config.training.seed)  # the Trainer seeds only after the model exists: seed its init too
     model = build_model(plan)

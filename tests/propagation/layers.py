@@ -69,8 +69,8 @@ class Crossing:
         kind, _, name = what.partition(".")
         if kind == "args":
             return compat.read_back(self.args, name)
-        if kind == "model":
-            return getattr(self.model_config, name)
+        if kind == "model":  # a mapping: what PTBR passes to GLiNER.from_config
+            return self.model_config[name]
         if kind == "from_config":
             return self.from_config_kwargs[name]
         if kind == "kwargs":

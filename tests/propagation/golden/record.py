@@ -32,7 +32,9 @@ record = {
     "made_by": "python tests/propagation/golden/record.py",
     "pythonhashseed": "0",
     "hash_probe": hash(HASH_PROBE),
-    "rtol": 1e-3,
+    # measured: transformers 4.51 vs 5.16 drift ≤ 0.1 % over the 6 steps; gliner 0.2.26 on transformers 5.1
+    # (tokenizer drops [CLS]/[SEP]) is 2.5 % off at step 1
+    "rtol": 5e-3,
     "reference": trace,
     "accepted": [],
 }
