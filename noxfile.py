@@ -1,76 +1,47 @@
-"""Sessions: `tests` (the suite in the default environment), `example` (train the example), `lint`.
+"""Sessions over one matrix definition (constraints/matrix.toml); the work is done in harness/.
 
-torch comes from the PyTorch CPU index when it is reachable, else from a local wheel directory the machine's pip is
-configured with (``PIP_FIND_LINKS`` / ``pip config``), else from PyPI (the default build, with CUDA libraries).
+    nox -s tests                     the whole test suite in the default environment (the README's test command)
+    nox -s matrix                    every cell of the version matrix, then the report (reports/matrix.md)
+    nox -s "matrix(<cell id>)"       one cell; `nox -s matrix -k gliner0.2.26` a subset; `-j 2` cells in parallel
+    nox -s cell -- --torch 2.13.0 --transformers 5.1.0 --gliner 0.2.25    an ad-hoc cell
+    nox -s report                    rebuild the report from the cells' result files
+    nox -s lock                      regenerate constraints/cells/<id>.txt (full transitive pins)
+
+Cell options after `--`: --rerun (even if its result is current), --explore (exit 0 whatever the status),
+--timeout SECONDS, --workers N (xdist); anything else goes to pytest.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
-import re
-import subprocess
 import sys
-import urllib.request
-from functools import cache
+import time
 from pathlib import Path
 
 import nox
 
-nox.needs_version = ">=2024.4.15"
+sys.path.insert(0, str(Path(__file__).parent))
+
+from harness import cell as cells
+from harness import definition, report, results, sources
+
+nox.needs_version = ">=2026.10.20"
 nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "tests"]
 # uv does not byte-compile by default: without .pyc files (and with PYTHONDONTWRITEBYTECODE set, as on these
 # machines) every `import transformers` compiles it again, 2-3x slower
 os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
-nox.options.sessions = ["lint", "tests"]
 
-ROOT = Path(__file__).parent
-PYTHON = "3.11"
+PYTHON = definition.python()
 TORCH = "2.13.0"
-TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-TEST_DEPS = ["pytest>=8", "pytest-xdist>=3.5", "pytest-randomly>=3.15"]
-
-
-@cache
-def _cpu_index_reachable() -> bool:
-    try:
-        with urllib.request.urlopen(f"{TORCH_CPU_INDEX}/torch/", timeout=5) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def _find_links() -> list[str]:
-    """Local wheel directories pip is configured with on this machine (uv does not read pip's configuration)."""
-    dirs = os.environ.get("PIP_FIND_LINKS", "").split()
-    try:
-        out = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
-                             check=False).stdout
-        dirs += [d for line in out.splitlines() if "find-links" in line
-                 for d in line.split("=", 1)[1].strip("'\" ").split()]
-    except OSError:
-        pass
-    return list(dict.fromkeys(d for d in dirs if Path(d).is_dir()))
-
-
-def torch_source(version: str) -> tuple[str, list[str]]:
-    """Where torch ``version`` comes from: (source, installer arguments ending with the requirement).
-
-    The CPU builds carry the local version ``+cpu``: pinning it makes sure no other index's default (CUDA) build of
-    the same version is picked instead.
-    """
-    if _cpu_index_reachable():
-        return "pytorch-cpu-index", ["--extra-index-url", TORCH_CPU_INDEX, f"torch=={version}+cpu"]
-    pattern = re.compile(rf"torch-{re.escape(version)}(\+cpu)?-.*\.whl$")
-    for directory in _find_links():
-        for wheel in Path(directory).iterdir():
-            match = pattern.match(wheel.name)
-            if match:
-                return f"local wheels ({directory})", ["--find-links", directory, f"torch=={version}{match[1] or ''}"]
-    return "pypi", [f"torch=={version}"]
+TEST_DEPS = list(cells.TEST_DEPS)
+CELLS = definition.cells()
+STARTED = time.monotonic()
 
 
 def install_torch(session: nox.Session, version: str = TORCH) -> str:
-    source, args = torch_source(version)
+    source, args = sources.torch_source(version)
     session.log(f"torch {version} from {source}")
     session.install(*args)
     return source
@@ -102,9 +73,9 @@ def example(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff over the package, tests and this file."""
+    """ruff over the package, the harness, the tests and this file."""
     session.install("ruff")
-    session.run("ruff", "check", "src", "tests", "noxfile.py")
+    session.run("ruff", "check", "src", "harness", "tests", "benchmarks", "noxfile.py")
 
 
 @nox.session(python=PYTHON, default=False)
@@ -113,3 +84,90 @@ def reference(session: nox.Session) -> None:
     install_torch(session)
     session.install("-e", ".")
     session.run("python", "-m", "ptbr.reference", "README.md", "ptbr.schema.json")
+
+
+def _cell_options(session: nox.Session) -> tuple[cells.Options, bool, argparse.Namespace]:
+    parser = argparse.ArgumentParser(prog=f"nox -s {session.name} --", add_help=False)
+    parser.add_argument("--rerun", action="store_true")
+    parser.add_argument("--explore", action="store_true")
+    parser.add_argument("--timeout", type=float, default=1200)
+    parser.add_argument("--workers", default="auto")
+    parser.add_argument("--torch")
+    parser.add_argument("--transformers")
+    parser.add_argument("--gliner")
+    parser.add_argument("--override", action="store_true")
+    args, pytest_args = parser.parse_known_args(session.posargs)
+    opts = cells.Options(timeout_s=args.timeout, rerun=args.rerun, pytest_args=pytest_args, workers=args.workers,
+                         log=session.log)
+    return opts, args.explore, args
+
+
+def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
+    opts, explore, _ = _cell_options(session)
+    ids = [c.id for c in CELLS]
+    where = f"cell {ids.index(cell.id) + 1} of {len(ids)}" if cell.id in ids else "ad-hoc cell"
+    session.log(f"{where}: {cell.id} (elapsed {time.monotonic() - STARTED:.0f} s)")
+    result = cells.run(cell, Path(session.virtualenv.location) / "bin" / "python", opts)
+    current = report.current_fingerprints()
+    written = report.write(current=current)
+    done = sum(1 for c in written["cells"] if c["id"] in current and c["current"])
+    session.log(f"{cell.id}: {result['status']} in {result['duration_s']:.0f} s; {done} of {len(current)} cells of "
+                f"the matrix have current results; elapsed {time.monotonic() - STARTED:.0f} s")
+    if done == len(current):
+        session.log("the matrix is complete:\n" + report.terminal(written))
+    session.log(f"report: {results.REPORTS / 'matrix.md'}")
+    if result["status"] != "pass" and not explore:
+        session.error(f"{cell.id} is {result['status']}: {result['repro']['nox']}")
+
+
+@nox.session(python=PYTHON, reuse_venv=True, default=False, allow_parallel=True, tags=["matrix"])
+@nox.parametrize("cell", [nox.param(c, id=c.id) for c in CELLS])
+def matrix(session: nox.Session, cell: definition.Cell) -> None:
+    """One cell of the version matrix: install its pins, check them, run the propagation suite, record the result."""
+    _run_cell(session, cell)
+
+
+@nox.session(python=PYTHON, reuse_venv=True, default=False, allow_parallel=True)
+def cell(session: nox.Session) -> None:
+    """An ad-hoc cell: -- --torch X --transformers Y --gliner Z [--override]."""
+    _, _, args = _cell_options(session)
+    if not (args.torch and args.transformers and args.gliner):
+        session.error("give --torch, --transformers and --gliner after --")
+    _run_cell(session, definition.Cell(args.torch, args.transformers, args.gliner, args.override))
+
+
+@nox.session(name="report", venv_backend="none", default=False)
+def report_session(session: nox.Session) -> None:
+    """Rebuild reports/matrix.{json,md} from the cells' result files; exit 1 if a cell is not pass (--explore: 0)."""
+    written = report.write(current=report.current_fingerprints())
+    session.log("\n" + report.terminal(written))
+    if any(c["status"] != "pass" for c in written["cells"]) and "--explore" not in session.posargs:
+        session.error("some cells are not pass: see reports/matrix.md")
+
+
+@nox.session(venv_backend="none", default=False)
+def lock(session: nox.Session) -> None:
+    """Regenerate constraints/cells/<id>.txt: full transitive pins per cell (uv pip compile). Posargs: cell ids."""
+    import tomllib
+
+    with open("pyproject.toml", "rb") as f:
+        own = [d for d in tomllib.load(f)["project"]["dependencies"] if not d.startswith("gliner")]
+    definition.LOCKS.mkdir(parents=True, exist_ok=True)
+    for c in [c for c in CELLS if not session.posargs or c.id in session.posargs]:
+        source, options, reqs = cells.requirements(c)
+        spec = c.lock.with_suffix(".in")
+        spec.write_text("\n".join([*reqs, *own]) + "\n")
+        extra = []
+        if c.override:
+            override = c.lock.with_suffix(".override")
+            override.write_text(f"transformers=={c.transformers}\n")
+            extra = ["--override", str(override)]
+        try:
+            session.run(*sources.uv(), "pip", "compile", str(spec), "--python-version", PYTHON,
+                        "--python-platform", "x86_64-manylinux_2_28", "--quiet", *options, *extra,
+                        "-o", str(c.lock), external=True, env=sources.installer_env())
+        finally:
+            spec.unlink(missing_ok=True)
+            if extra:
+                Path(extra[1]).unlink(missing_ok=True)
+        session.log(f"{c.lock.name}: torch from {source}")

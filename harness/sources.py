@@ -1,0 +1,67 @@
+"""Where packages come from: the PyTorch CPU index when reachable, else a local wheel directory the machine's pip is
+configured with, else PyPI; and the installer (uv) told about the same places and CA bundle."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import urllib.request
+from functools import cache
+from pathlib import Path
+
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+@cache
+def cpu_index_reachable() -> bool:
+    try:
+        with urllib.request.urlopen(f"{TORCH_CPU_INDEX}/torch/", timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@cache
+def find_links() -> tuple[str, ...]:
+    """Local wheel directories pip is configured with (uv does not read pip's configuration)."""
+    dirs = os.environ.get("PIP_FIND_LINKS", "").split()
+    try:
+        out = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
+                             check=False, timeout=30).stdout
+        dirs += [d for line in out.splitlines() if "find-links" in line
+                 for d in line.split("=", 1)[1].strip("'\" ").split()]
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return tuple(dict.fromkeys(d for d in dirs if Path(d).is_dir()))
+
+
+def torch_source(version: str) -> tuple[str, list[str]]:
+    """Where torch ``version`` comes from: (source, installer arguments ending with the requirement).
+
+    CPU builds carry the local version ``+cpu``: pinning it keeps another index's default (CUDA) build of the same
+    version from being picked instead.
+    """
+    if cpu_index_reachable():
+        return "pytorch-cpu-index", ["--extra-index-url", TORCH_CPU_INDEX, f"torch=={version}+cpu"]
+    pattern = re.compile(rf"torch-{re.escape(version)}(\+cpu)?-.*\.whl$")
+    for directory in find_links():
+        for wheel in sorted(Path(directory).iterdir()):
+            match = pattern.match(wheel.name)
+            if match:
+                return f"local-wheels:{directory}", ["--find-links", directory, f"torch=={version}{match[1] or ''}"]
+    return "pypi", [f"torch=={version}"]
+
+
+def uv() -> list[str]:
+    """The uv command: on PATH, else the one installed next to this Python."""
+    found = shutil.which("uv")
+    return [found] if found else [sys.executable, "-m", "uv"]
+
+
+def installer_env() -> dict[str, str]:
+    """Environment for uv: byte-compile what it installs (imports are 2-3x slower without .pyc files). uv reads
+    the CA bundle named by SSL_CERT_FILE (a TLS-intercepting proxy) from the environment as it is."""
+    return {**os.environ, "UV_COMPILE_BYTECODE": "1"}
