@@ -7,8 +7,11 @@ Drifts handled here or made irrelevant by how PTBR builds its arguments:
 - ``eval_strategy`` was ``evaluation_strategy`` before transformers 4.41 (renamed; old name removed in 4.46).
 - ``use_cpu`` was ``no_cuda`` before transformers 4.34 (renamed; old name removed in 5.0).
 - ``warmup_ratio`` was deprecated in transformers 5.0 and later removed, while ``warmup_steps`` became a float that
-  means a ratio below 1. PTBR never passes ``warmup_ratio``: it passes the effective whole number of warmup steps,
-  which every version reads the same way.
+  means a ratio below 1. PTBR never passes ``warmup_ratio``: it passes the effective whole number of warmup steps.
+  But while transformers 5.x still had the field, its ``__post_init__`` copies any non-None ``warmup_ratio`` into
+  ``warmup_steps``, and gliner's TrainingArguments declares ``warmup_ratio = 0.0``: the warmup became 0 (found by
+  the matrix on transformers 5.0 and 5.14 with gliner 0.2.29). :func:`build_training_arguments` checks the warmup
+  the scheduler will use and restores it.
 - ``overwrite_output_dir``, ``save_safetensors`` and ``logging_dir`` were removed in 5.x: PTBR never passes them.
 - ``report_to`` defaulted to "all" before 5.0 and to "none" since: PTBR always passes it.
 - ``Trainer(tokenizer=)`` became ``Trainer(processing_class=)`` (4.46; ``tokenizer`` removed in 5.0): see
@@ -106,12 +109,27 @@ def build_training_arguments(kwargs: dict[str, Any], sources: dict[str, str], cl
     cls = cls or training_arguments_class()
     installed = to_installed(kwargs, argument_names(cls), sources)
     try:
-        return cls(**installed)
+        args = cls(**installed)
     except (ValueError, TypeError, ImportError) as exc:
         raise ConfigError([Problem(
             "installed versions", "training", f"transformers rejected the training arguments: {exc}",
             f"with {stack()}; see `ptbr explain` for the value each field receives",
         )]) from None
+    _keep_warmup(args, kwargs.get("warmup_steps"), sources.get("warmup_steps", "training.warmup_steps"))
+    return args
+
+
+def _keep_warmup(args: Any, wanted: int | None, key: str) -> None:
+    """Make the scheduler's warmup (``get_warmup_steps``, what the Trainer calls) the number PTBR decided."""
+    steps = getattr(args, "max_steps", 0)
+    if wanted is None or steps <= 0 or args.get_warmup_steps(steps) == wanted:
+        return
+    args.warmup_steps = wanted  # undo the warmup_ratio fold of transformers 5.x __post_init__ (see module doc)
+    if args.get_warmup_steps(steps) != wanted:
+        raise ConfigError([Problem(
+            "installed versions", key, f"the scheduler would warm up for {args.get_warmup_steps(steps)} steps, not "
+            f"{wanted}, with {stack()}", "report this combination; set warmup_steps: 0 to train without warmup",
+        )])
 
 
 def read_back(args: Any, canonical: str) -> Any:

@@ -1,0 +1,36 @@
+"""Harness tests: fast, no real installs. A fake interpreter and a fake installer stand in for a cell's virtualenv
+and uv (the boundary the harness drives through subprocesses); everything else is the real harness."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[2]))
+
+from fakes import FAKE_INSTALLER, FAKE_PYTHON, junit_xml
+
+
+@pytest.fixture
+def fake_env(tmp_path: Path):
+    """(python, installer argv, set behaviour) for a fake cell virtualenv."""
+    bin_dir = tmp_path / "venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    python = bin_dir / "python"
+    python.write_text(FAKE_PYTHON.format(python=sys.executable))
+    python.chmod(0o755)
+    installer = tmp_path / "uv.py"
+    installer.write_text(FAKE_INSTALLER.format(python=sys.executable))
+    installer.chmod(0o755)
+
+    def behave(**behaviour):
+        behaviour.setdefault("resolved", {"torch": "2.13.0+cpu", "transformers": "5.0.0", "gliner": "0.2.29"})
+        behaviour.setdefault("requires", "transformers<5.17.0,>=4.51.3")
+        behaviour.setdefault("junit", junit_xml(("test_ok", "ptbr", None)))
+        (bin_dir / "behaviour.json").write_text(json.dumps(behaviour))
+
+    behave()
+    return python, [str(installer)], behave, installer

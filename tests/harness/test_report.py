@@ -1,0 +1,95 @@
+"""The report: version-independent breaks apart, a table that shows which versions break, files always written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness import definition, report, results
+
+COMMON = {"layer": "e2e", "field": "training.seed", "test": "t::common", "message": "always broken"}
+GLINER = {"layer": "gliner-kwargs", "field": "training.lr_others", "test": "t::g", "message": "0.0 lost"}
+ONLY_OLD = {"layer": "transformers", "field": "training.freeze_components", "test": "t::freeze",
+            "message": "AttributeError: 'UniEncoderSpanConfig' object has no attribute 'labels_encoder'"}
+
+
+def _result(torch: str, tf: str, gliner: str, status: str = "pass", breaks=(), gliner_breaks=(GLINER,),
+            inside: bool | None = True, reason: str | None = None) -> results.CellResult:
+    cell = definition.Cell(torch, tf, gliner)
+    return results.CellResult(
+        id=cell.id, requested=cell.pins, resolved=cell.pins if status != "install-failed" else None,
+        declared_support={"gliner_requires": "transformers<5.2", "inside": inside, "override": inside is False},
+        torch_source="pypi", status=status, reason=reason, breaks=list(breaks),
+        gliner_path={"status": "broken" if gliner_breaks else "pass", "breaks": list(gliner_breaks)},
+        repro={"nox": f'nox -s "matrix({cell.id})" -- --rerun', "docker": None}, duration_s=12.5,
+        fingerprint="f", finished_at="2026-11-25T00:00:00+00:00")
+
+
+CELLS = [
+    _result("2.13.0", "5.0.0", "0.2.29", "broken", [COMMON]),
+    _result("2.13.0", "4.51.3", "0.2.26", "broken", [COMMON, ONLY_OLD]),
+    _result("2.13.0", "5.24.0", "0.2.29", "broken", [COMMON], inside=False),
+    _result("2.6.0", "5.0.0", "0.2.29", "install-failed", gliner_breaks=(), reason="install exit 1:\nNo solution"),
+]
+
+
+def test_break_in_every_cell_that_ran_is_version_independent() -> None:
+    built = report.build(CELLS)
+    assert built["version_independent"]["ptbr_path"] == [COMMON]
+    assert built["version_independent"]["gliner_path"] == [GLINER]
+    by_id = {c["id"]: c for c in built["cells"]}
+    assert by_id["torch2.13.0-tf4.51.3-gliner0.2.26"]["version_dependent_breaks"] == [ONLY_OLD]
+    assert by_id["torch2.13.0-tf5.0.0-gliner0.2.29"]["version_dependent_breaks"] == []
+
+
+def test_one_cell_alone_has_no_version_independent_breaks() -> None:
+    assert report.build(CELLS[:1])["version_independent"]["ptbr_path"] == []
+
+
+def test_table_shows_which_versions_break_and_what_is_outside_support() -> None:
+    text = report.markdown(report.build(CELLS))
+    assert "## gliner 0.2.26" in text
+    assert "| 2.13.0 | ✗ training.freeze_components |" in text
+    assert "✗ (common only) ⚠" in text, "an override cell is marked outside declared support"
+    assert "| 2.6.0 | install-failed |" in text
+    assert "## Version-independent defects (in every cell)" in text
+    assert "always broken" in text
+
+
+def test_breaks_section_lists_reasons_and_repro_commands() -> None:
+    text = report.markdown(report.build(CELLS))
+    assert "### torch2.6.0-tf5.0.0-gliner0.2.29: install-failed" in text
+    assert "No solution" in text
+    assert 'reproduce: `nox -s "matrix(torch2.13.0-tf4.51.3-gliner0.2.26)" -- --rerun`' in text
+
+
+def test_json_report_has_a_versioned_schema(tmp_path: Path) -> None:
+    for r in CELLS:
+        results.save(r, tmp_path / "cells")
+    report.write(tmp_path)
+    data = json.loads((tmp_path / "matrix.json").read_text())
+    assert data["schema_version"] == report.SCHEMA_VERSION
+    cell = data["cells"][0]
+    for key in ("id", "requested", "resolved", "declared_support", "status", "breaks", "repro", "duration_s"):
+        assert key in cell, key
+    assert data["summary"] == {"broken": 3, "install-failed": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cells", "matrix.json", "matrix.md"], "no temp files left"
+
+
+def test_report_is_written_even_with_an_unreadable_result(tmp_path: Path) -> None:
+    results.save(CELLS[0], tmp_path / "cells")
+    (tmp_path / "cells" / "broken-cell").mkdir()
+    (tmp_path / "cells" / "broken-cell" / "result.json").write_text('{"id": "half')
+    assert [c["id"] for c in report.write(tmp_path)["cells"]] == [CELLS[0]["id"]]
+
+
+def test_results_from_other_code_are_marked_stale() -> None:
+    built = report.build(CELLS[:1], current={CELLS[0]["id"]: "another"})
+    assert built["cells"][0]["current"] is False
+    assert "(stale)" in report.markdown(built)
+
+
+def test_terminal_summary_has_a_line_per_cell_and_the_counts() -> None:
+    text = report.terminal(report.build(CELLS))
+    assert len(text.splitlines()) == len(CELLS) + 2
+    assert text.splitlines()[-1] == "4 cells: 3 broken, 1 install-failed"
