@@ -121,10 +121,10 @@ def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
 
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False, allow_parallel=True, tags=["matrix"])
-@nox.parametrize("cell", [nox.param(c, id=c.id) for c in CELLS])
-def matrix(session: nox.Session, cell: definition.Cell) -> None:
+@nox.parametrize("cell_id", [nox.param(c.id, id=c.id) for c in CELLS])  # plain strings: -j sends them to workers
+def matrix(session: nox.Session, cell_id: str) -> None:
     """One cell of the version matrix: install its pins, check them, run the propagation suite, record the result."""
-    _run_cell(session, cell)
+    _run_cell(session, definition.find(cell_id))
 
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False, allow_parallel=True)

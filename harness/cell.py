@@ -157,7 +157,7 @@ def run(cell: Cell, python: Path, opts: Options | None = None, root: Path = resu
         declared_support={"gliner_requires": None, "inside": None, "override": cell.override},
         torch_source=None, status="error", reason=None, breaks=[],
         gliner_path={"status": "not-run", "breaks": []},
-        repro={"nox": repro(cell), "docker": None}, duration_s=0.0, fingerprint=stamp, finished_at="",
+        repro={"nox": repro(cell), "docker": None}, duration_s=0.0, timings={}, fingerprint=stamp, finished_at="",
     )
 
     def finish(status: Status, reason: str | None = None) -> CellResult:
@@ -167,7 +167,9 @@ def run(cell: Cell, python: Path, opts: Options | None = None, root: Path = resu
         opts.log(f"{cell.id}: {status}" + (f" ({reason.splitlines()[0]})" if reason else ""))
         return result
 
+    step = time.monotonic()
     source, problem = install(cell, python, opts)
+    result["timings"]["install_s"] = round(time.monotonic() - step, 1)
     result["torch_source"] = source
     if problem:
         return finish("install-failed", problem)
@@ -184,8 +186,10 @@ def run(cell: Cell, python: Path, opts: Options | None = None, root: Path = resu
     if mismatch:
         return finish("install-failed", mismatch)
 
-    deadline = time.monotonic() + opts.timeout_s
+    deadline = step = time.monotonic()
+    deadline += opts.timeout_s
     code, output = _run([str(python), "-c", "import torch, transformers, gliner"], opts.timeout_s)
+    result["timings"]["import_s"] = round(time.monotonic() - step, 1)
     if code is None:
         return finish("timeout", f"importing the stack took over {opts.timeout_s:.0f} s")
     if code != 0:
@@ -196,7 +200,9 @@ def run(cell: Cell, python: Path, opts: Options | None = None, root: Path = resu
     env = {**os.environ, "PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1"}
     argv = [str(python), "-m", "pytest", *SUITE, "-n", opts.workers, "-q", "--tb=line", "-p", "no:cacheprovider",
             "-m", "gliner_path or not gliner_path", f"--junitxml={xml}", *opts.pytest_args]
+    step = time.monotonic()
     code, output = _run(argv, max(deadline - time.monotonic(), 1), env=env)
+    result["timings"]["suite_s"] = round(time.monotonic() - step, 1)
     (out_dir / "pytest.log").write_text(output, encoding="utf-8")
     if code is None:
         return finish("timeout", f"the suite did not finish within {opts.timeout_s:.0f} s")

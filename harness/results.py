@@ -40,6 +40,8 @@ class CellResult(TypedDict):
     gliner_path: dict[str, Any]
     repro: dict[str, str | None]
     duration_s: float
+    timings: dict[str, float]
+    """install_s, import_s, suite_s: the steps that ran."""
     fingerprint: str
     finished_at: str
 
