@@ -63,11 +63,21 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None) -> dic
     }
 
 
-def _cell_text(c: dict[str, Any]) -> str:
+def _fields(found: list[Break]) -> list[str]:
+    """The distinct fields of some breaks (a test covering several lists them comma-separated)."""
+    return sorted({f for b in found for f in b["field"].split(",")})
+
+
+def _cell_text(c: dict[str, Any], most: int = 3) -> str:
     text = MARK[c["status"]]
     if c["status"] == "broken":
-        fields = sorted({b["field"] for b in c["version_dependent_breaks"]})
-        text += " " + ", ".join(fields) if fields else " (common only)"
+        fields = _fields(c["version_dependent_breaks"])
+        if not fields:
+            text += " (common only)"
+        elif len(fields) <= most:
+            text += " " + ", ".join(fields)
+        else:
+            text += f" {len(fields)} fields: " + ", ".join(fields[:most]) + ", …"
     if c["declared_support"].get("inside") is False:
         text += " ⚠"
     if c["gliner_path_dependent_breaks"]:
@@ -122,7 +132,7 @@ def markdown(report: dict[str, Any]) -> str:
 def terminal(report: dict[str, Any]) -> str:
     lines = []
     for c in report["cells"]:
-        extra = ", ".join(sorted({b["field"] for b in c["version_dependent_breaks"]}))
+        extra = ", ".join(_fields(c["version_dependent_breaks"]))
         reason = (c.get("reason") or "").splitlines()[0] if c.get("reason") else ""
         detail = extra or reason
         lines.append(f"{MARK[c['status']]:<15}{c['id']:<42}{c['duration_s']:>7.1f} s  {detail}"[:160].rstrip())

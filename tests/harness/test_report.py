@@ -93,3 +93,9 @@ def test_terminal_summary_has_a_line_per_cell_and_the_counts() -> None:
     text = report.terminal(report.build(CELLS))
     assert len(text.splitlines()) == len(CELLS) + 2
     assert text.splitlines()[-1] == "4 cells: 3 broken, 1 install-failed"
+
+
+def test_a_cell_broken_in_many_fields_stays_readable_in_the_table() -> None:
+    many = [{**ONLY_OLD, "field": f"training.f{i},training.g{i}", "test": f"t::{i}"} for i in range(5)]
+    text = report.markdown(report.build([_result("2.13.0", "5.0.0", "0.2.24", "broken", many)]))
+    assert "| 2.13.0 | ✗ 10 fields: training.f0, training.f1, training.f2, … ᵍ |" in text

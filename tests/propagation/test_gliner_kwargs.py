@@ -24,10 +24,10 @@ LAYER = "gliner-kwargs"
 @pytest.fixture(scope="module")
 def gliner_trainer(tiny_backbone):
     """Build a tiny GLiNER and call its train_model(**kwargs); returns the real Trainer gliner built."""
-    from gliner import GLiNER, GLiNERConfig
+    from gliner import GLiNER
 
-    model = GLiNER.from_config(GLiNERConfig(model_name=str(tiny_backbone), hidden_size=16, max_width=3, max_len=32),
-                               backbone_from_pretrained=False)
+    config = {"model_name": str(tiny_backbone), "hidden_size": 16, "max_width": 3, "max_len": 32}
+    model = GLiNER.from_config(compat.model_config_argument(config), backbone_from_pretrained=False)
 
     def build(tmp_path: Any, **kwargs: Any) -> Any:
         with boundary("trainer") as c, contextlib.suppress(Stop):

@@ -31,7 +31,7 @@ def _applies(when: dict[str, str]) -> bool:
     return all(Version(installed[pkg].split("+")[0]) in SpecifierSet(spec) for pkg, spec in when.items())
 
 
-@covers(LAYER, "training.seed")
+@covers(LAYER, "(loss trace)")
 def test_loss_trace_matches_the_golden_trace(tmp_path: Path) -> None:
     golden = json.loads(GOLDEN.read_text())
     if hash(HASH_PROBE) != golden["hash_probe"]:
