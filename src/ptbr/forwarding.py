@@ -25,6 +25,10 @@ from ptbr.errors import ConfigError, Problem
 from ptbr.schema import Config, ModelConfig
 
 DestKind = Literal["model", "args", "train_model", "data", "run", "env"]
+# names of the "run" destinations, for the code that acts on them
+BACKBONE_WEIGHTS = "GLiNER.from_config(backbone_from_pretrained)"
+START_FROM = "GLiNER.from_pretrained"
+RESUME = "Trainer.train(resume_from_checkpoint)"
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,7 @@ def _eval_strategy(config: Config) -> str:
 
 ROUTES: tuple[Route, ...] = (
     *(_model_field(name) for name in ModelConfig.model_fields if name not in _NOT_GLINER_CONFIG),
-    Route("run", "GLiNER.from_config(backbone_from_pretrained)", ("model.backbone_from_pretrained",),
+    Route("run", BACKBONE_WEIGHTS, ("model.backbone_from_pretrained",),
           lambda c: c.model.backbone_from_pretrained if c.training.prev_path is None
           else Skip("training.prev_path is set: its weights are loaded"),
           "model.backbone_from_pretrained: GLiNER.from_config(backbone_from_pretrained=...)"),
@@ -175,10 +179,10 @@ ROUTES: tuple[Route, ...] = (
     Route("data", "evaluation examples", ("data.val_data_dir",),
           lambda c: c.data.val_data_dir if c.data.val_data_dir is not None else Skip("no validation set"),
           "data.val_data_dir"),
-    Route("run", "GLiNER.from_pretrained", ("training.prev_path",),
+    Route("run", START_FROM, ("training.prev_path",),
           lambda c: c.training.prev_path if c.training.prev_path is not None else Skip("not set: built from model:"),
           "training.prev_path: GLiNER.from_pretrained"),
-    Route("run", "Trainer.train(resume_from_checkpoint)", ("training.resume_from_checkpoint",),
+    Route("run", RESUME, ("training.resume_from_checkpoint",),
           lambda c: c.training.resume_from_checkpoint if c.training.resume_from_checkpoint not in (None, False)
           else Skip("not resuming"),
           "training.resume_from_checkpoint: Trainer.train(resume_from_checkpoint=...)"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import os
 import tempfile
@@ -141,10 +140,10 @@ def seed_everything(seed: int) -> None:
 def build_model(plan: forwarding.Plan) -> Any:
     from gliner import GLiNER
 
-    start = plan.values("run").get("GLiNER.from_pretrained")
+    start = plan.values("run").get(forwarding.START_FROM)
     if start is not None:
         return GLiNER.from_pretrained(start, local_files_only=Path(start).is_dir())
-    pretrained = plan.values("run")["GLiNER.from_config(backbone_from_pretrained)"]
+    pretrained = plan.values("run")[forwarding.BACKBONE_WEIGHTS]
     model_config(plan)  # gliner's own checks, as a config error, before anything is built
     return GLiNER.from_config(compat.model_config_argument(plan.model_kwargs), backbone_from_pretrained=pretrained)
 
@@ -165,7 +164,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def _fit(model: Any, args: Any, train: list, evaluation: list | None, plan: forwarding.Plan) -> Any:
-    resume = plan.values("run").get("Trainer.train(resume_from_checkpoint)")
+    resume = plan.values("run").get(forwarding.RESUME)
     if resume is None:
         return model.train_model(train, evaluation, training_args=args, **plan.train_model_kwargs)
     # gliner's train_model calls trainer.train() without resume_from_checkpoint, so a resumed run builds the same
@@ -212,14 +211,14 @@ def run(config: Config, *, smoke: bool = False, log: Any = print) -> Result:
 
 
 def model_config(plan: forwarding.Plan) -> Any:
-    """The real GLiNERConfig of the installed gliner for this plan (gliner mutates dicts it is given: pass copies).
-    None when the model comes from training.prev_path."""
+    """The real GLiNERConfig of the installed gliner for this plan; None when the model comes from
+    training.prev_path."""
     from gliner import GLiNERConfig
 
-    if plan.values("run").get("GLiNER.from_pretrained") is not None:
+    if plan.values("run").get(forwarding.START_FROM) is not None:
         return None
     try:
-        return GLiNERConfig(**copy.deepcopy(plan.model_kwargs))
+        return GLiNERConfig(**compat.model_config_argument(plan.model_kwargs))
     except (ValueError, TypeError, KeyError) as exc:
         raise ConfigError([Problem("installed versions", "model", f"gliner rejected the model config: {exc}",
                                    f"with {compat.stack()}")]) from None
