@@ -146,7 +146,8 @@ def run(cell: Cell, python: Path, opts: Options | None = None, root: Path = resu
     opts = opts or Options()
     stamp = results.fingerprint(cell)
     previous = results.load(cell.id, root)
-    if previous and previous["fingerprint"] == stamp and not opts.rerun:
+    selection = [a for a in opts.pytest_args if not a.startswith("-")]  # test ids: run those instead of the suite
+    if previous and previous["fingerprint"] == stamp and not previous.get("selection") and not opts.rerun:
         opts.log(f"{cell.id}: result is current ({previous['status']}), skipped; --rerun to run it again")
         return previous
     start = time.monotonic()
@@ -158,6 +159,7 @@ def run(cell: Cell, python: Path, opts: Options | None = None, root: Path = resu
         torch_source=None, status="error", reason=None, breaks=[],
         gliner_path={"status": "not-run", "breaks": []},
         repro={"nox": repro(cell), "docker": None}, duration_s=0.0, timings={}, fingerprint=stamp, finished_at="",
+        selection=selection or None,
     )
 
     def finish(status: Status, reason: str | None = None) -> CellResult:
@@ -198,8 +200,8 @@ def run(cell: Cell, python: Path, opts: Options | None = None, root: Path = resu
     xml = out_dir / "junit.xml"
     xml.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1"}
-    argv = [str(python), "-m", "pytest", *SUITE, "-n", opts.workers, "-q", "--tb=line", "-p", "no:cacheprovider",
-            "-m", "gliner_path or not gliner_path", f"--junitxml={xml}", *opts.pytest_args]
+    argv = [str(python), "-m", "pytest", *([] if selection else SUITE), "-n", opts.workers, "-q", "--tb=line",
+            "-p", "no:cacheprovider", "-m", "gliner_path or not gliner_path", f"--junitxml={xml}", *opts.pytest_args]
     step = time.monotonic()
     code, output = _run(argv, max(deadline - time.monotonic(), 1), env=env)
     result["timings"]["suite_s"] = round(time.monotonic() - step, 1)

@@ -43,7 +43,7 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None) -> dic
         entry = dict(c)
         entry["version_dependent_breaks"] = [b for b in c["breaks"] if _key(b) not in common]
         entry["gliner_path_dependent_breaks"] = [b for b in c["gliner_path"]["breaks"] if _key(b) not in common_gliner]
-        entry["current"] = current is None or current.get(c["id"]) == c["fingerprint"]
+        entry["current"] = (current is None or current.get(c["id"]) == c["fingerprint"]) and not c.get("selection")
         out_cells.append(entry)
 
     def listed(keys: set, part: str) -> list[dict[str, str]]:
@@ -82,6 +82,8 @@ def _cell_text(c: dict[str, Any], most: int = 3) -> str:
         text += " ⚠"
     if c["gliner_path_dependent_breaks"]:
         text += " ᵍ"
+    if c.get("selection"):
+        return f"{text} (subset)"
     return text if c["current"] else f"{text} (stale)"
 
 

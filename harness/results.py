@@ -44,6 +44,8 @@ class CellResult(TypedDict):
     """install_s, import_s, suite_s: the steps that ran."""
     fingerprint: str
     finished_at: str
+    selection: list[str] | None
+    """The tests a repro run selected; None for the whole suite. A subset's result is never current."""
 
 
 def cell_dir(cell_id: str, root: Path = CELLS) -> Path:

@@ -22,6 +22,7 @@ FAKE_PYTHON = textwrap.dedent('''\
         sys.exit(0)
     if args[:2] == ["-m", "pytest"]:
         (Path(__file__).parent / "pytest.pid").write_text(str(os.getpid()))
+        (Path(__file__).parent / "pytest.argv").write_text(json.dumps(args))
         if b.get("hang"):
             time.sleep(600)
         if b.get("crash"):

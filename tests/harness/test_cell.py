@@ -145,3 +145,15 @@ def test_interrupted_write_leaves_the_previous_result_whole(tmp_path, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         results.write_atomic(path, '{"status": "broken", "half": ')
     assert json.loads(path.read_text()) == {"status": "pass"}
+
+
+def test_a_repro_run_of_selected_tests_runs_only_those_and_is_not_current(fake_env, tmp_path) -> None:
+    _run(fake_env, tmp_path)
+    test = "tests/propagation/test_layer1_ptbr.py::test_prev_path_loads_that_model"
+    result = _run(fake_env, tmp_path, pytest_args=[test])
+    argv = json.loads((fake_env[0].parent / "pytest.argv").read_text())
+    assert result["selection"] == [test]
+    assert test in argv
+    assert "tests/propagation" not in argv, "only the selected test runs, not the whole suite"
+    again = _run(fake_env, tmp_path)
+    assert again["selection"] is None, "after a subset run, the whole suite runs again"

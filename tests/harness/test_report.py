@@ -22,7 +22,7 @@ def _result(torch: str, tf: str, gliner: str, status: str = "pass", breaks=(), g
         torch_source="pypi", status=status, reason=reason, breaks=list(breaks),
         gliner_path={"status": "broken" if gliner_breaks else "pass", "breaks": list(gliner_breaks)},
         repro={"nox": f'nox -s "matrix({cell.id})" -- --rerun', "docker": None}, duration_s=12.5, timings={},
-        fingerprint="f", finished_at="2026-11-25T00:00:00+00:00")
+        fingerprint="f", finished_at="2026-11-25T00:00:00+00:00", selection=None)
 
 
 CELLS = [
