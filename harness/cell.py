@@ -147,7 +147,8 @@ def run(cell: Cell, python: Path, opts: Options | None = None, root: Path = resu
     stamp = results.fingerprint(cell)
     previous = results.load(cell.id, root)
     selection = [a for a in opts.pytest_args if not a.startswith("-")]  # test ids: run those instead of the suite
-    if previous and previous["fingerprint"] == stamp and not previous.get("selection") and not opts.rerun:
+    current = previous and previous["fingerprint"] == stamp and not previous.get("selection")
+    if current and not selection and not opts.rerun:
         opts.log(f"{cell.id}: result is current ({previous['status']}), skipped; --rerun to run it again")
         return previous
     start = time.monotonic()
