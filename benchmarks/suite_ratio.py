@@ -37,9 +37,11 @@ def main() -> int:
     pytest = [sys.executable, "-m", "pytest", "tests/propagation", "-q", "-p", "no:cacheprovider"]
     imports = wall([sys.executable, "-c", "import torch, transformers, gliner"], repeat)
     xdist = wall([*pytest, "-n", "auto"], repeat)
+    by_file = wall([*pytest, "-n", "auto", "--dist", "loadfile"], repeat)
     serial = wall([*pytest, "-n", "0"], repeat)
     print(f"bare import of torch, transformers, gliner: {imports:6.2f} s (median of {repeat})")
-    for name, seconds in (("suite with xdist (-n auto)", xdist), ("suite without xdist", serial)):
+    for name, seconds in (("suite with xdist (-n auto)", xdist), ("suite with xdist, --dist loadfile", by_file),
+                          ("suite without xdist", serial)):
         ratio = seconds / imports
         print(f"{name:<38}{seconds:6.2f} s  ratio {ratio:4.2f}  ({'within' if ratio <= TARGET else 'OVER'} "
               f"the {TARGET}x target)")
