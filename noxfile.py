@@ -164,10 +164,16 @@ def lock(session: nox.Session) -> None:
             extra = ["--override", str(override)]
         try:
             session.run(*sources.uv(), "pip", "compile", str(spec), "--python-version", PYTHON,
-                        "--python-platform", "x86_64-manylinux_2_28", "--quiet", *options, *extra,
-                        "-o", str(c.lock), external=True, env=sources.installer_env())
+                        "--python-platform", "x86_64-manylinux_2_28", "--quiet", "--no-header", "--no-annotate",
+                        *options, *extra, "-o", str(c.lock), external=True, env=sources.installer_env())
         finally:
             spec.unlink(missing_ok=True)
             if extra:
                 Path(extra[1]).unlink(missing_ok=True)
+        # torch without its local label (+cpu): the CPU build and the default build both satisfy the pin
+        pins = [line.split("+")[0] if line.startswith("torch==") else line
+                for line in c.lock.read_text().splitlines()]
+        header = [f"# Full transitive pins of cell {c.id}: `nox -s lock` (uv pip compile, CPython {PYTHON}, x86_64).",
+                  "# Used as constraints when the cell installs."]
+        c.lock.write_text("\n".join(header + pins) + "\n")
         session.log(f"{c.lock.name}: torch from {source}")
