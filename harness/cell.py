@@ -201,7 +201,10 @@ def run(cell: Cell, python: Path, opts: Options | None = None, root: Path = resu
     xml = out_dir / "junit.xml"
     xml.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1"}
-    argv = [str(python), "-m", "pytest", *([] if selection else SUITE), "-n", opts.workers, "-q", "--tb=line",
+    # --dist loadfile: a worker runs whole modules, so a module's shared fixtures (one crossing per profile, one
+    # short training) are built once rather than once per worker
+    argv = [str(python), "-m", "pytest", *([] if selection else SUITE), "-n", opts.workers, "--dist", "loadfile",
+            "-q", "--tb=line",
             "-p", "no:cacheprovider", "-m", "gliner_path or not gliner_path", f"--junitxml={xml}", *opts.pytest_args]
     step = time.monotonic()
     code, output = _run(argv, max(deadline - time.monotonic(), 1), env=env)

@@ -133,8 +133,11 @@ def crossed(tmp_path_factory, tiny_backbone) -> Callable[[str], Crossing]:
 
     def get(name: str) -> Crossing:
         if name not in cache:
-            sections = PROFILES[name][0] if name else {}
-            stop = "model" if name == "pretrained-backbone" else "train_model"
+            if name == ALL_MODEL_KEYS:  # every model key the installed gliner declares, in one config
+                sections = {"model": {k: MODEL_VALUES[k] for k in MODEL_KEYS if k in compat.gliner_config_keys()}}
+            else:
+                sections = PROFILES[name][0] if name else {}
+            stop = "model" if name in ("pretrained-backbone", ALL_MODEL_KEYS) else "train_model"
             workdir = tmp_path_factory.mktemp(name or "base")
             path = write_config(workdir / "config.yaml", tiny_backbone, data, workdir / "out", sections)
             cache[name] = run_to(stop, path, workdir)
@@ -207,6 +210,7 @@ MODEL_VALUES: dict[str, Any] = {
     "span_encoder_config": {"model_type": "rnn", "hidden_size": 20},
 }
 MODEL_KEYS = [k for k in ModelConfig.model_fields if k != "backbone_from_pretrained"]
+ALL_MODEL_KEYS = "all-model-keys"
 
 
 def _same(got: Any, expected: Any) -> bool:
@@ -217,14 +221,14 @@ def _same(got: Any, expected: Any) -> bool:
 
 
 @pytest.mark.parametrize("key", [pytest.param(k, marks=covers(LAYER, f"model.{k}")) for k in MODEL_KEYS])
-def test_model_key_crosses_into_gliner_config_or_is_refused(cross, key: str) -> None:
+def test_model_key_crosses_into_gliner_config_or_is_refused(cross, crossed, key: str) -> None:
     from gliner import GLiNERConfig
 
     value = MODEL_VALUES[key]
     if key in compat.gliner_config_keys():
         default = getattr(GLiNERConfig(), key, None)
         assert not _same(default, value), f"model.{key}: row value {value!r} is gliner's default: pick another"
-        got = cross("model", model={key: value}).read(f"model.{key}")
+        got = crossed(ALL_MODEL_KEYS).read(f"model.{key}")
         if not _same(got, value):
             expect(f"model.{key}", LAYER, got, value, "a model key reaches GLiNERConfig as written")
     else:

@@ -130,23 +130,37 @@ def test_scheduler_has_the_configured_shape(cross, name: str, quarter: float) ->
     expect("training.scheduler_type", LAYER, got, round(quarter, 6), f"{name} schedule at a quarter of training")
 
 
-@covers(LAYER, "training.gradient_accumulation_steps")
-def test_each_optimizer_step_accumulates_the_configured_batches(cross) -> None:
-    # batch 1 over 8 examples: both optimizer steps fit in one epoch (an epoch end flushes a partial accumulation)
-    trainer = cross("trainer", training={"num_steps": 2, "gradient_accumulation_steps": 3, "train_batch_size": 1,
-                                         "save_steps": 100}).trainer
-    calls = []
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_backbone):
+    """One real short training (per worker): 4 optimizer steps × 2 accumulated batches of 1 over 8 examples (exactly
+    one epoch: an epoch end would flush a partial accumulation), evaluating every 2 steps."""
+    from layers import run_to
+    from support import write_config
+
+    workdir = tmp_path_factory.mktemp("trained")
+    data = workdir / "data.json"
+    data.write_text(json.dumps([EXAMPLE] * 8))
+    path = write_config(workdir / "c.yaml", tiny_backbone, data, workdir / "out", {
+        "data": {"val_data_dir": str(data)},
+        "training": {"num_steps": 4, "gradient_accumulation_steps": 2, "train_batch_size": 1, "eval_every": 2,
+                     "save_steps": 100}})
+    trainer = run_to("trainer", path, workdir).trainer
+    calls: list[bool] = []
     trainer.model.register_forward_pre_hook(lambda m, _a: calls.append(m.training))
     trainer.train()
-    expect("training.gradient_accumulation_steps", LAYER, (trainer.state.global_step, sum(calls)), (2, 6),
-           "2 optimizer steps × 3 accumulated batches = 6 training forward passes")
+    return trainer, calls
+
+
+@covers(LAYER, "training.gradient_accumulation_steps")
+def test_each_optimizer_step_accumulates_the_configured_batches(trained) -> None:
+    trainer, calls = trained
+    expect("training.gradient_accumulation_steps", LAYER, (trainer.state.global_step, sum(calls)), (4, 8),
+           "4 optimizer steps × 2 accumulated batches = 8 training forward passes")
 
 
 @covers(LAYER, "training.eval_every", "data.val_data_dir")
-def test_evaluation_runs_every_eval_every_steps(cross, val_file) -> None:
-    trainer = cross("trainer", data={"val_data_dir": str(val_file)},
-                    training={"num_steps": 4, "eval_every": 2, "save_steps": 100}).trainer
-    trainer.train()
+def test_evaluation_runs_every_eval_every_steps(trained) -> None:
+    trainer, _ = trained
     steps = [h["step"] for h in trainer.state.log_history if "eval_loss" in h]
     expect("training.eval_every", LAYER, steps, [2, 4], "evaluation at every eval_every-th step")
 
