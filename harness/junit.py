@@ -45,9 +45,3 @@ def breaks(path: Path) -> list[Break]:
         field = head["field"] if head else props.get("fields", "") or "-"
         out.append(Break(layer=layer, field=field, test=_test_id(case), message=message))
     return out
-
-
-def counts(path: Path) -> dict[str, int]:
-    root = ET.parse(path).getroot()
-    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
-    return {k: sum(int(s.get(k, 0)) for s in suites) for k in ("tests", "failures", "errors", "skipped")}

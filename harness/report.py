@@ -25,12 +25,17 @@ def _key(b: Break) -> tuple[str, str, str]:
     return b["layer"], b["field"], b["test"]
 
 
+def _breaks(c: CellResult, part: str) -> list[Break]:
+    """A cell's breaks on PTBR's path ("breaks") or on gliner's own path ("gliner_path")."""
+    return c["breaks"] if part == "breaks" else c["gliner_path"]["breaks"]
+
+
 def common_breaks(cells: list[CellResult], part: str = "breaks") -> set[tuple[str, str, str]]:
     """Breaks present in every cell that ran the suite (at least two cells)."""
     ran = [c for c in cells if c["status"] in ("pass", "broken")]
     if len(ran) < 2:
         return set()
-    sets = [{_key(b) for b in (c[part] if part == "breaks" else c["gliner_path"]["breaks"])} for c in ran]
+    sets = [{_key(b) for b in _breaks(c, part)} for c in ran]
     return set.intersection(*sets)
 
 
@@ -49,7 +54,7 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None) -> dic
     def listed(keys: set, part: str) -> list[dict[str, str]]:
         seen = {}
         for c in cells:
-            for b in (c["breaks"] if part == "breaks" else c["gliner_path"]["breaks"]):
+            for b in _breaks(c, part):
                 if _key(b) in keys:
                     seen.setdefault(_key(b), b)
         return [seen[k] for k in sorted(seen)]
@@ -58,7 +63,8 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None) -> dic
         "schema_version": SCHEMA_VERSION,
         "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "summary": dict(Counter(c["status"] for c in cells)),
-        "version_independent": {"ptbr_path": listed(common, "breaks"), "gliner_path": listed(common_gliner, "gliner")},
+        "version_independent": {"ptbr_path": listed(common, "breaks"),
+                                "gliner_path": listed(common_gliner, "gliner_path")},
         "cells": out_cells,
     }
 

@@ -16,7 +16,6 @@ REPORTS = ROOT / "reports"
 CELLS = REPORTS / "cells"
 
 Status = Literal["pass", "broken", "install-failed", "import-failed", "timeout", "error"]
-STATUSES: tuple[Status, ...] = ("pass", "broken", "install-failed", "import-failed", "timeout", "error")
 # What a cell's result depends on besides its pins: the code under test and the suite.
 CODE = ("src", "tests/propagation", "tests/support.py", "tests/conftest.py", "pyproject.toml")
 

@@ -116,10 +116,9 @@ def _train(args: argparse.Namespace) -> int:
     from ptbr import train
 
     doc, config = _load(args.config, args.overrides)
-    if not args.smoke:
-        _resolve(doc, config)
     try:
-        result = train.run(config, smoke=args.smoke, log=lambda m: print(f"ptbr: {m}", file=sys.stderr))
+        result = train.run(config, smoke=args.smoke, log=lambda m: print(f"ptbr: {m}", file=sys.stderr),
+                           where=doc.where)
     except ConfigError:
         raise  # bad input found while preparing: main() prints it, exit 2
     except KeyboardInterrupt:

@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,8 +184,10 @@ def _fit(model: Any, args: Any, train: list, evaluation: list | None, plan: forw
     return trainer
 
 
-def run(config: Config, *, smoke: bool = False, log: Any = print) -> Result:
-    """Train for real. Bad input raises ConfigError before anything is written or built."""
+def run(config: Config, *, smoke: bool = False, log: Any = print,
+        where: Callable[[tuple[str, ...]], str] | None = None) -> Result:
+    """Train for real. Bad input raises ConfigError before anything is written or built; ``where`` locates a config
+    key in its file for those errors."""
     start = time.monotonic()
     train, evaluation = load_data(config)
     if smoke:
@@ -195,7 +197,7 @@ def run(config: Config, *, smoke: bool = False, log: Any = print) -> Result:
         for note in notes:
             log(f"smoke: {note}")
     plan = forwarding.plan(config)
-    plan.check()
+    plan.check(where)
     out = check_output_dir(config)
     compat.reset_accelerate_state()
     args = forwarding.build_training_arguments(plan)
