@@ -7,8 +7,9 @@
     nox -s report                    rebuild the report from the cells' result files
     nox -s lock                      regenerate constraints/cells/<id>.txt (full transitive pins)
 
-Cell options after `--`: --rerun (even if its result is current), --explore (exit 0 whatever the status),
---timeout SECONDS, --workers N (xdist); anything else goes to pytest.
+Cell options after `--`: --docker (in the cell's image, offline: see Dockerfile), --rerun (even if its result is
+current), --explore (exit 0 whatever the status), --timeout SECONDS, --workers N (xdist); anything else goes to
+pytest (test ids select tests).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import nox
 sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import cell as cells
-from harness import definition, report, results, sources
+from harness import definition, docker, report, results, sources
 
 nox.needs_version = ">=2026.10.20"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -35,7 +36,7 @@ os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 
 PYTHON = definition.python()
 TORCH = "2.13.0"
-TEST_DEPS = list(cells.TEST_DEPS)
+TEST_DEPS = definition.suite_tools()
 CELLS = definition.cells()
 STARTED = time.monotonic()
 
@@ -96,6 +97,7 @@ def _cell_options(session: nox.Session) -> tuple[cells.Options, bool, argparse.N
     parser.add_argument("--transformers")
     parser.add_argument("--gliner")
     parser.add_argument("--override", action="store_true")
+    parser.add_argument("--docker", action="store_true")
     args, pytest_args = parser.parse_known_args(session.posargs)
     opts = cells.Options(timeout_s=args.timeout, rerun=args.rerun, pytest_args=pytest_args, workers=args.workers,
                          log=session.log)
@@ -103,11 +105,14 @@ def _cell_options(session: nox.Session) -> tuple[cells.Options, bool, argparse.N
 
 
 def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
-    opts, explore, _ = _cell_options(session)
+    opts, explore, args = _cell_options(session)
     ids = [c.id for c in CELLS]
     where = f"cell {ids.index(cell.id) + 1} of {len(ids)}" if cell.id in ids else "ad-hoc cell"
     session.log(f"{where}: {cell.id} (elapsed {time.monotonic() - STARTED:.0f} s)")
-    result = cells.run(cell, Path(session.virtualenv.location) / "bin" / "python", opts)
+    if args.docker:
+        result = docker.run(cell, opts)
+    else:
+        result = docker.add_repro(cells.run(cell, Path(session.virtualenv.location) / "bin" / "python", opts))
     current = report.current_fingerprints()
     written = report.write(current=current)
     done = sum(1 for c in written["cells"] if c["id"] in current and c["current"])
@@ -117,7 +122,8 @@ def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
         session.log("the matrix is complete:\n" + report.terminal(written))
     session.log(f"report: {results.REPORTS / 'matrix.md'}")
     if result["status"] != "pass" and not explore:
-        session.error(f"{cell.id} is {result['status']}: {result['repro']['nox']}")
+        how = result["repro"]["docker_run"] if args.docker else result["repro"]["nox"]
+        session.error(f"{cell.id} is {result['status']}: {how}")
 
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False, allow_parallel=True, tags=["matrix"])

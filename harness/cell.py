@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import junit, results, sources
-from harness.definition import ROOT, Cell
+from harness.definition import ROOT, Cell, suite_tools
 from harness.results import CellResult, Status
 
-TEST_DEPS = ("pytest>=8", "pytest-xdist>=3.5", "pytest-randomly>=3.15")
 SUITE = ("tests/propagation",)
 PINS_MARKER = ".ptbr-cell-pins"
 
@@ -44,6 +43,9 @@ class Options:
     workers: str = "auto"
     log: Callable[[str], None] = print
     installer: list[str] = field(default_factory=sources.uv)
+    installed_from: str | None = None
+    """Set where the cell's pins are already installed (a cell's Docker image): no install step, and this is
+    recorded as the torch source."""
 
 
 def repro(cell: Cell, tests: Sequence[str] = ()) -> str:
@@ -62,12 +64,12 @@ def _default_ids() -> set[str]:
     return {c.id for c in definition.cells()}
 
 
-def _tail(text: str, lines: int = 12) -> str:
+def tail(text: str, lines: int = 12) -> str:
     kept = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
     return "\n".join(kept[-lines:])
 
 
-def _run(argv: Sequence[str], timeout: float, env: dict[str, str] | None = None,
+def call(argv: Sequence[str], timeout: float, env: dict[str, str] | None = None,
          cwd: Path = ROOT) -> tuple[int | None, str]:
     """Run a command in its own process group; (returncode, output). None as returncode: timed out (group killed)."""
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as out:
@@ -91,7 +93,7 @@ def requirements(cell: Cell) -> tuple[str, list[str], list[str]]:
     source, torch_args = sources.torch_source(cell.torch)
     options, torch_pin = torch_args[:-1], torch_args[-1]
     return source, options, [torch_pin, f"transformers=={cell.transformers}", f"gliner[training]=={cell.gliner}",
-                             *TEST_DEPS]
+                             *suite_tools()]
 
 
 def install(cell: Cell, python: Path, opts: Options) -> tuple[str, str | None]:
@@ -114,13 +116,13 @@ def install(cell: Cell, python: Path, opts: Options) -> tuple[str, str | None]:
     opts.log(f"{cell.id}: installing torch {cell.torch} ({source}), transformers {cell.transformers}, "
              f"gliner {cell.gliner}{' with override' if cell.override else ''}")
     try:
-        code, output = _run(argv, opts.install_timeout_s, env=sources.installer_env())
+        code, output = call(argv, opts.install_timeout_s, env=sources.installer_env())
     finally:
         if override:
             override.unlink(missing_ok=True)
     if code != 0:
         why = "timed out" if code is None else f"exit {code}"
-        return source, f"install {why}:\n{_tail(output)}"
+        return source, f"install {why}:\n{tail(output)}"
     marker.write_text(wanted)
     return source, None
 
@@ -141,45 +143,71 @@ def _mismatch(cell: Cell, resolved: dict[str, str | None]) -> str | None:
     return f"resolved versions differ from the pins: {', '.join(wrong)}" if wrong else None
 
 
-def run(cell: Cell, python: Path, opts: Options | None = None, root: Path = results.CELLS) -> CellResult:
-    """Run one cell end to end and save its result. Returns the saved result (or the current one, skipped)."""
-    opts = opts or Options()
-    stamp = results.fingerprint(cell)
+def selection(opts: Options) -> list[str]:
+    """The test ids among the pytest arguments: a run with some runs those instead of the suite."""
+    return [a for a in opts.pytest_args if not a.startswith("-")]
+
+
+def current(cell: Cell, opts: Options, root: Path = results.CELLS) -> CellResult | None:
+    """The cell's saved result when it is current (same pins and code, whole suite) and no rerun is asked."""
     previous = results.load(cell.id, root)
-    selection = [a for a in opts.pytest_args if not a.startswith("-")]  # test ids: run those instead of the suite
-    current = previous and previous["fingerprint"] == stamp and not previous.get("selection")
-    if current and not selection and not opts.rerun:
+    if previous and previous["fingerprint"] == results.fingerprint(cell) and not previous.get("selection") \
+            and not selection(opts) and not opts.rerun:
         opts.log(f"{cell.id}: result is current ({previous['status']}), skipped; --rerun to run it again")
         return previous
-    start = time.monotonic()
-    out_dir = results.cell_dir(cell.id, root)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result = CellResult(
+    return None
+
+
+def new_result(cell: Cell, opts: Options) -> CellResult:
+    """A result that says "error" until a step sets its status."""
+    return CellResult(
         id=cell.id, requested=cell.pins, resolved=None,
         declared_support={"gliner_requires": None, "inside": None, "override": cell.override},
         torch_source=None, status="error", reason=None, breaks=[],
         gliner_path={"status": "not-run", "breaks": []},
-        repro={"nox": repro(cell), "docker": None}, duration_s=0.0, timings={}, fingerprint=stamp, finished_at="",
-        selection=selection or None,
+        repro={"nox": repro(cell), "docker_build": None, "docker_run": None}, runner="venv", image=None,
+        duration_s=0.0, timings={}, fingerprint=results.fingerprint(cell), finished_at="",
+        selection=selection(opts) or None,
     )
 
-    def finish(status: Status, reason: str | None = None) -> CellResult:
-        result.update(status=status, reason=reason, duration_s=round(time.monotonic() - start, 1),
-                      finished_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
-        results.save(result, root)
-        opts.log(f"{cell.id}: {status}" + (f" ({reason.splitlines()[0]})" if reason else ""))
-        return result
 
-    step = time.monotonic()
-    source, problem = install(cell, python, opts)
-    result["timings"]["install_s"] = round(time.monotonic() - step, 1)
+def conclude(result: CellResult, status: Status, reason: str | None, start: float, opts: Options,
+           root: Path = results.CELLS) -> CellResult:
+    """Set the final status, time the run, save the result."""
+    result.update(status=status, reason=reason, duration_s=round(time.monotonic() - start, 1),
+                  finished_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
+    results.save(result, root)
+    opts.log(f"{result['id']}: {status}" + (f" ({reason.splitlines()[0]})" if reason else ""))
+    return result
+
+
+def run(cell: Cell, python: Path, opts: Options | None = None, root: Path = results.CELLS) -> CellResult:
+    """Run one cell end to end and save its result. Returns the saved result (or the current one, skipped)."""
+    opts = opts or Options()
+    if previous := current(cell, opts, root):
+        return previous
+    start = time.monotonic()
+    out_dir = results.cell_dir(cell.id, root)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = new_result(cell, opts)
+    chosen = selection(opts)
+
+    def finish(status: Status, reason: str | None = None) -> CellResult:
+        return conclude(result, status, reason, start, opts, root)
+
+    if opts.installed_from:
+        source, problem = opts.installed_from, None
+    else:
+        step = time.monotonic()
+        source, problem = install(cell, python, opts)
+        result["timings"]["install_s"] = round(time.monotonic() - step, 1)
     result["torch_source"] = source
     if problem:
         return finish("install-failed", problem)
 
-    code, output = _run([str(python), "-c", _RESOLVED], 300)
+    code, output = call([str(python), "-c", _RESOLVED], 300)
     if code != 0:
-        return finish("import-failed", f"cannot read installed versions:\n{_tail(output)}")
+        return finish("import-failed", f"cannot read installed versions:\n{tail(output)}")
     info = json.loads(output.strip().splitlines()[-1])
     result["resolved"] = info["resolved"]
     result["declared_support"] = _declared(info["resolved"].get("transformers"), info["gliner_requires"],
@@ -191,32 +219,37 @@ def run(cell: Cell, python: Path, opts: Options | None = None, root: Path = resu
 
     deadline = step = time.monotonic()
     deadline += opts.timeout_s
-    code, output = _run([str(python), "-c", "import torch, transformers, gliner"], opts.timeout_s)
+    code, output = call([str(python), "-c", "import torch, transformers, gliner"], opts.timeout_s)
     result["timings"]["import_s"] = round(time.monotonic() - step, 1)
     if code is None:
         return finish("timeout", f"importing the stack took over {opts.timeout_s:.0f} s")
     if code != 0:
-        return finish("import-failed", _tail(output, 6))
+        return finish("import-failed", tail(output, 6))
 
     xml = out_dir / "junit.xml"
     xml.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1"}
     # --dist loadfile: a worker runs whole modules, so a module's shared fixtures (one crossing per profile, one
     # short training) are built once rather than once per worker
-    argv = [str(python), "-m", "pytest", *([] if selection else SUITE), "-n", opts.workers, "--dist", "loadfile",
+    argv = [str(python), "-m", "pytest", *([] if chosen else SUITE), "-n", opts.workers, "--dist", "loadfile",
             "-q", "--tb=line",
             "-p", "no:cacheprovider", "-m", "gliner_path or not gliner_path", f"--junitxml={xml}", *opts.pytest_args]
     step = time.monotonic()
-    code, output = _run(argv, max(deadline - time.monotonic(), 1), env=env)
+    code, output = call(argv, max(deadline - time.monotonic(), 1), env=env)
     result["timings"]["suite_s"] = round(time.monotonic() - step, 1)
     (out_dir / "pytest.log").write_text(output, encoding="utf-8")
     if code is None:
         return finish("timeout", f"the suite did not finish within {opts.timeout_s:.0f} s")
     if code not in (0, 1) or not xml.is_file():
-        return finish("error", f"pytest exit {code}:\n{_tail(output)}")
+        return finish("error", f"pytest exit {code}:\n{tail(output)}")
     found = junit.breaks(xml)
     ptbr = [b for b in found if b["layer"] != junit.GLINER_PATH]
     gliner = [b for b in found if b["layer"] == junit.GLINER_PATH]
     result["breaks"], result["gliner_path"] = ptbr, {"status": "broken" if gliner else "pass", "breaks": gliner}
-    result["repro"]["nox"] = repro(cell, sorted({b["test"] for b in ptbr}))
+    result["repro"]["nox"] = repro(cell, failing(result))
     return finish("broken" if ptbr else "pass")
+
+
+def failing(result: CellResult) -> list[str]:
+    """The tests that broke on PTBR's path: what a repro command selects."""
+    return sorted({b["test"] for b in result["breaks"]})

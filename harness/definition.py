@@ -35,6 +35,12 @@ class Cell:
         return {"torch": self.torch, "transformers": self.transformers, "gliner": self.gliner}
 
 
+def suite_tools(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
+    """The test tools: pyproject.toml's `test` dependency group (also what the Docker image installs)."""
+    with pyproject.open("rb") as f:
+        return list(tomllib.load(f)["dependency-groups"]["test"])
+
+
 def python(path: Path = MATRIX) -> str:
     with path.open("rb") as f:
         return tomllib.load(f)["python"]

@@ -17,7 +17,7 @@ CELLS = REPORTS / "cells"
 
 Status = Literal["pass", "broken", "install-failed", "import-failed", "timeout", "error"]
 # What a cell's result depends on besides its pins: the code under test and the suite.
-CODE = ("src", "tests/propagation", "tests/support.py", "tests/conftest.py", "pyproject.toml")
+CODE = ("src", "tests/propagation", "tests/support.py", "tests/conftest.py", "examples", "pyproject.toml")
 
 
 class Break(TypedDict):
@@ -38,6 +38,11 @@ class CellResult(TypedDict):
     breaks: list[Break]
     gliner_path: dict[str, Any]
     repro: dict[str, str | None]
+    """nox: the command that reruns the failing tests locally; docker_build, docker_run: the same in the cell's
+    image (run from a checkout's root)."""
+    runner: Literal["venv", "docker"]
+    image: dict[str, Any] | None
+    """For runner "docker": the image's tag and size."""
     duration_s: float
     timings: dict[str, float]
     """install_s, import_s, suite_s: the steps that ran."""

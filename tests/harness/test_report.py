@@ -21,7 +21,8 @@ def _result(torch: str, tf: str, gliner: str, status: str = "pass", breaks=(), g
         declared_support={"gliner_requires": "transformers<5.2", "inside": inside, "override": inside is False},
         torch_source="pypi", status=status, reason=reason, breaks=list(breaks),
         gliner_path={"status": "broken" if gliner_breaks else "pass", "breaks": list(gliner_breaks)},
-        repro={"nox": f'nox -s "matrix({cell.id})" -- --rerun', "docker": None}, duration_s=12.5, timings={},
+        repro={"nox": f'nox -s "matrix({cell.id})" -- --rerun', "docker_build": f"docker build -t {cell.id} .",
+               "docker_run": f"docker run {cell.id}"}, runner="venv", image=None, duration_s=12.5, timings={},
         fingerprint="f", finished_at="2026-11-25T00:00:00+00:00", selection=None)
 
 
@@ -60,7 +61,12 @@ def test_breaks_section_lists_reasons_and_repro_commands() -> None:
     text = report.markdown(report.build(CELLS))
     assert "### torch2.6.0-tf5.0.0-gliner0.2.29: install-failed" in text
     assert "No solution" in text
-    assert 'reproduce: `nox -s "matrix(torch2.13.0-tf4.51.3-gliner0.2.26)" -- --rerun`' in text
+    section = text.split("### torch2.13.0-tf4.51.3-gliner0.2.26: broken")[1].split("###")[0]
+    commands = [line for b in section.split("```sh\n")[1:] for line in b.split("```")[0].splitlines()]
+    assert commands == ['nox -s "matrix(torch2.13.0-tf4.51.3-gliner0.2.26)" -- --rerun',
+                        "docker build -t torch2.13.0-tf4.51.3-gliner0.2.26 .",
+                        "docker run torch2.13.0-tf4.51.3-gliner0.2.26"], \
+        "a failing cell's section gives its three repro commands, each alone on a line in a shell block (pasteable)"
 
 
 def test_json_report_has_a_versioned_schema(tmp_path: Path) -> None:

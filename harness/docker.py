@@ -1,0 +1,201 @@
+"""A cell in its Docker image: the `docker build` and `docker run` commands (the same ones the report prints for a
+person to paste), building, running offline (--network none) and collecting the result the container writes.
+
+The image runs the same cell runner as a local virtualenv (`python -m harness in-image`), so its result file has the
+same format and the same report covers both.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness import results, sources
+from harness.cell import Options, call, conclude, current, failing, new_result, tail
+from harness.definition import ROOT, Cell
+from harness.results import CellResult
+
+REPOSITORY = "ptbr-matrix"
+WHEELHOUSE = ROOT / "wheelhouse"
+IN_IMAGE_REPORTS = "/app/reports"
+
+
+def tag(cell: Cell) -> str:
+    return f"{REPOSITORY}:{cell.id}"
+
+
+@functools.cache
+def client() -> str:
+    """The docker client to use: $PTBR_DOCKER, else the first `docker` on PATH that can build with BuildKit (a
+    buildx plugin, or a client older than 23 with BuildKit built in)."""
+    if os.environ.get("PTBR_DOCKER"):
+        return os.environ["PTBR_DOCKER"]
+    found = [str(Path(d) / "docker") for d in os.environ.get("PATH", "").split(os.pathsep)
+             if (Path(d) / "docker").is_file() and os.access(Path(d) / "docker", os.X_OK)]
+    for candidate in dict.fromkeys(found):
+        if _ok([candidate, "buildx", "version"]):
+            return candidate
+        version = subprocess.run([candidate, "--version"], capture_output=True, text=True, check=False).stdout
+        major = re.search(r"version (\d+)\.", version)
+        if major and int(major[1]) < 23:
+            return candidate
+    return "docker"
+
+
+def _ok(argv: Sequence[str]) -> bool:
+    try:
+        return subprocess.run(list(argv), capture_output=True, check=False, timeout=60).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def available() -> str | None:
+    """None when a Docker engine answers, else why not."""
+    if not _ok([client(), "info"]):
+        return f"no Docker engine answers `{client()} info` (see README: Docker)"
+    return None
+
+
+@functools.cache
+def _bridgeless() -> bool:
+    """An engine started without its default bridge (as on machines with no private networking): builds then
+    need the host's network to reach the package index."""
+    return not _ok([client(), "network", "inspect", "bridge"])
+
+
+def _torch(cell: Cell) -> tuple[str, dict[str, str], Path | None]:
+    """(torch source, build arguments, a local wheel to put in wheelhouse/ first)."""
+    source, args = sources.torch_source(cell.torch)
+    if source == "pytorch-cpu-index":
+        return source, {}, None  # the Dockerfile's defaults
+    if source.startswith("local-wheels:"):
+        directory = Path(source.split(":", 1)[1])
+        wheel = next(p for p in sorted(directory.iterdir()) if p.name.startswith(f"torch-{cell.torch}")
+                     and p.suffix == ".whl")
+        variant = args[-1].partition("+")[2]
+        return source, {"TORCH_INDEX": "", "TORCH_VARIANT": variant}, wheel
+    return source, {"TORCH_INDEX": "", "TORCH_VARIANT": ""}, None  # PyPI's build (with CUDA libraries)
+
+
+def build_argv(cell: Cell) -> tuple[list[str], Path | None, str]:
+    """(the docker build command, a wheel to stage in wheelhouse/ first, torch source), for this machine."""
+    source, torch_args, wheel = _torch(cell)
+    args = {"TORCH": cell.torch, "TRANSFORMERS": cell.transformers, "GLINER": cell.gliner, **torch_args,
+            "TORCH_SOURCE": source}
+    if cell.override:
+        args["OVERRIDE"] = "1"
+    if os.environ.get("PTBR_BASE_IMAGE"):
+        args["BASE_IMAGE"] = os.environ["PTBR_BASE_IMAGE"]
+    if os.environ.get("PTBR_OFFLINE_BUILD"):
+        args["OFFLINE"] = "1"
+    argv = [client(), "build", "--tag", tag(cell)]
+    for name, value in args.items():
+        argv += ["--build-arg", f"{name}={value}"]
+    cert = os.environ.get("SSL_CERT_FILE")
+    if cert and Path(cert).is_file():  # a TLS-intercepting proxy's CA: a BuildKit secret, never in a layer
+        argv += ["--secret", f"id=ca,src={cert}"]
+    if os.environ.get("PTBR_OFFLINE_BUILD"):
+        argv += ["--network", "none"]
+    elif _bridgeless():
+        argv += ["--network", "host"]
+    return [*argv, "."], wheel, source
+
+
+def run_argv(cell: Cell, tests: Sequence[str] = (), reports: str = '"$PWD/reports"',
+             user: str = '"$(id -u):$(id -g)"') -> list[str]:
+    """The docker run command: offline, as the calling user (so the result files are theirs), results into
+    reports/ of the current directory. Shell words: quote nothing further."""
+    return [client(), "run", "--rm", "--network", "none", "--user", user, "--volume", f"{reports}:{IN_IMAGE_REPORTS}",
+            tag(cell), *tests]
+
+
+def _shell(argv: Sequence[str]) -> str:
+    return " ".join(a if a.startswith('"') or "$(" in a else shlex.quote(a) for a in argv)
+
+
+def repro(cell: Cell, tests: Sequence[str] = ()) -> dict[str, str]:
+    """The two commands a person pastes at a checkout's root to reproduce the cell (only ``tests`` if given)."""
+    argv, wheel, _ = build_argv(cell)
+    build = f"DOCKER_BUILDKIT=1 {_shell(argv)}"
+    if wheel:
+        build = f"cp {shlex.quote(str(wheel))} wheelhouse/ && {build}"
+    return {"docker_build": build, "docker_run": f"mkdir -p reports && {_shell(run_argv(cell, tests))}"}
+
+
+def add_repro(result: CellResult, root: Path = results.CELLS) -> CellResult:
+    """Fill in the Docker repro commands of a saved result (however it ran) and save it again."""
+    cell = Cell(**result["requested"], override=bool(result["declared_support"].get("override")))
+    result["repro"].update(repro(cell, failing(result)))
+    results.save(result, root)
+    return result
+
+
+def _stage(wheel: Path) -> None:
+    target = WHEELHOUSE / wheel.name
+    if target.is_file() and target.stat().st_size == wheel.stat().st_size:
+        return
+    target.unlink(missing_ok=True)
+    try:
+        os.link(wheel, target)
+    except OSError:
+        shutil.copyfile(wheel, target)
+
+
+def image_size_mb(cell: Cell) -> float | None:
+    out = subprocess.run([client(), "image", "inspect", "--format", "{{.Size}}", tag(cell)], capture_output=True,
+                         text=True, check=False)
+    return round(int(out.stdout.strip()) / 1e6, 1) if out.returncode == 0 and out.stdout.strip() else None
+
+
+def run(cell: Cell, opts: Options, root: Path = results.CELLS) -> CellResult:
+    """Build the cell's image and run the suite in it offline; save and return its result."""
+    if previous := current(cell, opts, root):
+        return previous
+    start = time.monotonic()
+    result = new_result(cell, opts)
+    result["runner"] = "docker"
+    why = available()
+    if why:
+        return conclude(result, "error", why, start, opts, root)
+    argv, wheel, source = build_argv(cell)
+    result["torch_source"] = source
+    if wheel:
+        _stage(wheel)
+    opts.log(f"{cell.id}: building {tag(cell)}")
+    step = time.monotonic()
+    code, output = call(argv, opts.install_timeout_s, env={**os.environ, "DOCKER_BUILDKIT": "1"})
+    result["timings"]["build_s"] = round(time.monotonic() - step, 1)
+    if code != 0:
+        why = "timed out" if code is None else f"exit {code}"
+        return conclude(result, "install-failed", f"docker build {why}:\n{tail(output)}", start, opts, root)
+    result["image"] = {"tag": tag(cell), "size_mb": image_size_mb(cell)}
+
+    results.cell_dir(cell.id, root).mkdir(parents=True, exist_ok=True)
+    (results.cell_dir(cell.id, root) / "result.json").unlink(missing_ok=True)  # the container writes a new one
+    name = f"ptbr-{cell.id}-{os.getpid()}"
+    argv = run_argv(cell, opts.pytest_args, reports=str(root.parent), user=f"{os.getuid()}:{os.getgid()}")
+    argv[2:2] = ["--name", name]
+    opts.log(f"{cell.id}: running the suite in {tag(cell)} (--network none)")
+    step = time.monotonic()
+    code, output = call(argv, opts.timeout_s)
+    if code is None:
+        _ok([client(), "rm", "--force", name])
+        return conclude(result, "timeout", f"the container did not finish within {opts.timeout_s:.0f} s", start,
+                        opts, root)
+    written = results.load(cell.id, root)
+    if not written:
+        return conclude(result, "error", f"the container wrote no result (exit {code}):\n{tail(output)}", start,
+                        opts, root)
+    timings = {**result["timings"], **written["timings"], "container_s": round(time.monotonic() - step, 1)}
+    written.update(runner="docker", image=result["image"], torch_source=f"{source} (image)", timings=timings,
+                   duration_s=round(time.monotonic() - start, 1))
+    add_repro(written, root)
+    opts.log(f"{cell.id}: {written['status']} in {tag(cell)}")
+    return written
