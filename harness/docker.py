@@ -27,6 +27,27 @@ WHEELHOUSE = ROOT / "wheelhouse"
 IN_IMAGE_REPORTS = "/app/reports"
 
 
+def uv_version(dockerfile: Path = ROOT / "Dockerfile") -> str:
+    """The uv release the image installs with (the Dockerfile's UV_VERSION)."""
+    return re.search(r"^ARG UV_VERSION=(\S+)$", dockerfile.read_text(), re.MULTILINE)[1]
+
+
+def wheelhouse_requirements(cell: Cell) -> tuple[list[str], list[str]]:
+    """(torch index options and requirement, every other wheel) an offline build of ``cell`` needs: its lock
+    file's pins (or its three pins), the project's build backend and uv."""
+    import tomllib
+
+    _, torch_args = sources.torch_source(cell.torch)
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        backend = tomllib.load(f)["build-system"]["requires"]
+    if cell.lock.is_file():
+        pins = [line for line in cell.lock.read_text().splitlines()
+                if line and not line.startswith(("#", "torch=="))]
+    else:
+        pins = [f"transformers=={cell.transformers}", f"gliner[training]=={cell.gliner}"]
+    return torch_args, [*pins, *backend, f"uv=={uv_version()}"]
+
+
 def tag(cell: Cell) -> str:
     return f"{REPOSITORY}:{cell.id}"
 
@@ -108,12 +129,11 @@ def build_argv(cell: Cell) -> tuple[list[str], Path | None, str]:
     return [*argv, "."], wheel, source
 
 
-def run_argv(cell: Cell, tests: Sequence[str] = (), reports: str = '"$PWD/reports"',
-             user: str = '"$(id -u):$(id -g)"') -> list[str]:
+def run_argv(cell: Cell, tests: Sequence[str] = (), user: str = '"$(id -u):$(id -g)"',
+             volume: str = f'"$PWD/reports":{IN_IMAGE_REPORTS}') -> list[str]:
     """The docker run command: offline, as the calling user (so the result files are theirs), results into
-    reports/ of the current directory. Shell words: quote nothing further."""
-    return [client(), "run", "--rm", "--network", "none", "--user", user, "--volume", f"{reports}:{IN_IMAGE_REPORTS}",
-            tag(cell), *tests]
+    reports/ of the current directory. The defaults are shell words for a person to paste."""
+    return [client(), "run", "--rm", "--network", "none", "--user", user, "--volume", volume, tag(cell), *tests]
 
 
 def _shell(argv: Sequence[str]) -> str:
@@ -154,6 +174,24 @@ def image_size_mb(cell: Cell) -> float | None:
     return round(int(out.stdout.strip()) / 1e6, 1) if out.returncode == 0 and out.stdout.strip() else None
 
 
+def build(cell: Cell, opts: Options, log: Path) -> str | None:
+    """Build the cell's image (its build output goes to ``log``); None, or why it failed."""
+    argv, wheel, _ = build_argv(cell)
+    if wheel:
+        _stage(wheel)
+    opts.log(f"{cell.id}: building {tag(cell)}")
+    code, output = call(argv, opts.install_timeout_s, env={**os.environ, "DOCKER_BUILDKIT": "1"})
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(output, encoding="utf-8")
+    if code != 0:
+        hint = ""
+        if not os.environ.get("PTBR_BASE_IMAGE") and "python:" in output and "pull" in output.lower():
+            hint = ("\n(no registry? make a local base image, e.g. `bash .ci/docker-engine`, and name it in "
+                    "PTBR_BASE_IMAGE)")
+        return f"docker build {'timed out' if code is None else f'exit {code}'}:\n{tail(output)}{hint}"
+    return None
+
+
 def run(cell: Cell, opts: Options, root: Path = results.CELLS) -> CellResult:
     """Build the cell's image and run the suite in it offline; save and return its result."""
     if previous := current(cell, opts, root):
@@ -164,23 +202,19 @@ def run(cell: Cell, opts: Options, root: Path = results.CELLS) -> CellResult:
     why = available()
     if why:
         return conclude(result, "error", why, start, opts, root)
-    argv, wheel, source = build_argv(cell)
-    result["torch_source"] = source
-    if wheel:
-        _stage(wheel)
-    opts.log(f"{cell.id}: building {tag(cell)}")
+    out_dir = results.cell_dir(cell.id, root)
+    result["torch_source"] = _torch(cell)[0]
     step = time.monotonic()
-    code, output = call(argv, opts.install_timeout_s, env={**os.environ, "DOCKER_BUILDKIT": "1"})
+    why = build(cell, opts, out_dir / "build.log")
     result["timings"]["build_s"] = round(time.monotonic() - step, 1)
-    if code != 0:
-        why = "timed out" if code is None else f"exit {code}"
-        return conclude(result, "install-failed", f"docker build {why}:\n{tail(output)}", start, opts, root)
+    if why:
+        return conclude(result, "install-failed", why, start, opts, root)
     result["image"] = {"tag": tag(cell), "size_mb": image_size_mb(cell)}
 
-    results.cell_dir(cell.id, root).mkdir(parents=True, exist_ok=True)
-    (results.cell_dir(cell.id, root) / "result.json").unlink(missing_ok=True)  # the container writes a new one
+    (out_dir / "result.json").unlink(missing_ok=True)  # the container writes a new one
     name = f"ptbr-{cell.id}-{os.getpid()}"
-    argv = run_argv(cell, opts.pytest_args, reports=str(root.parent), user=f"{os.getuid()}:{os.getgid()}")
+    argv = run_argv(cell, opts.pytest_args, user=f"{os.getuid()}:{os.getgid()}",
+                    volume=f"{root.resolve()}:{IN_IMAGE_REPORTS}/cells")
     argv[2:2] = ["--name", name]
     opts.log(f"{cell.id}: running the suite in {tag(cell)} (--network none)")
     step = time.monotonic()
@@ -194,8 +228,8 @@ def run(cell: Cell, opts: Options, root: Path = results.CELLS) -> CellResult:
         return conclude(result, "error", f"the container wrote no result (exit {code}):\n{tail(output)}", start,
                         opts, root)
     timings = {**result["timings"], **written["timings"], "container_s": round(time.monotonic() - step, 1)}
-    written.update(runner="docker", image=result["image"], torch_source=f"{source} (image)", timings=timings,
-                   duration_s=round(time.monotonic() - start, 1))
+    written.update(runner="docker", image=result["image"], torch_source=f"{result['torch_source']} (image)",
+                   timings=timings, duration_s=round(time.monotonic() - start, 1))
     add_repro(written, root)
     opts.log(f"{cell.id}: {written['status']} in {tag(cell)}")
     return written

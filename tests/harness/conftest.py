@@ -4,6 +4,8 @@ and uv (the boundary the harness drives through subprocesses); everything else i
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -34,3 +36,18 @@ def fake_env(tmp_path: Path):
 
     behave()
     return python, [str(installer)], behave, installer
+
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A clean checkout of this work tree: its tracked files only (as they are now), no .git, no build leftovers."""
+    dest = tmp_path / "checkout"
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    return dest

@@ -1,0 +1,154 @@
+"""A cell's Docker commands: what a person pastes must be what the harness runs, carry the cell and this machine's
+package sources, keep the CA bundle out of the image, and run offline. No engine needed here (the shell and a
+stand-in `docker` are the boundary); tests/harness/test_docker_engine.py builds and runs real images."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness import definition, docker, results, sources
+
+CELL = definition.Cell("2.13.0", "5.0.0", "0.2.29")
+FAKE_DOCKER = f"""#!{sys.executable}
+import json, os, sys
+with open(os.environ["FAKE_DOCKER_LOG"], "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+"""
+
+
+@pytest.fixture
+def local_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """torch comes from a local wheel directory, as on machines that cannot reach the PyTorch CPU index."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    wheel = wheels / "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
+    wheel.write_bytes(b"not really a wheel")
+    monkeypatch.setattr(sources, "torch_source", lambda v: (f"local-wheels:{wheels}",
+                                                            ["--find-links", str(wheels), f"torch=={v}+cpu"]))
+    monkeypatch.setenv("PTBR_DOCKER", "docker")  # the one on PATH, whatever this machine has
+    docker.client.cache_clear()
+    yield wheel
+    docker.client.cache_clear()
+
+
+def _build_args(argv: list[str]) -> dict[str, str]:
+    return dict(argv[i + 1].split("=", 1) for i, a in enumerate(argv) if a == "--build-arg")
+
+
+def test_build_command_carries_the_cell_and_where_torch_comes_from(local_wheel: Path) -> None:
+    argv, wheel, source = docker.build_argv(CELL)
+    args = _build_args(argv)
+    assert argv[argv.index("--tag") + 1] == "ptbr-matrix:torch2.13.0-tf5.0.0-gliner0.2.29", "the tag is the cell id"
+    assert {k.lower(): args[k] for k in ("TORCH", "TRANSFORMERS", "GLINER")} == CELL.pins, "built for the pins"
+    assert (args["TORCH_INDEX"], args["TORCH_VARIANT"]) == ("", "cpu"), \
+        "a local CPU wheel replaces the unreachable index and keeps the +cpu build"
+    assert wheel == local_wheel, "the wheel is put in wheelhouse/ (the build context) before building"
+    assert docker.repro(CELL)["docker_build"].startswith(f"cp {local_wheel} wheelhouse/ && DOCKER_BUILDKIT=1 "), \
+        "the pasted build command stages the wheel itself, so it works from a clean checkout"
+    assert args["TORCH_SOURCE"] == source
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("pytorch-cpu-index", {}),  # the Dockerfile's defaults are the CPU index and the +cpu build
+    ("pypi", {"TORCH_INDEX": "", "TORCH_VARIANT": ""}),  # PyPI's default build: no index, no local label
+])
+def test_torch_index_arguments_follow_the_source(monkeypatch: pytest.MonkeyPatch, source: str,
+                                                 expected: dict[str, str]) -> None:
+    monkeypatch.setattr(sources, "torch_source", lambda v: (source, [f"torch=={v}"]))
+    args = _build_args(docker.build_argv(CELL)[0])
+    assert {k: args[k] for k in ("TORCH_INDEX", "TORCH_VARIANT") if k in args} == expected
+
+
+def test_ca_bundle_goes_in_as_a_secret_never_as_a_build_argument(local_wheel: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    ca = tmp_path / "proxy-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+    argv, _, _ = docker.build_argv(CELL)
+    assert argv[argv.index("--secret") + 1] == f"id=ca,src={ca}", "BuildKit mounts it only while installing"
+    assert not [v for v in _build_args(argv).values() if str(ca) in v], "build arguments are stored in the image"
+
+
+def test_offline_build_uses_only_the_wheelhouse_and_no_network(local_wheel: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTBR_OFFLINE_BUILD", "1")
+    argv, _, _ = docker.build_argv(CELL)
+    assert _build_args(argv)["OFFLINE"] == "1"
+    assert argv[argv.index("--network") + 1] == "none", "an air-gapped build must not be able to reach an index"
+
+
+def test_pasted_run_command_is_the_offline_run_the_harness_does(local_wheel: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(FAKE_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    log = tmp_path / "docker.log"
+    test = "tests/propagation/test_gliner_kwargs.py::test_gliner_kwargs_reach_the_trainer[others_lr=0.0]"
+    command = docker.repro(CELL, [test])["docker_run"]
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_DOCKER_LOG": str(log)}
+    workdir = tmp_path / "checkout"
+    workdir.mkdir()
+    subprocess.run(["bash", "-c", command], cwd=workdir, env=env, check=True)
+    got = json.loads(log.read_text())
+    assert got == ["run", "--rm", "--network", "none", "--user", f"{os.getuid()}:{os.getgid()}",
+                   "--volume", f"{workdir}/reports:/app/reports", "ptbr-matrix:" + CELL.id, test], \
+        "pasted in a shell: the image runs offline, as the caller, reports/ mounted; the test id survives quoting"
+    assert (workdir / "reports").is_dir(), "it creates reports/ first, so the caller (not the daemon) owns it"
+
+
+def test_client_is_one_that_can_build_with_buildkit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On these machines the first docker on PATH is a new client without buildx; Debian's older one has BuildKit."""
+    for name, version, buildx in (("new", "28.2.2", False), ("debian", "20.10.24+dfsg1", False)):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "docker").write_text(f"#!/bin/sh\n[ \"$1\" = buildx ] && exit {0 if buildx else 1}\n"
+                                  f"echo 'Docker version {version}, build x'\n")
+        (d / "docker").chmod(0o755)
+    monkeypatch.delenv("PTBR_DOCKER", raising=False)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'new'}{os.pathsep}{tmp_path / 'debian'}")
+    docker.client.cache_clear()
+    try:
+        assert docker.client() == str(tmp_path / "debian" / "docker")
+    finally:
+        docker.client.cache_clear()
+
+
+def test_wheelhouse_holds_everything_an_offline_build_installs() -> None:
+    cell = definition.find("torch2.13.0-tf5.16.1-gliner0.2.29")
+    torch_args, others = docker.wheelhouse_requirements(cell)
+    pinned = [line for line in cell.lock.read_text().splitlines() if "==" in line and not line.startswith("#")]
+    assert torch_args[-1].startswith("torch==2.13.0")
+    assert set(pinned) - set(others) == {"torch==2.13.0"}, "every pin of the lock file but torch (fetched apart)"
+    dockerfile = (definition.ROOT / "Dockerfile").read_text()
+    uv = re.search(r"^ARG UV_VERSION=(\S+)$", dockerfile, re.MULTILINE)[1]
+    assert f"uv=={uv}" in others, "the uv the image installs with"
+    assert any(r.startswith("setuptools") for r in others), "the build backend, to install the project"
+
+
+def test_dockerfile_defaults_follow_the_matrix_definition() -> None:
+    dockerfile = (definition.ROOT / "Dockerfile").read_text()
+    assert f"ARG BASE_IMAGE=python:{definition.python()}-slim" in dockerfile, \
+        "the default base image is the official slim image of the matrix's Python"
+    assert not re.search(r"^#\s*syntax=", dockerfile, re.MULTILINE), \
+        "a syntax line makes BuildKit pull a frontend image from a registry"
+
+
+def test_an_images_result_is_current_on_the_host(checkout: Path) -> None:
+    """The image holds a copy of the code without .git: its fingerprint must equal the checkout's, or every result
+    from a container would read as stale. What the build context admits (.dockerignore) is what gets copied."""
+    ignore = (checkout / ".dockerignore").read_text().splitlines()
+    admitted = {line[1:] for line in ignore if line.startswith("!")}
+    for path in results.CODE:
+        assert path.split("/")[0] in admitted, f".dockerignore keeps {path} out of the image"
+    for leftover in ("src/ptbr.egg-info/PKG-INFO", "tests/propagation/__pycache__/x.pyc"):  # installing, importing
+        (checkout / leftover).parent.mkdir(parents=True, exist_ok=True)
+        (checkout / leftover).write_text("x")
+    assert results.fingerprint(CELL, root=checkout) == results.fingerprint(CELL)

@@ -1,0 +1,58 @@
+"""Real images on a real engine: a failing cell, built and run offline by the harness, is reproduced by pasting the
+report's two commands in a clean checkout; the image stays small and shares its torch layer with its siblings.
+
+Needs a Docker engine (BuildKit) and, where no registry is reachable, PTBR_BASE_IMAGE (see .ci/docker-engine)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from harness import cell, definition, docker
+
+pytestmark = pytest.mark.docker
+
+SIBLING = definition.find("torch2.13.0-tf5.16.1-gliner0.2.29")
+BROKEN = definition.find("torch2.13.0-tf4.51.3-gliner0.2.26")  # gliner 0.2.26 crashes in freeze_components
+FAILING = "tests/propagation/test_layer2_transformers.py::test_frozen_component_has_no_trainable_parameters"
+MAX_IMAGE_MB = 1500
+
+
+def _layers(image: str) -> list[str]:
+    out = subprocess.run([docker.client(), "image", "inspect", "--format", "{{json .RootFS.Layers}}", image],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_a_failing_cell_reproduces_from_the_pasted_commands(tmp_path: Path, checkout: Path) -> None:
+    why = docker.available()
+    if why:
+        pytest.skip(f"{why}; start one with `bash .ci/docker-engine` (Docker tests run wherever an engine can)")
+    opts = cell.Options(log=lambda _m: None, rerun=True, pytest_args=[FAILING])
+    assert docker.build(SIBLING, opts, tmp_path / "sibling-build.log") is None, \
+        (tmp_path / "sibling-build.log").read_text()[-2000:]
+
+    result = docker.run(BROKEN, opts, root=tmp_path / "cells")
+    assert result["status"] == "broken", result["reason"]
+    assert result["runner"] == "docker"
+    assert [(b["field"], b["layer"]) for b in result["breaks"]] == [("training.freeze_components", "transformers")], \
+        "the container's result names the broken field and layer, as a local run does"
+    assert result["image"]["size_mb"] <= MAX_IMAGE_MB, "a CPU-only cell's image stays within 1.5 GB"
+    base = len(_layers(os.environ.get("PTBR_BASE_IMAGE", f"python:{definition.python()}-slim")))
+    sibling, broken = _layers(docker.tag(SIBLING)), _layers(docker.tag(BROKEN))
+    # after the base image's layers: the venv, then torch (a rebuilt torch layer has new file times: a new digest)
+    assert broken[:base + 2] == sibling[:base + 2], "cells with the same torch share the torch layer"
+    assert broken[base + 2] != sibling[base + 2], "and differ from the next layer on (transformers, gliner)"
+
+    built = subprocess.run(["bash", "-c", result["repro"]["docker_build"]], cwd=checkout, capture_output=True,
+                           text=True, timeout=1800)
+    assert built.returncode == 0, f"the pasted docker build fails in a clean checkout:\n{built.stderr[-3000:]}"
+    ran = subprocess.run(["bash", "-c", result["repro"]["docker_run"]], cwd=checkout, capture_output=True, text=True,
+                         timeout=1200)
+    assert ran.returncode == 1, f"the pasted docker run must fail as the cell did:\n{ran.stdout[-3000:]}"
+    assert "BROKEN training.freeze_components [transformers]" in ran.stdout, "it says which field broke, in which layer"
+    pasted = json.loads((checkout / "reports" / "cells" / BROKEN.id / "result.json").read_text())
+    assert (pasted["status"], pasted["selection"]) == ("broken", [FAILING]), "and writes the cell's result to reports/"
