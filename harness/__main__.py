@@ -1,6 +1,11 @@
-"""`python -m harness in-image [pytest args]`: the entry point of a cell's Docker image. Runs the cell the image was
-built for (its pins are already installed) with the same runner as a local virtualenv, writes its result under
-reports/ (mounted from the host) and prints what broke. Exit 0 when the cell passes, 1 otherwise."""
+"""Commands the Docker image and the GitHub workflows run (people use nox):
+
+    python -m harness in-image [pytest args]     the image's entry point: run the cell it was built for
+    python -m harness github cells               the workflow's cell list (see harness/github.py)
+    python -m harness github annotate|gate REPORT
+
+`in-image` runs the cell with the same runner as a local virtualenv (its pins are already installed), writes its
+result under reports/ (mounted from the host) and prints what broke. Exit 0 when the cell passes, 1 otherwise."""
 
 from __future__ import annotations
 
@@ -31,6 +36,10 @@ def in_image(argv: list[str]) -> int:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["in-image"]:
         return in_image(argv[1:])
+    if argv[:1] == ["github"]:
+        from harness import github
+
+        return github.main(argv[1:])
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import tomllib
 ROOT = Path(__file__).parents[1]
 MATRIX = ROOT / "constraints" / "matrix.toml"
 LOCKS = ROOT / "constraints" / "cells"
+VERSION = r"[0-9][0-9a-z.+]*"  # PEP 440 public versions (with a local label): safe in a tag, a path, a shell word
+ID = re.compile(rf"torch({VERSION})-tf({VERSION})-gliner({VERSION})")
 
 
 @dataclass(frozen=True, order=True)
@@ -24,6 +27,14 @@ class Cell:
     @property
     def id(self) -> str:
         return f"torch{self.torch}-tf{self.transformers}-gliner{self.gliner}"
+
+    @classmethod
+    def parse(cls, cell_id: str, override: bool = False) -> Cell:
+        """The cell an id names (torch<version>-tf<version>-gliner<version>); ValueError if it names none."""
+        match = ID.fullmatch(cell_id)
+        if not match:
+            raise ValueError(f"not a cell id: {cell_id!r} (expected e.g. torch2.13.0-tf5.0.0-gliner0.2.29)")
+        return cls(*match.groups(), override=override)
 
     @property
     def lock(self) -> Path:

@@ -185,7 +185,7 @@ def build(cell: Cell, opts: Options, log: Path) -> str | None:
     log.write_text(output, encoding="utf-8")
     if code != 0:
         hint = ""
-        if not os.environ.get("PTBR_BASE_IMAGE") and "python:" in output and "pull" in output.lower():
+        if not os.environ.get("PTBR_BASE_IMAGE") and "load metadata for docker.io/library/python:" in output:
             hint = ("\n(no registry? make a local base image, e.g. `bash .ci/docker-engine`, and name it in "
                     "PTBR_BASE_IMAGE)")
         return f"docker build {'timed out' if code is None else f'exit {code}'}:\n{tail(output)}{hint}"

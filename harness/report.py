@@ -130,7 +130,7 @@ def markdown(report: dict[str, Any]) -> str:
                 lines += ["```", c["reason"], "```", ""]
             for b in c["version_dependent_breaks"] + c["gliner_path_dependent_breaks"]:
                 lines.append(f"- `{b['layer']}` `{b['field']}`: {b['message']} (`{b['test']}`)")
-            lines += ["", f"Reproduce ({c.get('runner', 'venv')} run here) with nox, from a checkout's root:", "",
+            lines += ["", "Reproduce from a checkout's root, with nox (in a virtualenv):", "",
                       "```sh", c["repro"]["nox"], "```", ""]
             if c["repro"].get("docker_run"):
                 lines += ["or in the cell's image (build it, then run the failing tests offline):", "", "```sh",

@@ -1,0 +1,85 @@
+"""GitHub Actions glue, from the same files a person uses locally: the cells of a workflow's dynamic matrix (from
+`nox --list --json`, so from constraints/matrix.toml), failure annotations, and the gate's verdict."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from harness.definition import ROOT, Cell
+
+
+def listed_cells(tags: list[str]) -> list[dict[str, Any]]:
+    """The matrix cells nox lists (all of them, or those with any of ``tags``): one entry per cell job."""
+    listing = subprocess.run([sys.executable, "-m", "nox", "--list", "--json", "--tags", *(tags or ["matrix"])],
+                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return [{"id": s["call_spec"]["cell_id"], "session": s["session"], "override": False}
+            for s in json.loads(listing) if "matrix" in s["tags"]]
+
+
+def matrix(env: dict[str, str]) -> list[dict[str, Any]]:
+    """The cells a workflow run covers: an ad-hoc cell when TORCH, TRANSFORMERS and GLINER are given (OVERRIDE
+    "true" installs transformers outside gliner's range), else the cells with any of the space-separated TAGS."""
+    versions = [env.get(k, "").strip() for k in ("TORCH", "TRANSFORMERS", "GLINER")]
+    if any(versions):
+        if not all(versions):
+            raise ValueError("an ad-hoc cell needs torch, transformers and gliner versions")
+        cell = Cell.parse("torch{}-tf{}-gliner{}".format(*versions))  # validates each version
+        return [{"id": cell.id, "session": "cell", "override": env.get("OVERRIDE") == "true"}]
+    return listed_cells(env.get("TAGS", "").split())
+
+
+def _escape(text: str) -> str:
+    """A workflow command's message: %, CR and LF escaped as GitHub requires."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def annotations(report: dict[str, Any]) -> list[str]:
+    """One ::error per cell that did not pass (its breaks, or why it did not run), and per version-independent
+    break on PTBR's path."""
+    lines = [f"::error title=PTBR's path breaks in every cell::{_escape(_break(b))}"
+             for b in report["version_independent"]["ptbr_path"]]
+    for c in report["cells"]:
+        if c["status"] != "pass":
+            detail = "; ".join(map(_break, c["version_dependent_breaks"])) or c.get("reason") or ""
+            repro = c["repro"].get("docker_run") or c["repro"]["nox"]
+            lines.append(f"::error title={c['id']}: {c['status']}::{_escape(detail + chr(10) + 'reproduce: ' + repro)}")
+    return lines
+
+
+def _break(b: dict[str, str]) -> str:
+    return f"{b['field']} [{b['layer']}]: {b['message']}"
+
+
+def gate(report: dict[str, Any]) -> list[str]:
+    """Why the matrix should block a merge: PTBR's own path broken in every cell (a PTBR regression, not a version
+    finding), or a cell the harness could not judge (error, timeout). Broken versions are findings, not failures."""
+    why = [f"PTBR's path breaks in every cell: {b['field']} [{b['layer']}]"
+           for b in report["version_independent"]["ptbr_path"]]
+    why += [f"{c['id']}: {c['status']} ({(c.get('reason') or '').splitlines()[0] if c.get('reason') else ''})"
+            for c in report["cells"] if c["status"] in ("error", "timeout")]
+    return why
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else ""
+    if command == "cells":
+        try:
+            cells = matrix(dict(os.environ))
+        except ValueError as e:
+            # stderr: stdout goes to $GITHUB_OUTPUT; the runner reads workflow commands from both
+            print(f"::error title=cannot list the cells::{_escape(str(e))}", file=sys.stderr)
+            return 2
+        print("cells=" + json.dumps(cells, separators=(",", ":")))
+        return 0
+    if command in ("annotate", "gate"):
+        with open(argv[1], encoding="utf-8") as f:
+            report = json.load(f)
+        out = annotations(report) if command == "annotate" else gate(report)
+        print("\n".join(out))
+        return 1 if command == "gate" and out else 0
+    print("usage: python -m harness github (cells | annotate REPORT | gate REPORT)", file=sys.stderr)
+    return 2

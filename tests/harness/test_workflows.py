@@ -1,0 +1,118 @@
+"""The GitHub workflows run what a person runs: the matrix workflow's cells are nox's cells (so the definition's),
+each cell job is the cell's nox session with --docker, and the report job's gate and annotations read the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from harness import definition, github
+
+WORKFLOW = definition.ROOT / ".github" / "workflows" / "matrix.yml"
+NEW_GROUP = '\n[[group]]\ngliner = ["0.2.29"]\ntransformers = ["5.3.0"]\ntorch = ["2.7.1"]\n'
+
+
+def _step(job: str, having: str) -> dict:
+    steps = yaml.safe_load(WORKFLOW.read_text())["jobs"][job]["steps"]
+    return next(s for s in steps if having in s.get("run", ""))
+
+
+def _run_step(step: dict, cwd: Path, env: dict[str, str], path: str) -> tuple[subprocess.CompletedProcess, str]:
+    """Run a step's script as the runner does (bash, the step's env, GITHUB_OUTPUT); (process, what it output)."""
+    out = cwd / "github_output"
+    out.write_text("")
+    proc = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=cwd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PATH": path, "GITHUB_OUTPUT": str(out),
+                               **{k: "" for k in step.get("env", {})}, **env})
+    return proc, out.read_text()
+
+
+@pytest.fixture
+def python_with_nox(tmp_path: Path) -> str:
+    """A PATH whose `python` has nox, as after the workflow's `pip install nox`."""
+    python = os.environ.get("PTBR_NOX_PYTHON", sys.executable)
+    found = subprocess.run([python, "-c", "import nox"], capture_output=True, check=False)
+    assert found.returncode == 0, f"{python} has no nox: run this through `nox -s tests` (or install nox)"
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    (shims / "python").write_text(f'#!/bin/sh\nexec "{python}" "$@"\n')  # not a symlink: a venv's python
+    (shims / "python").chmod(0o755)                                         # finds its venv by its own path
+    return f"{shims}{os.pathsep}{os.environ['PATH']}"
+
+
+def test_a_cell_added_to_the_definition_gets_its_job_with_no_edit_to_the_workflow(checkout: Path,
+                                                                                  python_with_nox: str) -> None:
+    matrix = checkout / "constraints" / "matrix.toml"
+    matrix.write_text(matrix.read_text() + NEW_GROUP)
+    proc, output = _run_step(_step("cells", "github cells"), checkout, {}, python_with_nox)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    listed = json.loads(output.removeprefix("cells="))
+    assert [c["id"] for c in listed] == [c.id for c in definition.cells(matrix)], \
+        "one job per cell of constraints/matrix.toml, in its order"
+    assert "torch2.7.1-tf5.3.0-gliner0.2.29" in [c["id"] for c in listed]
+
+
+def test_tags_select_cells_and_versions_make_an_ad_hoc_cell(python_with_nox: str, tmp_path: Path) -> None:
+    step = _step("cells", "github cells")
+    _, output = _run_step(step, definition.ROOT, {"TAGS": "gliner0.2.26 tf5.0.0"}, python_with_nox)
+    want = [c.id for c in definition.cells() if c.gliner == "0.2.26" or c.transformers == "5.0.0"]
+    assert sorted(c["id"] for c in json.loads(output.removeprefix("cells="))) == sorted(want), \
+        "space-separated tags select the cells having any of them (nox -t)"
+    adhoc = {"TORCH": "2.13.0", "TRANSFORMERS": "5.1.0", "GLINER": "0.2.25", "OVERRIDE": "true"}
+    _, output = _run_step(step, definition.ROOT, adhoc, python_with_nox)
+    assert json.loads(output.removeprefix("cells=")) == [
+        {"id": "torch2.13.0-tf5.1.0-gliner0.2.25", "session": "cell", "override": True}]
+    proc, output = _run_step(step, definition.ROOT, {**adhoc, "TORCH": "2.13.0; curl evil"}, python_with_nox)
+    assert (proc.returncode, output) == (2, ""), "a version that is not one never reaches a job"
+    assert "not a cell id" in proc.stderr
+
+
+@pytest.mark.parametrize(("entry", "argv"), [
+    ({"id": "torch2.13.0-tf5.0.0-gliner0.2.29", "session": "matrix(torch2.13.0-tf5.0.0-gliner0.2.29)",
+      "override": False}, ["-s", "matrix(torch2.13.0-tf5.0.0-gliner0.2.29)", "--", "--docker", "--explore"]),
+    ({"id": "torch2.13.0-tf5.1.0-gliner0.2.25", "session": "cell", "override": True},
+     ["-s", "cell", "--", "--docker", "--explore", "--cell", "torch2.13.0-tf5.1.0-gliner0.2.25", "--override"]),
+])
+def test_a_cell_job_runs_the_cells_nox_session_in_docker(tmp_path: Path, entry: dict, argv: list[str]) -> None:
+    step = _step("cell", "nox -s")
+    fake = tmp_path / "bin" / "nox"
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n")
+    fake.chmod(0o755)
+    # the step's env maps names to ${{ matrix.cell.<key> }}; GitHub renders booleans as true/false
+    keys = {name: expr.split("matrix.cell.")[1].strip(" }") for name, expr in step["env"].items()}
+    env = {name: json.dumps(entry[key]) if isinstance(entry[key], bool) else entry[key] for name, key in keys.items()}
+    proc, _ = _run_step(step, tmp_path, env, f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    assert json.loads(proc.stdout) == argv, "the job runs the nox session a person runs, in the cell's image"
+
+
+def _report(*cells: dict, common: tuple = ()) -> dict:
+    return {"version_independent": {"ptbr_path": list(common), "gliner_path": []}, "cells": list(cells)}
+
+
+def _cell(cell_id: str, status: str, breaks: tuple = (), reason: str | None = None) -> dict:
+    return {"id": cell_id, "status": status, "version_dependent_breaks": list(breaks), "reason": reason,
+            "repro": {"nox": "nox -s x", "docker_run": f"docker run ptbr-matrix:{cell_id}"}}
+
+
+BREAK = {"layer": "transformers", "field": "training.freeze_components", "test": "t", "message": "crash\n100%"}
+
+
+def test_gate_blocks_ptbr_regressions_and_unjudged_cells_not_broken_versions() -> None:
+    assert github.gate(_report(_cell("a", "pass"), _cell("b", "broken", (BREAK,)))) == [], \
+        "a version that breaks is a finding of the matrix, not a failure of the change"
+    assert github.gate(_report(_cell("a", "broken"), _cell("b", "broken"), common=(BREAK,))) == [
+        "PTBR's path breaks in every cell: training.freeze_components [transformers]"]
+    assert github.gate(_report(_cell("a", "timeout", reason="the suite did not finish within 1200 s"))) == [
+        "a: timeout (the suite did not finish within 1200 s)"]
+
+
+def test_annotations_are_one_line_workflow_commands_with_the_repro() -> None:
+    lines = github.annotations(_report(_cell("a", "pass"), _cell("b", "broken", (BREAK,))))
+    assert lines == ["::error title=b: broken::training.freeze_components [transformers]: crash%0A100%25"
+                     "%0Areproduce: docker run ptbr-matrix:b"], "newlines and % escaped, as GitHub requires"
