@@ -21,7 +21,8 @@ def in_image(argv: list[str]) -> int:
     env = os.environ
     this = Cell(env["PTBR_CELL_TORCH"], env["PTBR_CELL_TRANSFORMERS"], env["PTBR_CELL_GLINER"],
                 bool(env.get("PTBR_CELL_OVERRIDE")))
-    opts = cell.Options(rerun=True, pytest_args=argv, installed_from=env.get("PTBR_TORCH_SOURCE", "image"))
+    opts = cell.Options(rerun=True, pytest_args=argv, installed_from=env.get("PTBR_TORCH_SOURCE", "image"),
+                        runner="docker")
     result = cell.run(this, Path(sys.executable), opts)
     for b in result["breaks"] + result["gliner_path"]["breaks"]:
         path = "gliner's own path" if b in result["gliner_path"]["breaks"] else "PTBR's path"

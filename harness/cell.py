@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from harness import junit, results, sources
 from harness.definition import ROOT, Cell, suite_tools
@@ -46,6 +47,7 @@ class Options:
     installed_from: str | None = None
     """Set where the cell's pins are already installed (a cell's Docker image): no install step, and this is
     recorded as the torch source."""
+    runner: Literal["venv", "docker"] = "venv"
 
 
 def repro(cell: Cell, tests: Sequence[str] = ()) -> str:
@@ -165,7 +167,7 @@ def new_result(cell: Cell, opts: Options) -> CellResult:
         declared_support={"gliner_requires": None, "inside": None, "override": cell.override},
         torch_source=None, status="error", reason=None, breaks=[],
         gliner_path={"status": "not-run", "breaks": []},
-        repro={"nox": repro(cell), "docker_build": None, "docker_run": None}, runner="venv", image=None,
+        repro={"nox": repro(cell), "docker_build": None, "docker_run": None}, runner=opts.runner, image=None,
         duration_s=0.0, timings={}, fingerprint=results.fingerprint(cell), finished_at="",
         selection=selection(opts) or None,
     )

@@ -7,6 +7,7 @@ same format and the same report covers both.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
@@ -197,8 +198,8 @@ def run(cell: Cell, opts: Options, root: Path = results.CELLS) -> CellResult:
     if previous := current(cell, opts, root):
         return previous
     start = time.monotonic()
+    opts = dataclasses.replace(opts, runner="docker")
     result = new_result(cell, opts)
-    result["runner"] = "docker"
     why = available()
     if why:
         return conclude(result, "error", why, start, opts, root)
@@ -228,7 +229,7 @@ def run(cell: Cell, opts: Options, root: Path = results.CELLS) -> CellResult:
         return conclude(result, "error", f"the container wrote no result (exit {code}):\n{tail(output)}", start,
                         opts, root)
     timings = {**result["timings"], **written["timings"], "container_s": round(time.monotonic() - step, 1)}
-    written.update(runner="docker", image=result["image"], torch_source=f"{result['torch_source']} (image)",
+    written.update(image=result["image"], torch_source=f"{result['torch_source']} (image)",
                    timings=timings, duration_s=round(time.monotonic() - start, 1))
     add_repro(written, root)
     opts.log(f"{cell.id}: {written['status']} in {tag(cell)}")

@@ -55,4 +55,5 @@ def test_a_failing_cell_reproduces_from_the_pasted_commands(tmp_path: Path, chec
     assert ran.returncode == 1, f"the pasted docker run must fail as the cell did:\n{ran.stdout[-3000:]}"
     assert "BROKEN training.freeze_components [transformers]" in ran.stdout, "it says which field broke, in which layer"
     pasted = json.loads((checkout / "reports" / "cells" / BROKEN.id / "result.json").read_text())
-    assert (pasted["status"], pasted["selection"]) == ("broken", [FAILING]), "and writes the cell's result to reports/"
+    assert (pasted["status"], pasted["selection"], pasted["runner"]) == ("broken", [FAILING], "docker"), \
+        "and writes the cell's result to reports/, saying where it ran"
