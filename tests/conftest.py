@@ -11,6 +11,11 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["CUDA_VISIBLE_DEVICES"] = ""
 # xdist workers start after this: they hash strings like the golden loss trace's run (tests/propagation/golden)
 os.environ.setdefault("PYTHONHASHSEED", "0")
+# xdist workers share the cores: torch would start one thread per core in each worker, and on 2 cores 2 workers × 2
+# threads ran the propagation suite 1.4x slower than 2 × 1 (benchmarks/suite_ratio.py). Before torch is imported.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    os.environ.setdefault("OMP_NUM_THREADS",
+                          str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
 import ipaddress
 import json
