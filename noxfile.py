@@ -4,6 +4,7 @@
     nox -s matrix                    every cell of the version matrix, then the report (reports/matrix.md)
     nox -s "matrix(<cell id>)"       one cell; `nox -t gliner0.2.26` the cells with that version; `-j 2` in parallel
     nox -s cell -- --torch 2.13.0 --transformers 5.1.0 --gliner 0.2.25    an ad-hoc cell
+    nox -s image -- <cell id>        build a cell's Docker image (ptbr-matrix:<cell id>); `matrix -- --docker` runs it
     nox -s report                    rebuild the report from the cells' result files
     nox -s lock                      regenerate constraints/cells/<id>.txt (full transitive pins)
 
@@ -165,6 +166,23 @@ def report_session(session: nox.Session) -> None:
     session.log("\n" + report.terminal(written))
     if any(c["status"] != "pass" for c in written["cells"]) and "--explore" not in session.posargs:
         session.error("some cells are not pass: see reports/matrix.md")
+
+
+@nox.session(venv_backend="none", default=False)
+def image(session: nox.Session) -> None:
+    """Build the Docker image of each given cell (posargs: cell ids, ad-hoc ones too; none: every cell), tagged
+    ptbr-matrix:<id>."""
+    why = docker.available()
+    if why:
+        session.error(why)
+    known = {c.id: c for c in CELLS}
+    for c in [known.get(i) or definition.Cell.parse(i) for i in session.posargs] or CELLS:  # ad-hoc ids too
+        session.log(docker.repro(c)["docker_build"])
+        step = time.monotonic()
+        failed = docker.build(c, cells.Options(log=session.log), results.cell_dir(c.id) / "build.log")
+        if failed:
+            session.error(failed)
+        session.log(f"{docker.tag(c)}: {docker.image_size_mb(c)} MB, built in {time.monotonic() - step:.1f} s")
 
 
 @nox.session(python=PYTHON, default=False)
