@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness import cell, definition, docker
@@ -21,10 +22,14 @@ FAILING = "tests/propagation/test_layer2_transformers.py::test_frozen_component_
 MAX_IMAGE_MB = 1500
 
 
-def _layers(image: str) -> list[str]:
-    out = subprocess.run([docker.client(), "image", "inspect", "--format", "{{json .RootFS.Layers}}", image],
-                         capture_output=True, text=True, check=True)
+def _inspect(image: str, template: str) -> Any:
+    out = subprocess.run([docker.client(), "image", "inspect", "--format", template, image], capture_output=True,
+                         text=True, check=True)
     return json.loads(out.stdout)
+
+
+def _layers(image: str) -> list[str]:
+    return _inspect(image, "{{json .RootFS.Layers}}")
 
 
 def test_a_failing_cell_reproduces_from_the_pasted_commands(tmp_path: Path, checkout: Path) -> None:
@@ -41,6 +46,10 @@ def test_a_failing_cell_reproduces_from_the_pasted_commands(tmp_path: Path, chec
     assert [(b["field"], b["layer"]) for b in result["breaks"]] == [("training.freeze_components", "transformers")], \
         "the container's result names the broken field and layer, as a local run does"
     assert result["image"]["size_mb"] <= MAX_IMAGE_MB, "a CPU-only cell's image stays within 1.5 GB"
+    config = _inspect(docker.tag(BROKEN), "{{json .Config}}")
+    assert config["User"] == "1000", "the image runs as a non-root user"
+    assert not [e for e in config["Env"] if "SSL_CERT" in e or "/run/secrets" in e], \
+        "the proxy's CA bundle was a build secret: nothing in the image points at it"
     base = len(_layers(os.environ.get("PTBR_BASE_IMAGE", f"python:{definition.python()}-slim")))
     sibling, broken = _layers(docker.tag(SIBLING)), _layers(docker.tag(BROKEN))
     # after the base image's layers: the venv, then torch (a rebuilt torch layer has new file times: a new digest)
