@@ -22,9 +22,10 @@ def _step(job: str, having: str) -> dict:
     return next(s for s in steps if having in s.get("run", ""))
 
 
-def _run_step(step: dict, cwd: Path, env: dict[str, str], path: str) -> tuple[subprocess.CompletedProcess, str]:
+def _run_step(step: dict, cwd: Path, env: dict[str, str], path: str,
+              tmp: Path) -> tuple[subprocess.CompletedProcess, str]:
     """Run a step's script as the runner does (bash, the step's env, GITHUB_OUTPUT); (process, what it output)."""
-    out = cwd / "github_output"
+    out = tmp / "github_output"
     out.write_text("")
     proc = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=cwd, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PATH": path, "GITHUB_OUTPUT": str(out),
@@ -49,7 +50,7 @@ def test_a_cell_added_to_the_definition_gets_its_job_with_no_edit_to_the_workflo
                                                                                   python_with_nox: str) -> None:
     matrix = checkout / "constraints" / "matrix.toml"
     matrix.write_text(matrix.read_text() + NEW_GROUP)
-    proc, output = _run_step(_step("cells", "github cells"), checkout, {}, python_with_nox)
+    proc, output = _run_step(_step("cells", "github cells"), checkout, {}, python_with_nox, checkout.parent)
     assert proc.returncode == 0, proc.stderr[-2000:]
     listed = json.loads(output.removeprefix("cells="))
     assert [c["id"] for c in listed] == [c.id for c in definition.cells(matrix)], \
@@ -59,15 +60,16 @@ def test_a_cell_added_to_the_definition_gets_its_job_with_no_edit_to_the_workflo
 
 def test_tags_select_cells_and_versions_make_an_ad_hoc_cell(python_with_nox: str, tmp_path: Path) -> None:
     step = _step("cells", "github cells")
-    _, output = _run_step(step, definition.ROOT, {"TAGS": "gliner0.2.26 tf5.0.0"}, python_with_nox)
+    _, output = _run_step(step, definition.ROOT, {"TAGS": "gliner0.2.26 tf5.0.0"}, python_with_nox, tmp_path)
     want = [c.id for c in definition.cells() if c.gliner == "0.2.26" or c.transformers == "5.0.0"]
     assert sorted(c["id"] for c in json.loads(output.removeprefix("cells="))) == sorted(want), \
         "space-separated tags select the cells having any of them (nox -t)"
     adhoc = {"TORCH": "2.13.0", "TRANSFORMERS": "5.1.0", "GLINER": "0.2.25", "OVERRIDE": "true"}
-    _, output = _run_step(step, definition.ROOT, adhoc, python_with_nox)
+    _, output = _run_step(step, definition.ROOT, adhoc, python_with_nox, tmp_path)
     assert json.loads(output.removeprefix("cells=")) == [
         {"id": "torch2.13.0-tf5.1.0-gliner0.2.25", "session": "cell", "override": True}]
-    proc, output = _run_step(step, definition.ROOT, {**adhoc, "TORCH": "2.13.0; curl evil"}, python_with_nox)
+    proc, output = _run_step(step, definition.ROOT, {**adhoc, "TORCH": "2.13.0; curl evil"}, python_with_nox,
+                             tmp_path)
     assert (proc.returncode, output) == (2, ""), "a version that is not one never reaches a job"
     assert "not a cell id" in proc.stderr
 
@@ -87,7 +89,7 @@ def test_a_cell_job_runs_the_cells_nox_session_in_docker(tmp_path: Path, entry: 
     # the step's env maps names to ${{ matrix.cell.<key> }}; GitHub renders booleans as true/false
     keys = {name: expr.split("matrix.cell.")[1].strip(" }") for name, expr in step["env"].items()}
     env = {name: json.dumps(entry[key]) if isinstance(entry[key], bool) else entry[key] for name, key in keys.items()}
-    proc, _ = _run_step(step, tmp_path, env, f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    proc, _ = _run_step(step, tmp_path, env, f"{fake.parent}{os.pathsep}{os.environ['PATH']}", tmp_path)
     assert json.loads(proc.stdout) == argv, "the job runs the nox session a person runs, in the cell's image"
 
 
