@@ -5,6 +5,7 @@
     nox -s "matrix(<cell id>)"       one cell; `nox -t gliner0.2.26` the cells with that version; `-j 2` in parallel
     nox -s cell -- --torch 2.13.0 --transformers 5.1.0 --gliner 0.2.25    an ad-hoc cell
     nox -s image -- <cell id>        build a cell's Docker image (ptbr-matrix:<cell id>); `matrix -- --docker` runs it
+    nox -s wheelhouse -- <cell id>   fetch every wheel its image needs into wheelhouse/ (PTBR_OFFLINE_BUILD=1 builds)
     nox -s report                    rebuild the report from the cells' result files
     nox -s lock                      regenerate constraints/cells/<id>.txt (full transitive pins)
 
@@ -175,8 +176,7 @@ def image(session: nox.Session) -> None:
     why = docker.available()
     if why:
         session.error(why)
-    known = {c.id: c for c in CELLS}
-    for c in [known.get(i) or definition.Cell.parse(i) for i in session.posargs] or CELLS:  # ad-hoc ids too
+    for c in [_cell(i) for i in session.posargs] or CELLS:
         session.log(docker.repro(c)["docker_build"])
         step = time.monotonic()
         failed = docker.build(c, cells.Options(log=session.log), results.cell_dir(c.id) / "build.log")
@@ -192,12 +192,17 @@ def wheelhouse(session: nox.Session) -> None:
     if not session.posargs:
         session.error("give the cell ids after --")
     session.install("pip")
-    for cell_id in session.posargs:
-        torch_args, others = docker.wheelhouse_requirements(definition.find(cell_id))
+    for c in map(_cell, session.posargs):
+        torch_args, others = docker.wheelhouse_requirements(c)
         common = ["python", "-m", "pip", "download", "--only-binary", ":all:", "--dest", str(docker.WHEELHOUSE)]
         session.run(*common, *torch_args, "--no-deps")
         # with dependencies: a cell without a lock file gets its transitive requirements too
-        session.run(*common, *others, *(["--no-deps"] if definition.find(cell_id).lock.is_file() else []))
+        session.run(*common, *others, *(["--no-deps"] if c.lock.is_file() else []))
+
+
+def _cell(cell_id: str) -> definition.Cell:
+    """A cell of the matrix by id, or an ad-hoc one."""
+    return next((c for c in CELLS if c.id == cell_id), None) or definition.Cell.parse(cell_id)
 
 
 @nox.session(venv_backend="none", default=False)

@@ -174,7 +174,7 @@ def new_result(cell: Cell, opts: Options) -> CellResult:
 
 
 def conclude(result: CellResult, status: Status, reason: str | None, start: float, opts: Options,
-           root: Path = results.CELLS) -> CellResult:
+             root: Path = results.CELLS) -> CellResult:
     """Set the final status, time the run, save the result."""
     result.update(status=status, reason=reason, duration_s=round(time.monotonic() - start, 1),
                   finished_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))

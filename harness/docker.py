@@ -20,7 +20,7 @@ from pathlib import Path
 
 from harness import results, sources
 from harness.cell import Options, call, conclude, current, failing, new_result, tail
-from harness.definition import ROOT, Cell
+from harness.definition import ROOT, Cell, suite_tools
 from harness.results import CellResult
 
 REPOSITORY = "ptbr-matrix"
@@ -40,13 +40,14 @@ def wheelhouse_requirements(cell: Cell) -> tuple[list[str], list[str]]:
 
     _, torch_args = sources.torch_source(cell.torch)
     with (ROOT / "pyproject.toml").open("rb") as f:
-        backend = tomllib.load(f)["build-system"]["requires"]
+        project = tomllib.load(f)
     if cell.lock.is_file():
         pins = [line for line in cell.lock.read_text().splitlines()
                 if line and not line.startswith(("#", "torch=="))]
-    else:
-        pins = [f"transformers=={cell.transformers}", f"gliner[training]=={cell.gliner}"]
-    return torch_args, [*pins, *backend, f"uv=={uv_version()}"]
+    else:  # what the image installs, to be resolved with their dependencies
+        pins = [f"transformers=={cell.transformers}", f"gliner[training]=={cell.gliner}",
+                *project["project"]["dependencies"], *suite_tools()]
+    return torch_args, [*pins, *project["build-system"]["requires"], f"uv=={uv_version()}"]
 
 
 def tag(cell: Cell) -> str:

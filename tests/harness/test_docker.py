@@ -152,3 +152,12 @@ def test_an_images_result_is_current_on_the_host(checkout: Path) -> None:
         (checkout / leftover).parent.mkdir(parents=True, exist_ok=True)
         (checkout / leftover).write_text("x")
     assert results.fingerprint(CELL, root=checkout) == results.fingerprint(CELL)
+
+
+def test_wheelhouse_of_a_cell_without_lock_file_resolves_what_the_image_installs() -> None:
+    cell = definition.Cell.parse("torch2.13.0-tf5.10.0-gliner0.2.29")
+    assert not cell.lock.is_file()
+    _, others = docker.wheelhouse_requirements(cell)
+    assert {"transformers==5.10.0", "gliner[training]==0.2.29"} <= set(others), "the cell's pins"
+    assert set(definition.suite_tools()) <= set(others), "the test tools the image's suite runs with"
+    assert "pydantic>=2.7" in others, "the project's own dependencies (pyproject.toml)"
