@@ -87,10 +87,10 @@ def available() -> str | None:
 
 
 @functools.cache
-def _bridgeless() -> bool:
+def _bridgeless(docker: str) -> bool:
     """An engine started without its default bridge (as on machines with no private networking): builds then
     need the host's network to reach the package index."""
-    return not _ok([client(), "network", "inspect", "bridge"])
+    return not _ok([docker, "network", "inspect", "bridge"])
 
 
 def _torch(cell: Cell) -> tuple[str, dict[str, str], Path | None]:
@@ -126,7 +126,7 @@ def build_argv(cell: Cell) -> tuple[list[str], Path | None, str]:
         argv += ["--secret", f"id=ca,src={cert}"]
     if os.environ.get("PTBR_OFFLINE_BUILD"):
         argv += ["--network", "none"]
-    elif _bridgeless():
+    elif _bridgeless(client()):
         argv += ["--network", "host"]
     return [*argv, "."], wheel, source
 
@@ -145,10 +145,13 @@ def _shell(argv: Sequence[str]) -> str:
 def repro(cell: Cell, tests: Sequence[str] = ()) -> dict[str, str]:
     """The two commands a person pastes at a checkout's root to reproduce the cell (only ``tests`` if given)."""
     argv, wheel, _ = build_argv(cell)
+    run = run_argv(cell, tests)
+    if shutil.which("docker") == client():  # the usual client: named as a person types it
+        argv[0] = run[0] = "docker"
     build = f"DOCKER_BUILDKIT=1 {_shell(argv)}"
     if wheel:
         build = f"cp {shlex.quote(str(wheel))} wheelhouse/ && {build}"
-    return {"docker_build": build, "docker_run": f"mkdir -p reports && {_shell(run_argv(cell, tests))}"}
+    return {"docker_build": build, "docker_run": f"mkdir -p reports && {_shell(run)}"}
 
 
 def add_repro(result: CellResult, root: Path = results.CELLS) -> CellResult:

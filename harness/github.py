@@ -29,7 +29,11 @@ def matrix(env: dict[str, str]) -> list[dict[str, Any]]:
             raise ValueError("an ad-hoc cell needs torch, transformers and gliner versions")
         cell = Cell.parse("torch{}-tf{}-gliner{}".format(*versions))  # validates each version
         return [{"id": cell.id, "session": "cell", "override": env.get("OVERRIDE") == "true"}]
-    return listed_cells(env.get("TAGS", "").split())
+    tags = env.get("TAGS", "").split()
+    cells = listed_cells(tags)
+    if not cells:
+        raise ValueError(f"no cell has any of the tags {tags} (tags look like torch2.13.0, tf5.0.0, gliner0.2.29)")
+    return cells
 
 
 def _escape(text: str) -> str:

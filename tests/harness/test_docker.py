@@ -121,6 +121,28 @@ def test_client_is_one_that_can_build_with_buildkit(tmp_path: Path, monkeypatch:
         docker.client.cache_clear()
 
 
+def test_repro_names_the_client_as_a_person_types_it_unless_it_must_not(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A report made on a runner whose first docker can build says `docker`, so it pastes on any machine; where the
+    first docker cannot build (as here), it names the one that can."""
+    for name, buildx in (("first", True), ("second", True)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "docker").write_text(f"#!/bin/sh\n[ \"$1\" = buildx ] && exit {0 if buildx else 1}\n")
+        (tmp_path / name / "docker").chmod(0o755)
+    monkeypatch.delenv("PTBR_DOCKER", raising=False)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'first'}{os.pathsep}{tmp_path / 'second'}{os.pathsep}/usr/bin:/bin")
+    docker.client.cache_clear()
+    try:
+        commands = docker.repro(CELL)
+        assert "DOCKER_BUILDKIT=1 docker build " in commands["docker_build"]
+        assert commands["docker_run"].startswith("mkdir -p reports && docker run ")
+        (tmp_path / "first" / "docker").write_text("#!/bin/sh\nexit 1\n")  # now the first one cannot build
+        docker.client.cache_clear()
+        assert f"DOCKER_BUILDKIT=1 {tmp_path / 'second' / 'docker'} build " in docker.repro(CELL)["docker_build"]
+    finally:
+        docker.client.cache_clear()
+
+
 def test_wheelhouse_holds_everything_an_offline_build_installs() -> None:
     cell = definition.find("torch2.13.0-tf5.16.1-gliner0.2.29")
     torch_args, others = docker.wheelhouse_requirements(cell)

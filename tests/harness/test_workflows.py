@@ -64,6 +64,9 @@ def test_tags_select_cells_and_versions_make_an_ad_hoc_cell(python_with_nox: str
     want = [c.id for c in definition.cells() if c.gliner == "0.2.26" or c.transformers == "5.0.0"]
     assert sorted(c["id"] for c in json.loads(output.removeprefix("cells="))) == sorted(want), \
         "space-separated tags select the cells having any of them (nox -t)"
+    proc, output = _run_step(step, definition.ROOT, {"TAGS": "gliner9.9"}, python_with_nox, tmp_path)
+    assert (proc.returncode, output) == (2, ""), "tags that select nothing stop the run with a message"
+    assert "no cell has any of the tags" in proc.stderr
     adhoc = {"TORCH": "2.13.0", "TRANSFORMERS": "5.1.0", "GLINER": "0.2.25", "OVERRIDE": "true"}
     _, output = _run_step(step, definition.ROOT, adhoc, python_with_nox, tmp_path)
     assert json.loads(output.removeprefix("cells=")) == [
