@@ -60,3 +60,35 @@ def junit_xml(*cases: tuple[str, str, str | None]) -> str:
     n = sum(1 for c in cases if c[2])
     return (f'<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" failures="{n}" '
             f'skipped="0" tests="{len(cases)}">{"".join(body)}</testsuite></testsuites>')
+
+
+FAKE_DOCKER = textwrap.dedent('''\
+    #!{python}
+    """A stand-in for the docker client and engine: behaves as told by docker.json next to it, logs its calls."""
+    import json, sys, time
+    from pathlib import Path
+    here = Path(__file__).parent
+    b = json.loads((here / "docker.json").read_text())
+    args = sys.argv[1:]
+    with open(here / "docker.calls", "a") as log:
+        log.write(json.dumps(args) + "\\n")
+    if args[:1] == ["info"]:
+        sys.exit(0 if b.get("engine", True) else 1)
+    if args[:1] == ["build"]:
+        print(b.get("build_output", "#1 DONE 0.0s"))
+        sys.exit(b.get("build_exit", 0))
+    if args[:2] == ["image", "inspect"]:
+        print(b.get("size", 1392900000))
+        sys.exit(0)
+    if args[:1] == ["run"]:
+        if b.get("hang"):
+            time.sleep(600)
+        volume = args[args.index("--volume") + 1].split(":")[0]
+        if b.get("result") is not None:  # what the runner in the image writes
+            cell_dir = Path(volume) / b["result"]["id"]
+            cell_dir.mkdir(parents=True, exist_ok=True)
+            (cell_dir / "result.json").write_text(json.dumps(b["result"]))
+        print("container output")
+        sys.exit(b.get("run_exit", 0))
+    sys.exit(0)
+''')
