@@ -49,8 +49,8 @@ def annotations(report: dict[str, Any]) -> list[str]:
     for c in report["cells"]:
         if c["status"] != "pass":
             detail = "; ".join(map(_break, c["version_dependent_breaks"])) or c.get("reason") or ""
-            repro = c["repro"].get("docker_run") or c["repro"]["nox"]
-            lines.append(f"::error title={c['id']}: {c['status']}::{_escape(detail + chr(10) + 'reproduce: ' + repro)}")
+            message = f"{detail}\nreproduce: {c['repro'].get('docker_run') or c['repro']['nox']}"
+            lines.append(f"::error title={c['id']}: {c['status']}::{_escape(message)}")
     return lines
 
 
