@@ -208,10 +208,7 @@ def _cell(cell_id: str) -> definition.Cell:
 @nox.session(venv_backend="none", default=False)
 def lock(session: nox.Session) -> None:
     """Regenerate constraints/cells/<id>.txt: full transitive pins per cell (uv pip compile). Posargs: cell ids."""
-    import tomllib
-
-    with open("pyproject.toml", "rb") as f:
-        own = [d for d in tomllib.load(f)["project"]["dependencies"] if not d.startswith("gliner")]
+    own = [d for d in definition.pyproject()["project"]["dependencies"] if not d.startswith("gliner")]
     definition.LOCKS.mkdir(parents=True, exist_ok=True)
     for c in [c for c in CELLS if not session.posargs or c.id in session.posargs]:
         source, options, reqs = cells.requirements(c)

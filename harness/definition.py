@@ -46,10 +46,15 @@ class Cell:
         return {"torch": self.torch, "transformers": self.transformers, "gliner": self.gliner}
 
 
-def suite_tools(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
+def pyproject() -> dict:
+    """The project's pyproject.toml: its dependencies, test tools and build backend are named there only."""
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        return tomllib.load(f)
+
+
+def suite_tools() -> list[str]:
     """The test tools: pyproject.toml's `test` dependency group (also what the Docker image installs)."""
-    with pyproject.open("rb") as f:
-        return list(tomllib.load(f)["dependency-groups"]["test"])
+    return list(pyproject()["dependency-groups"]["test"])
 
 
 def python(path: Path = MATRIX) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from harness import results, sources
 from harness.cell import Options, call, conclude, current, failing, new_result, tail
-from harness.definition import ROOT, Cell, suite_tools
+from harness.definition import ROOT, Cell, pyproject, suite_tools
 from harness.results import CellResult
 
 REPOSITORY = "ptbr-matrix"
@@ -36,11 +36,8 @@ def uv_version(dockerfile: Path = ROOT / "Dockerfile") -> str:
 def wheelhouse_requirements(cell: Cell) -> tuple[list[str], list[str]]:
     """(torch index options and requirement, every other wheel) an offline build of ``cell`` needs: its lock
     file's pins (or its three pins), the project's build backend and uv."""
-    import tomllib
-
     _, torch_args = sources.torch_source(cell.torch)
-    with (ROOT / "pyproject.toml").open("rb") as f:
-        project = tomllib.load(f)
+    project = pyproject()
     if cell.lock.is_file():
         pins = [line for line in cell.lock.read_text().splitlines()
                 if line and not line.startswith(("#", "torch=="))]
