@@ -10,7 +10,8 @@
 #   BASE_IMAGE     a Python 3.11 image (default the official slim one; any Debian-like image with python3 and venv)
 #   TORCH, TORCH_VARIANT, TORCH_INDEX   torch==TORCH+TORCH_VARIANT from TORCH_INDEX (empty variant/index: PyPI's build)
 #   TRANSFORMERS, GLINER, OVERRIDE      the cell; OVERRIDE=1 installs TRANSFORMERS even outside gliner's declared range
-#   OFFLINE=1      install only from ./wheelhouse (air-gapped builds); wheelhouse/ is searched first in every build
+#   OFFLINE=1      install only from ./wheelhouse (air-gapped builds); wheelhouse/ is searched first in every build,
+#                  and torch is taken from there, offline, whenever its wheel is there (else from TORCH_INDEX)
 # A CA bundle for a TLS-intercepting proxy goes in as a BuildKit secret (`--secret id=ca,src=$SSL_CERT_FILE`): it is
 # read while installing and never stored in a layer. Needs BuildKit (DOCKER_BUILDKIT=1 or buildx).
 
@@ -47,8 +48,16 @@ ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON=/opt/venv/bin/python
 RUN --mount=type=secret,id=ca --mount=type=bind,source=wheelhouse,target=/wheelhouse \
     --mount=type=bind,from=uv,source=/opt/uv,target=/opt/uv --mount=type=cache,target=/var/cache/uv \
     if [ -f /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca; fi; \
-    /opt/uv/bin/uv pip install --find-links /wheelhouse ${OFFLINE:+--offline --no-index} \
-      ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX"} "torch==${TORCH}${TORCH_VARIANT:++$TORCH_VARIANT}"
+    want="${TORCH}${TORCH_VARIANT:++$TORCH_VARIANT}"; \
+    if [ -n "$OFFLINE" ]; then \
+      set -- --offline --no-index; source=wheelhouse; \
+    elif ls /wheelhouse/torch-"$want"-*.whl >/dev/null 2>&1; then \
+      set --; source=wheelhouse; \
+    else \
+      set -- ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX"}; source=${TORCH_INDEX:-pypi}; \
+    fi; \
+    /opt/uv/bin/uv pip install --find-links /wheelhouse "$@" "torch==$want" \
+ && echo "$source" >/opt/venv/torch-source
 
 # The cell's other pins, with its lock file (constraints/cells/<id>.txt) as constraints when there is one.
 FROM torch AS deps
@@ -77,9 +86,9 @@ ARG TRANSFORMERS=5.16.1
 ARG GLINER=0.2.29
 ARG OVERRIDE=
 ARG OFFLINE=
-ARG TORCH_SOURCE=pytorch-cpu-index
+ARG TORCH_VARIANT=cpu
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md Dockerfile ./
 COPY src src
 COPY tests tests
 COPY examples examples
@@ -94,7 +103,7 @@ ENV PTBR_CELL_TORCH=${TORCH} \
     PTBR_CELL_TRANSFORMERS=${TRANSFORMERS} \
     PTBR_CELL_GLINER=${GLINER} \
     PTBR_CELL_OVERRIDE=${OVERRIDE} \
-    PTBR_TORCH_SOURCE=${TORCH_SOURCE}
+    PTBR_CELL_TORCH_VARIANT=${TORCH_VARIANT}
 USER 1000
 # Arguments select tests (pytest node ids) or go to pytest; none runs the whole propagation suite.
 ENTRYPOINT ["python", "-m", "harness", "in-image"]

@@ -11,7 +11,8 @@
 
 Cell options after `--`: --docker (in the cell's image, offline: see Dockerfile), --rerun (even if its result is
 current), --explore (exit 0 whatever the status), --timeout SECONDS, --workers N (xdist); anything else goes to
-pytest (test ids select tests).
+pytest (test ids, -k, -x, ...) and makes the run a repro run, stored apart (reports/cells/<id>/repro/) and never
+replacing the cell's full result.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def _cell_options(session: nox.Session) -> tuple[cells.Options, bool, argparse.N
     parser.add_argument("--docker", action="store_true")
     args, pytest_args = parser.parse_known_args(session.posargs)
     opts = cells.Options(timeout_s=args.timeout, rerun=args.rerun, pytest_args=pytest_args, workers=args.workers,
-                         log=session.log)
+                         log=session.log, complete=docker.add_repro)
     return opts, args.explore, args
 
 
@@ -123,21 +124,19 @@ def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
     ids = [c.id for c in CELLS]
     where = f"cell {ids.index(cell.id) + 1} of {len(ids)}" if cell.id in ids else "ad-hoc cell"
     session.log(f"{where}: {cell.id} (elapsed {time.monotonic() - STARTED:.0f} s)")
-    if args.docker:
-        result = docker.run(cell, opts)
-    else:
-        result = docker.add_repro(cells.run(cell, Path(session.virtualenv.location) / "bin" / "python", opts))
-    current = report.current_fingerprints()
-    written = report.write(current=current)
-    done = sum(1 for c in written["cells"] if c["id"] in current and c["current"])
-    session.log(f"{cell.id}: {result['status']} in {result['duration_s']:.0f} s; {done} of {len(current)} cells of "
+    runner = docker.Container(cell) if args.docker else cells.Venv(Path(session.virtualenv.location) / "bin" / "python")
+    result = cells.run(cell, runner, opts)
+    written = report.write(current=report.current_fingerprints())
+    done = sum(1 for c in written["cells"] if c["id"] in ids and c["current"] and c.get("conclusive"))
+    session.log(f"{cell.id}: {result['status']} in {result['duration_s']:.0f} s; {done} of {len(ids)} cells of "
                 f"the matrix have current results; elapsed {time.monotonic() - STARTED:.0f} s")
-    if done == len(current):
+    if done == len(ids):
         session.log("the matrix is complete:\n" + report.terminal(written))
     session.log(f"report: {results.REPORTS / 'matrix.md'}")
     if result["status"] != "pass" and not explore:
-        how = result["repro"]["docker_run"] if args.docker else result["repro"]["nox"]
-        session.error(f"{cell.id} is {result['status']}: {how}")
+        how = f"{result['repro']['docker_build']}\n{result['repro']['docker_run']}" if args.docker \
+            else result["repro"]["nox"]
+        session.error(f"{cell.id} is {result['status']}; reproduce with:\n{how}")
 
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False, allow_parallel=True, tags=["matrix"])
@@ -181,7 +180,7 @@ def image(session: nox.Session) -> None:
         step = time.monotonic()
         failed = docker.build(c, cells.Options(log=session.log), results.cell_dir(c.id) / "build.log")
         if failed:
-            session.error(failed)
+            session.error(failed.reason)
         session.log(f"{docker.tag(c)}: {docker.image_size_mb(c)} MB, built in {time.monotonic() - step:.1f} s")
 
 

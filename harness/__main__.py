@@ -4,8 +4,10 @@
     python -m harness github cells               the workflow's cell list (see harness/github.py)
     python -m harness github annotate|gate REPORT
 
-`in-image` runs the cell with the same runner as a local virtualenv (its pins are already installed), writes its
-result under reports/ (mounted from the host) and prints what broke. Exit 0 when the cell passes, 1 otherwise."""
+`in-image` runs the cell's lifecycle (harness/cell.py) on the image's own Python, writes its result under reports/
+(mounted from the host) and prints what broke. With pytest arguments it is a repro run (reports/cells/<id>/repro/),
+which never replaces the cell's full result. PTBR_EXPECT names the fingerprint of the code a report was made from:
+an image that holds other code says so and runs nothing (exit 2). Exit 0 when the cell passes, 1 otherwise."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from harness import cell, results
+from harness import cell, docker, results
 from harness.definition import Cell
 
 
@@ -21,16 +23,23 @@ def in_image(argv: list[str]) -> int:
     env = os.environ
     this = Cell(env["PTBR_CELL_TORCH"], env["PTBR_CELL_TRANSFORMERS"], env["PTBR_CELL_GLINER"],
                 bool(env.get("PTBR_CELL_OVERRIDE")))
-    opts = cell.Options(rerun=True, pytest_args=argv, installed_from=env.get("PTBR_TORCH_SOURCE", "image"),
-                        runner="docker")
-    result = cell.run(this, Path(sys.executable), opts)
-    for b in result["breaks"] + result["gliner_path"]["breaks"]:
-        path = "gliner's own path" if b in result["gliner_path"]["breaks"] else "PTBR's path"
-        print(f"BROKEN {b['field']} [{b['layer']}] ({path}): {b['message']}\n  {b['test']}")
-    log = results.cell_dir(this.id) / "pytest.log"
+    variant = env.get("PTBR_CELL_TORCH_VARIANT", "")
+    key = results.fingerprint(this, "docker", f"torch=={this.torch}" + (f"+{variant}" if variant else ""))
+    expected = env.get("PTBR_EXPECT")
+    if expected and expected != key:
+        print(f"{docker.tag(this)} holds other code (fingerprint {key}) than the report was made from ({expected}): "
+              "rebuild it with the report's `docker build` command from a checkout of the report's commit",
+              file=sys.stderr)
+        return 2
+    source = Path(sys.prefix, "torch-source")
+    runner = cell.Installed("docker", key, source.read_text().strip() if source.is_file() else "image")
+    opts = cell.Options(rerun=True, pytest_args=argv, complete=docker.add_repro)
+    result = cell.run(this, runner, opts)
+    log = results.result_dir(this.id, bool(argv)) / "pytest.log"
     if result["status"] != "pass" and log.is_file():
         print(cell.tail(log.read_text(encoding="utf-8"), 25))
-    print(f"{this.id}: {result['status']} in {result['duration_s']:.0f} s; result in reports/cells/{this.id}/")
+    where = results.result_dir(this.id, bool(argv)).relative_to(results.REPORTS.parent)
+    print(f"{this.id}: {result['status']} in {result['duration_s']:.0f} s; result in {where}/")
     return 0 if result["status"] == "pass" else 1
 
 

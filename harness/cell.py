@@ -1,37 +1,54 @@
-"""Run one cell: install its pinned versions into its virtualenv, check what resolved, import, run the propagation
-suite with xdist, and write its result file. Every failure mode ends in a result with a status, never a crash."""
+"""Run one cell: the one lifecycle every runner shares.
+
+    reuse a current result → prepare (install into a virtualenv, or build an image) → read the installed versions →
+    import the stack → run the propagation suite with xdist → classify → write the result atomically → clean up
+
+A runner (a virtualenv here, a container in harness/docker.py, the image's own Python in harness/__main__.py) only
+says how to prepare and how to run a Python command; everything else is here, once. Every way a run can end is a
+result with a status, never a crash; an interrupt (Ctrl-C, SIGTERM) kills what the run started and leaves the
+previous result as it was.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
+import re
+import shlex
+import shutil
 import signal
 import subprocess
+import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-from harness import junit, results, sources
+from harness import junit, report, results, sources
 from harness.definition import ROOT, Cell, suite_tools
 from harness.results import CellResult, Status
 
 SUITE = ("tests/propagation",)
 PINS_MARKER = ".ptbr-cell-pins"
+PROBE_TIMEOUT_S = 300
 
-_RESOLVED = """import importlib.metadata as m, json
-out = {}
-for name in ("torch", "transformers", "gliner"):
+_PROBE = """import importlib.metadata as m, json
+def version(name):
     try:
-        out[name] = m.version(name)
+        return m.version(name)
     except m.PackageNotFoundError:
-        out[name] = None
+        return None
 reqs = [r for r in (m.requires("gliner") or []) if r.replace(" ", "").startswith("transformers")]
-print(json.dumps({"resolved": out, "gliner_requires": reqs[0] if reqs else None}))
+installed = {d.metadata["Name"].lower().replace("_", "-"): d.version for d in m.distributions()}
+print(json.dumps({"resolved": {n: version(n) for n in ("torch", "transformers", "gliner")},
+                  "gliner_requires": reqs[0] if reqs else None, "installed": dict(sorted(installed.items()))}))
 """
+# uv's own words for "these pins cannot be installed together": the same inputs give the same verdict
+RESOLVER_CONFLICT = re.compile(r"No solution found when resolving|ResolutionImpossible|conflicting dependencies")
 
 
 @dataclass
@@ -41,23 +58,102 @@ class Options:
     install_timeout_s: float = 3600
     rerun: bool = False
     pytest_args: Sequence[str] = ()
+    """Arguments for pytest (test ids, -k, -x, ...): the run is then a repro run, stored apart from the cell's
+    full result and never replacing it."""
     workers: str = "auto"
     log: Callable[[str], None] = print
     installer: list[str] = field(default_factory=sources.uv)
-    installed_from: str | None = None
-    """Set where the cell's pins are already installed (a cell's Docker image): no install step, and this is
-    recorded as the torch source."""
-    runner: Literal["venv", "docker"] = "venv"
+    suite: Sequence[str] = SUITE
+    """What a full run runs."""
+    complete: Callable[[CellResult], object] = lambda _result: None
+    """Adds to a finished result before it is saved (the Docker repro commands: harness/docker.py)."""
+
+
+@dataclass
+class Problem:
+    """Why a step ended the run."""
+
+    status: Status
+    reason: str
+    conclusive: bool = False
+
+
+class Runner:
+    """Where a cell runs: how to prepare its environment and how to run a Python command in it."""
+
+    name: results.Runner = "venv"
+
+    def fingerprint(self, cell: Cell) -> str:
+        return results.fingerprint(cell, self.name)
+
+    def installed(self) -> dict[str, str] | None:
+        """The distributions installed now, where they can be read cheaply (None: cannot)."""
+        return None
+
+    def prepare(self, cell: Cell, opts: Options, result: CellResult, stage: Path) -> Problem | None:
+        raise NotImplementedError
+
+    def argv(self, args: Sequence[str], env: dict[str, str], stage: Path) -> tuple[list[str], dict[str, str] | None]:
+        """(the command that runs ``python *args`` in the environment with ``env`` added, the process environment).
+        ``{stage}`` in an argument is the directory whose files the run keeps."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Remove whatever the run left behind (called in every outcome)."""
+
+
+class Venv(Runner):
+    """A virtualenv (a nox session's): install the cell's pins with uv, run its python."""
+
+    name: results.Runner = "venv"
+
+    def __init__(self, python: Path) -> None:
+        self.python = python
+
+    def installed(self) -> dict[str, str] | None:
+        if not self.python.exists():
+            return None
+        code, output = call([str(self.python), "-c", _PROBE], PROBE_TIMEOUT_S)
+        try:
+            return json.loads(output.strip().splitlines()[-1])["installed"] if code == 0 else None
+        except (ValueError, IndexError, KeyError):
+            return None
+
+    def prepare(self, cell: Cell, opts: Options, result: CellResult, stage: Path) -> Problem | None:
+        step = time.monotonic()
+        source, problem = install(cell, self.python, opts)
+        result["timings"]["install_s"] = round(time.monotonic() - step, 1)
+        result["torch_source"] = source
+        return problem
+
+    def argv(self, args: Sequence[str], env: dict[str, str], stage: Path) -> tuple[list[str], dict[str, str] | None]:
+        return [str(self.python), *(a.replace("{stage}", str(stage)) for a in args)], {**os.environ, **env}
+
+
+class Installed(Runner):
+    """This Python, with the cell's pins already installed (the cell's image): nothing to prepare."""
+
+    def __init__(self, name: results.Runner, key: str, torch_source: str) -> None:
+        self.name, self.key, self.source = name, key, torch_source
+
+    def fingerprint(self, cell: Cell) -> str:
+        return self.key
+
+    def prepare(self, cell: Cell, opts: Options, result: CellResult, stage: Path) -> Problem | None:
+        result["torch_source"] = self.source
+        return None
+
+    def argv(self, args: Sequence[str], env: dict[str, str], stage: Path) -> tuple[list[str], dict[str, str] | None]:
+        return [sys.executable, *(a.replace("{stage}", str(stage)) for a in args)], {**os.environ, **env}
 
 
 def repro(cell: Cell, tests: Sequence[str] = ()) -> str:
-    """The nox command that reruns this cell (and only the given tests)."""
+    """The nox command that reruns this cell (and only the given tests), quoted for any POSIX shell."""
     if cell.id in _default_ids():
-        base = f'nox -s "matrix({cell.id})" --'
+        base = ["nox", "-s", f"matrix({cell.id})", "--"]
     else:
-        base = f"nox -s cell -- --torch {cell.torch} --transformers {cell.transformers} --gliner {cell.gliner}"
-        base += " --override" if cell.override else ""
-    return f"{base} --rerun" + "".join(f" {t}" for t in tests)
+        base = ["nox", "-s", "cell", "--", "--cell", cell.id, *(["--override"] if cell.override else [])]
+    return shlex.join([*base, *tests])
 
 
 def _default_ids() -> set[str]:
@@ -71,23 +167,79 @@ def tail(text: str, lines: int = 12) -> str:
     return "\n".join(kept[-lines:])
 
 
-def call(argv: Sequence[str], timeout: float, env: dict[str, str] | None = None,
-         cwd: Path = ROOT) -> tuple[int | None, str]:
-    """Run a command in its own process group; (returncode, output). None as returncode: timed out (group killed)."""
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL if the harness dies without cleaning up (Linux), so nothing runs on."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def call(argv: Sequence[str], timeout: float, env: dict[str, str] | None = None, cwd: Path = ROOT,
+         watch: Callable[[str], None] | None = None) -> tuple[int | None, str]:
+    """Run a command in its own process group; (returncode, output). None as returncode: timed out (group killed).
+    ``watch`` sees the output as it comes (progress). Any exception here (Ctrl-C, SIGTERM) kills the group first."""
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as out:
         proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_die_with_parent)
+        seen, deadline = 0, time.monotonic() + timeout
         try:
-            code = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            while True:
+                try:
+                    code = proc.wait(timeout=max(min(1.0, deadline - time.monotonic()), 0.01))
+                    break
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() >= deadline:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        proc.wait()
+                        code = None
+                        break
+                if watch:
+                    new = os.pread(out.fileno(), 1 << 20, seen)
+                    seen += len(new)
+                    if new:
+                        watch(new.decode("utf-8", errors="replace"))
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-            code = None
-        except BaseException:  # Ctrl-C: take the whole process group down with us
-            os.killpg(proc.pid, signal.SIGKILL)
             raise
         out.seek(0)
         return code, out.read()
+
+
+_EVENTS = {  # the lines worth a log line, per stage: uv's steps and downloads, BuildKit's steps
+    "install": re.compile(r"^\s*(Resolved \d+ packages|Downloading \S+ \(|Prepared \d+ packages|"
+                          r"Installed \d+ packages|Uninstalled \d+ packages)"),
+    "build": re.compile(r"^#\d+ \[([\w-]+ \d+/\d+)\]"),
+}
+_COUNT = re.compile(r"\[\s*(\d+)/(\d+)\]")  # pytest's progress with console_output_style=count
+
+
+class Progress:
+    """One log line per stage and per notable event (a download, a build step, every ~15 s of tests), so a long
+    run shows where it is, also under `nox -j` and when not on a TTY."""
+
+
+    def __init__(self, cell: Cell, opts: Options, stage: str, every_s: float = 15.0) -> None:
+        self.cell, self.log, self.stage, self.every_s = cell, opts.log, stage, every_s
+        self.pending, self.last, self.shown = "", time.monotonic(), set()
+        self.log(f"{cell.id}: {stage}")
+
+    def __call__(self, text: str) -> None:
+        *lines, self.pending = (self.pending + text).split("\n")
+        if self.stage == "tests":
+            counts = _COUNT.findall("".join(lines) + self.pending)
+            if counts and time.monotonic() - self.last >= self.every_s:
+                self.last = time.monotonic()
+                self.log(f"{self.cell.id}: tests {counts[-1][0]} of {counts[-1][1]} done")
+            return
+        pattern = _EVENTS.get(self.stage)
+        for line in lines if pattern else ():
+            found = pattern.search(line)
+            if found and found.group(0) not in self.shown:
+                self.shown.add(found.group(0))
+                self.log(f"{self.cell.id}: {self.stage}: {line.strip()[:120]}")
 
 
 def requirements(cell: Cell) -> tuple[str, list[str], list[str]]:
@@ -98,18 +250,21 @@ def requirements(cell: Cell) -> tuple[str, list[str], list[str]]:
                              *suite_tools()]
 
 
-def install(cell: Cell, python: Path, opts: Options) -> tuple[str, str | None]:
-    """Install the cell's versions into ``python``'s environment; (torch source, None) or (source, reason)."""
+def install(cell: Cell, python: Path, opts: Options) -> tuple[str, Problem | None]:
+    """Make ``python``'s environment hold exactly the cell's versions (with its lock file as constraints; packages
+    that nothing asks for are removed); (torch source, None) or (source, why not)."""
     source, options, reqs = requirements(cell)
     args = [*options, *reqs, "-e", str(ROOT)]
     if cell.lock.is_file():
         args += ["--constraint", str(cell.lock)]
     marker = python.parent.parent / PINS_MARKER
-    wanted = json.dumps([args, cell.override])
+    # the lock file's content, not its path: after `nox -s lock` the environment is installed again
+    wanted = json.dumps([args, cell.override, cell.lock.read_text() if cell.lock.is_file() else None])
     if marker.is_file() and marker.read_text() == wanted:
         opts.log(f"{cell.id}: environment is current, install skipped")
         return source, None
-    argv = [*opts.installer, "pip", "install", "--python", str(python), *args]
+    marker.unlink(missing_ok=True)
+    argv = [*opts.installer, "pip", "install", "--exact", "--python", str(python), *args]
     override = None
     if cell.override:  # install this transformers even where gliner declares it unsupported
         override = Path(tempfile.mkstemp(suffix=".txt", prefix="override-")[1])
@@ -118,13 +273,16 @@ def install(cell: Cell, python: Path, opts: Options) -> tuple[str, str | None]:
     opts.log(f"{cell.id}: installing torch {cell.torch} ({source}), transformers {cell.transformers}, "
              f"gliner {cell.gliner}{' with override' if cell.override else ''}")
     try:
-        code, output = call(argv, opts.install_timeout_s, env=sources.installer_env())
+        code, output = call(argv, opts.install_timeout_s, env=sources.installer_env(),
+                            watch=Progress(cell, opts, "install"))
     finally:
         if override:
             override.unlink(missing_ok=True)
+    if code is None:
+        return source, Problem("timeout", f"the install did not finish within {opts.install_timeout_s:.0f} s")
     if code != 0:
-        why = "timed out" if code is None else f"exit {code}"
-        return source, f"install {why}:\n{tail(output)}"
+        return source, Problem("install-failed", f"install exit {code}:\n{tail(output)}",
+                               conclusive=bool(RESOLVER_CONFLICT.search(output)))
     marker.write_text(wanted)
     return source, None
 
@@ -145,111 +303,153 @@ def _mismatch(cell: Cell, resolved: dict[str, str | None]) -> str | None:
     return f"resolved versions differ from the pins: {', '.join(wrong)}" if wrong else None
 
 
-def selection(opts: Options) -> list[str]:
-    """The test ids among the pytest arguments: a run with some runs those instead of the suite."""
-    return [a for a in opts.pytest_args if not a.startswith("-")]
-
-
-def current(cell: Cell, opts: Options, root: Path = results.CELLS) -> CellResult | None:
-    """The cell's saved result when it is current (same pins and code, whole suite) and no rerun is asked."""
-    previous = results.load(cell.id, root)
-    if previous and previous["fingerprint"] == results.fingerprint(cell) and not previous.get("selection") \
-            and not selection(opts) and not opts.rerun:
-        opts.log(f"{cell.id}: result is current ({previous['status']}), skipped; --rerun to run it again")
-        return previous
-    return None
-
-
-def new_result(cell: Cell, opts: Options) -> CellResult:
+def new_result(cell: Cell, opts: Options, runner: results.Runner, key: str) -> CellResult:
     """A result that says "error" until a step sets its status."""
     return CellResult(
-        id=cell.id, requested=cell.pins, resolved=None,
+        id=cell.id, requested=cell.pins, resolved=None, installed=None,
         declared_support={"gliner_requires": None, "inside": None, "override": cell.override},
-        torch_source=None, status="error", reason=None, breaks=[],
-        gliner_path={"status": "not-run", "breaks": []},
-        repro={"nox": repro(cell), "docker_build": None, "docker_run": None}, runner=opts.runner, image=None,
-        duration_s=0.0, timings={}, fingerprint=results.fingerprint(cell), finished_at="",
-        selection=selection(opts) or None,
+        torch_source=None, status="error", reason=None, conclusive=False, breaks=[],
+        gliner_path={"status": "not-run", "breaks": []}, tests=None,
+        repro={"nox": repro(cell), "docker_build": None, "docker_run": None}, runner=runner, image=None,
+        duration_s=0.0, timings={}, fingerprint=key, finished_at="",
+        selection=list(opts.pytest_args) or None,
     )
 
 
-def conclude(result: CellResult, status: Status, reason: str | None, start: float, opts: Options,
-             root: Path = results.CELLS) -> CellResult:
-    """Set the final status, time the run, save the result."""
-    result.update(status=status, reason=reason, duration_s=round(time.monotonic() - start, 1),
-                  finished_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
-    results.save(result, root)
-    opts.log(f"{result['id']}: {status}" + (f" ({reason.splitlines()[0]})" if reason else ""))
+@contextlib.contextmanager
+def _terminations_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP end the run like Ctrl-C does (an exception, so every `finally` cleans up)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def run(cell: Cell, runner: Runner, opts: Options | None = None, root: Path = results.CELLS) -> CellResult:
+    """Run one cell end to end and save its result; returns it (or the current result, when that is reused)."""
+    opts = opts or Options()
+    key = runner.fingerprint(cell)
+    if not opts.pytest_args and not opts.rerun:
+        saved = results.load(cell.id, root)
+        if saved and results.reusable(saved, key, runner.installed()):
+            opts.log(f"{cell.id}: result is current ({saved['status']}), skipped; --rerun to run it again")
+            return saved
+    start = time.monotonic()
+    result = new_result(cell, opts, runner.name, key)
+    final = results.result_dir(cell.id, bool(opts.pytest_args), root)
+    final.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".run-", dir=results.cell_dir(cell.id, root)))
+    stage.chmod(0o777)  # a container runs as the caller but may map it otherwise: it writes here
+    try:
+        with _terminations_interrupt():
+            try:
+                problem = _steps(cell, runner, opts, result, stage)
+            except Exception as e:  # a defect of the harness itself: still a result, saying what happened
+                problem = Problem("error", f"the harness failed: {type(e).__name__}: {e}")
+        result["conclusive"] = problem.conclusive if problem else result["status"] in ("pass", "broken")
+        if problem:
+            result.update(status=problem.status, reason=problem.reason)
+        result.update(duration_s=round(time.monotonic() - start, 1),
+                      finished_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
+        opts.complete(result)
+        for kept in stage.iterdir():  # the run's logs replace the previous run's, then its result does
+            if kept.is_file():
+                kept.chmod(0o644)
+                os.replace(kept, final / kept.name)
+        results.save(result, root)
+    finally:
+        runner.stop()
+        shutil.rmtree(stage, ignore_errors=True)
+    opts.log(f"{cell.id}: {result['status']}" + (f" ({result['reason'].splitlines()[0]})" if result["reason"] else ""))
+    for line in report.broken_lines(result):
+        opts.log(line)
     return result
 
 
-def run(cell: Cell, python: Path, opts: Options | None = None, root: Path = results.CELLS) -> CellResult:
-    """Run one cell end to end and save its result. Returns the saved result (or the current one, skipped)."""
-    opts = opts or Options()
-    if previous := current(cell, opts, root):
-        return previous
-    start = time.monotonic()
-    out_dir = results.cell_dir(cell.id, root)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result = new_result(cell, opts)
-    chosen = selection(opts)
-
-    def finish(status: Status, reason: str | None = None) -> CellResult:
-        return conclude(result, status, reason, start, opts, root)
-
-    if opts.installed_from:
-        source, problem = opts.installed_from, None
-    else:
-        step = time.monotonic()
-        source, problem = install(cell, python, opts)
-        result["timings"]["install_s"] = round(time.monotonic() - step, 1)
-    result["torch_source"] = source
+def _steps(cell: Cell, runner: Runner, opts: Options, result: CellResult, stage: Path) -> Problem | None:
+    """The steps after reuse: each returns a Problem that ends the run, or sets what it found in ``result``."""
+    problem = runner.prepare(cell, opts, result, stage)
     if problem:
-        return finish("install-failed", problem)
+        return problem
 
-    code, output = call([str(python), "-c", _RESOLVED], 300)
+    argv, env = runner.argv(["-c", _PROBE], {}, stage)
+    code, output = call(argv, PROBE_TIMEOUT_S, env=env)
+    if code is None:
+        return Problem("timeout", f"reading the installed versions took over {PROBE_TIMEOUT_S} s")
     if code != 0:
-        return finish("import-failed", f"cannot read installed versions:\n{tail(output)}")
-    info = json.loads(output.strip().splitlines()[-1])
-    result["resolved"] = info["resolved"]
-    result["declared_support"] = _declared(info["resolved"].get("transformers"), info["gliner_requires"],
-                                           cell.override)
-    opts.log(f"{cell.id}: resolved " + ", ".join(f"{k} {v}" for k, v in info["resolved"].items()))
-    mismatch = _mismatch(cell, info["resolved"])
+        return Problem("import-failed", f"cannot read the installed versions:\n{tail(output)}")
+    try:
+        info = json.loads(output.strip().splitlines()[-1])
+        resolved, requires, installed = info["resolved"], info["gliner_requires"], info["installed"]
+    except (ValueError, IndexError, KeyError, TypeError):
+        return Problem("error", f"the version probe printed something unreadable:\n{tail(output)}")
+    result.update(resolved=resolved, installed=installed,
+                  declared_support=_declared(resolved.get("transformers"), requires, cell.override))
+    opts.log(f"{cell.id}: resolved " + ", ".join(f"{k} {v}" for k, v in resolved.items()))
+    mismatch = _mismatch(cell, resolved)
     if mismatch:
-        return finish("install-failed", mismatch)
+        return Problem("install-failed", mismatch, conclusive=True)
 
     deadline = step = time.monotonic()
     deadline += opts.timeout_s
-    code, output = call([str(python), "-c", "import torch, transformers, gliner"], opts.timeout_s)
+    opts.log(f"{cell.id}: import")
+    argv, env = runner.argv(["-c", "import torch, transformers, gliner"], {}, stage)
+    code, output = call(argv, opts.timeout_s, env=env)
     result["timings"]["import_s"] = round(time.monotonic() - step, 1)
     if code is None:
-        return finish("timeout", f"importing the stack took over {opts.timeout_s:.0f} s")
+        return Problem("timeout", f"importing the stack took over {opts.timeout_s:.0f} s")
     if code != 0:
-        return finish("import-failed", tail(output, 6))
+        return Problem("import-failed", tail(output, 6))
 
-    xml = out_dir / "junit.xml"
-    xml.unlink(missing_ok=True)
-    env = {**os.environ, "PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1"}
     # --dist loadfile: a worker runs whole modules, so a module's shared fixtures (one crossing per profile, one
-    # short training) are built once rather than once per worker
-    argv = [str(python), "-m", "pytest", *([] if chosen else SUITE), "-n", opts.workers, "--dist", "loadfile",
-            "-q", "--tb=line",
-            "-p", "no:cacheprovider", "-m", "gliner_path or not gliner_path", f"--junitxml={xml}", *opts.pytest_args]
+    # short training) are built once rather than once per worker. console_output_style=count: progress as "[n/N]".
+    chosen = [a for a in opts.pytest_args if "::" in a or "/" in a or a.endswith(".py")]  # tests by path or id
+    args = ["-m", "pytest", *([] if chosen else opts.suite), "-n", opts.workers, "--dist", "loadfile",
+            "-q", "--tb=short", "-o", "console_output_style=count", "-p", "no:cacheprovider",
+            "-m", "gliner_path or not gliner_path", "--junitxml={stage}/junit.xml", *opts.pytest_args]
+    argv, env = runner.argv(args, {"PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1"}, stage)
     step = time.monotonic()
-    code, output = call(argv, max(deadline - time.monotonic(), 1), env=env)
+    code, output = call(argv, max(deadline - time.monotonic(), 1), env=env, watch=Progress(cell, opts, "tests"))
     result["timings"]["suite_s"] = round(time.monotonic() - step, 1)
-    (out_dir / "pytest.log").write_text(output, encoding="utf-8")
+    results.write_atomic(stage / "pytest.log", output)
     if code is None:
-        return finish("timeout", f"the suite did not finish within {opts.timeout_s:.0f} s")
-    if code not in (0, 1) or not xml.is_file():
-        return finish("error", f"pytest exit {code}:\n{tail(output)}")
-    found = junit.breaks(xml)
-    ptbr = [b for b in found if b["layer"] != junit.GLINER_PATH]
-    gliner = [b for b in found if b["layer"] == junit.GLINER_PATH]
+        return Problem("timeout", f"the suite did not finish within {opts.timeout_s:.0f} s")
+    return classify(code, stage / "junit.xml", output, result, cell)
+
+
+def classify(code: int, xml: Path, output: str, result: CellResult, cell: Cell) -> Problem | None:
+    """pytest's exit code and JUnit XML → the cell's status: pass and broken only when tests ran and the two agree;
+    anything the harness cannot judge is an error that says why."""
+    if code not in (0, 1):
+        return Problem("error", f"pytest exit {code}:\n{tail(output)}")
+    try:
+        outcome = junit.parse(xml)
+    except junit.JUnitError as e:
+        return Problem("error", f"{e} (pytest exit {code}):\n{tail(output)}")
+    result["tests"] = outcome.counts
+    if outcome.crashed:
+        return Problem("error", f"an xdist worker crashed while running {', '.join(outcome.crashed)}")
+    if outcome.executed == 0:
+        return Problem("error", f"no test ran ({outcome.counts['tests']} collected, {outcome.counts['skipped']} "
+                                "skipped): nothing was proven")
+    if (code == 1) != bool(outcome.breaks):
+        return Problem("error", f"pytest exit {code} with {len(outcome.breaks)} failing test(s) in its JUnit XML:\n"
+                                f"{tail(output)}")
+    ptbr = [b for b in outcome.breaks if b["layer"] != junit.GLINER_PATH]
+    gliner = [b for b in outcome.breaks if b["layer"] == junit.GLINER_PATH]
     result["breaks"], result["gliner_path"] = ptbr, {"status": "broken" if gliner else "pass", "breaks": gliner}
     result["repro"]["nox"] = repro(cell, failing(result))
-    return finish("broken" if ptbr else "pass")
+    result["status"] = "broken" if ptbr else "pass"
+    return None
 
 
 def failing(result: CellResult) -> list[str]:

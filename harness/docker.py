@@ -1,14 +1,15 @@
-"""A cell in its Docker image: the `docker build` and `docker run` commands (the same ones the report prints for a
-person to paste), building, running offline (--network none) and collecting the result the container writes.
+"""A cell in its Docker image: building it, the runner that runs the cell's lifecycle (harness/cell.py) with each
+Python step in a container (offline, --network none), and the `docker build` / `docker run` commands the report
+prints for a person to paste at a checkout's root on any machine.
 
-The image runs the same cell runner as a local virtualenv (`python -m harness in-image`), so its result file has the
-same format and the same report covers both.
+The image also runs the lifecycle by itself (`python -m harness in-image`, its entry point): that is what a pasted
+`docker run` does, writing the result under ./reports like a local run.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
+import itertools
 import os
 import re
 import shlex
@@ -19,13 +20,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness import results, sources
-from harness.cell import Options, call, conclude, current, failing, new_result, tail
+from harness.cell import RESOLVER_CONFLICT, Options, Problem, Progress, Runner, call, failing, tail
 from harness.definition import ROOT, Cell, pyproject, suite_tools
 from harness.results import CellResult
 
 REPOSITORY = "ptbr-matrix"
 WHEELHOUSE = ROOT / "wheelhouse"
+IN_IMAGE = Path("/app")
 IN_IMAGE_REPORTS = "/app/reports"
+STAGE = "/out"
+"""Where a container sees the run's stage directory (its JUnit XML goes there)."""
 
 
 def uv_version(dockerfile: Path = ROOT / "Dockerfile") -> str:
@@ -91,26 +95,32 @@ def _bridgeless(docker: str) -> bool:
 
 
 def _torch(cell: Cell) -> tuple[str, dict[str, str], Path | None]:
-    """(torch source, build arguments, a local wheel to put in wheelhouse/ first)."""
+    """(torch source, build arguments, a local wheel to put in wheelhouse/ first). The Dockerfile takes torch from
+    wheelhouse/ when the wheel is there, else from the PyTorch CPU index: a local CPU wheel needs no argument."""
     source, args = sources.torch_source(cell.torch)
-    if source == "pytorch-cpu-index":
-        return source, {}, None  # the Dockerfile's defaults
     if source.startswith("local-wheels:"):
         directory = Path(source.split(":", 1)[1])
         wheel = next(p for p in sorted(directory.iterdir()) if p.name.startswith(f"torch-{cell.torch}")
                      and p.suffix == ".whl")
         variant = args[-1].partition("+")[2]
-        return source, {"TORCH_INDEX": "", "TORCH_VARIANT": variant}, wheel
-    return source, {"TORCH_INDEX": "", "TORCH_VARIANT": ""}, None  # PyPI's build (with CUDA libraries)
+        return source, ({} if variant == "cpu" else {"TORCH_INDEX": "", "TORCH_VARIANT": variant}), wheel
+    if source == "pypi":  # PyPI's build (with CUDA libraries): no index, no local label
+        return source, {"TORCH_INDEX": "", "TORCH_VARIANT": ""}, None
+    return source, {}, None  # the Dockerfile's defaults: the CPU index
+
+
+def _build_args(cell: Cell) -> dict[str, str]:
+    """The build arguments that say what the image holds (the same on every machine)."""
+    args = {"TORCH": cell.torch, "TRANSFORMERS": cell.transformers, "GLINER": cell.gliner, **_torch(cell)[1]}
+    if cell.override:
+        args["OVERRIDE"] = "1"
+    return args
 
 
 def build_argv(cell: Cell) -> tuple[list[str], Path | None, str]:
-    """(the docker build command, a wheel to stage in wheelhouse/ first, torch source), for this machine."""
-    source, torch_args, wheel = _torch(cell)
-    args = {"TORCH": cell.torch, "TRANSFORMERS": cell.transformers, "GLINER": cell.gliner, **torch_args,
-            "TORCH_SOURCE": source}
-    if cell.override:
-        args["OVERRIDE"] = "1"
+    """(the docker build command as this machine runs it, a wheel to stage in wheelhouse/ first, torch source)."""
+    source, _, wheel = _torch(cell)
+    args = _build_args(cell)
     if os.environ.get("PTBR_BASE_IMAGE"):
         args["BASE_IMAGE"] = os.environ["PTBR_BASE_IMAGE"]
     if os.environ.get("PTBR_OFFLINE_BUILD"):
@@ -128,34 +138,42 @@ def build_argv(cell: Cell) -> tuple[list[str], Path | None, str]:
     return [*argv, "."], wheel, source
 
 
-def run_argv(cell: Cell, tests: Sequence[str] = (), user: str = '"$(id -u):$(id -g)"',
-             volume: str = f'"$PWD/reports":{IN_IMAGE_REPORTS}') -> list[str]:
-    """The docker run command: offline, as the calling user (so the result files are theirs), results into
-    reports/ of the current directory. The defaults are shell words for a person to paste."""
-    return [client(), "run", "--rm", "--network", "none", "--user", user, "--volume", volume, tag(cell), *tests]
+def run_argv(cell: Cell, tests: Sequence[str] = (), expect: str | None = None) -> list[str]:
+    """The docker run of the image's own entry point, as a person pastes it: offline, as the calling user (so the
+    result files are theirs), results into reports/ of the current directory; ``expect``: the fingerprint of the
+    code the report was made from (the image refuses to run if it holds other code)."""
+    env = ["--env", f"PTBR_EXPECT={expect}"] if expect else []
+    return ["docker", "run", "--rm", "--network", "none", "--user", "$(id -u):$(id -g)", "--volume",
+            f"$PWD/reports:{IN_IMAGE_REPORTS}", *env, tag(cell), *tests]
 
 
 def _shell(argv: Sequence[str]) -> str:
-    return " ".join(a if a.startswith('"') or "$(" in a else shlex.quote(a) for a in argv)
+    """Words quoted for any POSIX shell; a word with $ stays expandable (double quotes)."""
+    return " ".join(f'"{a}"' if "$" in a else shlex.quote(a) for a in argv)
 
 
-def repro(cell: Cell, tests: Sequence[str] = ()) -> dict[str, str]:
-    """The two commands a person pastes at a checkout's root to reproduce the cell (only ``tests`` if given)."""
-    argv, wheel, _ = build_argv(cell)
-    run = run_argv(cell, tests)
-    if shutil.which("docker") == client():  # the usual client: named as a person types it
-        argv[0] = run[0] = "docker"
-    build = f"DOCKER_BUILDKIT=1 {_shell(argv)}"
-    if wheel:
-        build = f"cp {shlex.quote(str(wheel))} wheelhouse/ && {build}"
-    return {"docker_build": build, "docker_run": f"mkdir -p reports && {_shell(run)}"}
+def repro(cell: Cell, tests: Sequence[str] = (), expect: str | None = None) -> dict[str, str]:
+    """The two commands a person pastes at a checkout's root to reproduce the cell (only ``tests`` if given). They
+    name no path of the machine that made them: a base image and a proxy's CA bundle are taken from the
+    environment when set (PTBR_BASE_IMAGE, SSL_CERT_FILE); torch comes from wheelhouse/ when its wheel is there,
+    else from its index."""
+    words = ["docker", "build", "--tag", tag(cell)]
+    for name, value in _build_args(cell).items():
+        words += ["--build-arg", f"{name}={value}"]
+    if _bridgeless(client()):  # the engine this report was made with has no bridge: builds use the host network
+        words += ["--network", "host"]
+    optional = ('${PTBR_BASE_IMAGE:+--build-arg BASE_IMAGE="$PTBR_BASE_IMAGE"} '
+                '${SSL_CERT_FILE:+--secret id=ca,src="$SSL_CERT_FILE"}')
+    build = f"DOCKER_BUILDKIT=1 {_shell(words)} {optional} ."
+    return {"docker_build": build, "docker_run": f"mkdir -p reports && {_shell(run_argv(cell, tests, expect))}"}
 
 
-def add_repro(result: CellResult, root: Path = results.CELLS) -> CellResult:
-    """Fill in the Docker repro commands of a saved result (however it ran) and save it again."""
-    cell = Cell(**result["requested"], override=bool(result["declared_support"].get("override")))
-    result["repro"].update(repro(cell, failing(result)))
-    results.save(result, root)
+def add_repro(result: CellResult) -> CellResult:
+    """Fill in the Docker repro commands of a result (however it ran): they select the failing tests, and the image
+    must hold the code of this run (a virtualenv run: the code of this checkout)."""
+    cell = results.cell_of(result)
+    expect = result["fingerprint"] if result["runner"] == "docker" else results.fingerprint(cell, "docker")
+    result["repro"].update(repro(cell, failing(result), expect=expect))
     return result
 
 
@@ -176,62 +194,61 @@ def image_size_mb(cell: Cell) -> float | None:
     return round(int(out.stdout.strip()) / 1e6, 1) if out.returncode == 0 and out.stdout.strip() else None
 
 
-def build(cell: Cell, opts: Options, log: Path) -> str | None:
+def build(cell: Cell, opts: Options, log: Path) -> Problem | None:
     """Build the cell's image (its build output goes to ``log``); None, or why it failed."""
     argv, wheel, _ = build_argv(cell)
     if wheel:
         _stage(wheel)
     opts.log(f"{cell.id}: building {tag(cell)}")
-    code, output = call(argv, opts.install_timeout_s, env={**os.environ, "DOCKER_BUILDKIT": "1"})
+    code, output = call(argv, opts.install_timeout_s, env={**os.environ, "DOCKER_BUILDKIT": "1"},
+                        watch=Progress(cell, opts, "build"))
     log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text(output, encoding="utf-8")
+    results.write_atomic(log, output)
+    if code is None:
+        return Problem("timeout", f"docker build did not finish within {opts.install_timeout_s:.0f} s")
     if code != 0:
         hint = ""
         if not os.environ.get("PTBR_BASE_IMAGE") and "load metadata for docker.io/library/python:" in output:
             hint = ("\n(no registry? make a local base image, e.g. `bash .ci/docker-engine`, and name it in "
                     "PTBR_BASE_IMAGE)")
-        return f"docker build {'timed out' if code is None else f'exit {code}'}:\n{tail(output)}{hint}"
+        return Problem("install-failed", f"docker build exit {code}:\n{tail(output)}{hint}",
+                       conclusive=bool(RESOLVER_CONFLICT.search(output)))
     return None
 
 
-def run(cell: Cell, opts: Options, root: Path = results.CELLS) -> CellResult:
-    """Build the cell's image and run the suite in it offline; save and return its result."""
-    if previous := current(cell, opts, root):
-        return previous
-    start = time.monotonic()
-    opts = dataclasses.replace(opts, runner="docker")
-    result = new_result(cell, opts)
-    why = available()
-    if why:
-        return conclude(result, "error", why, start, opts, root)
-    out_dir = results.cell_dir(cell.id, root)
-    result["torch_source"] = _torch(cell)[0]
-    step = time.monotonic()
-    why = build(cell, opts, out_dir / "build.log")
-    result["timings"]["build_s"] = round(time.monotonic() - step, 1)
-    if why:
-        return conclude(result, "install-failed", why, start, opts, root)
-    result["image"] = {"tag": tag(cell), "size_mb": image_size_mb(cell)}
+class Container(Runner):
+    """The cell's image: prepared by building it; each Python step runs in a fresh container, offline, as the
+    calling user, with the run's stage directory mounted. Containers are removed in every outcome."""
 
-    (out_dir / "result.json").unlink(missing_ok=True)  # the container writes a new one
-    name = f"ptbr-{cell.id}-{os.getpid()}"
-    argv = run_argv(cell, opts.pytest_args, user=f"{os.getuid()}:{os.getgid()}",
-                    volume=f"{root.resolve()}:{IN_IMAGE_REPORTS}/cells")
-    argv[2:2] = ["--name", name]
-    opts.log(f"{cell.id}: running the suite in {tag(cell)} (--network none)")
-    step = time.monotonic()
-    code, output = call(argv, opts.timeout_s)
-    if code is None:
-        _ok([client(), "rm", "--force", name])
-        return conclude(result, "timeout", f"the container did not finish within {opts.timeout_s:.0f} s", start,
-                        opts, root)
-    written = results.load(cell.id, root)
-    if not written:
-        return conclude(result, "error", f"the container wrote no result (exit {code}):\n{tail(output)}", start,
-                        opts, root)
-    timings = {**result["timings"], **written["timings"], "container_s": round(time.monotonic() - step, 1)}
-    written.update(image=result["image"], torch_source=f"{result['torch_source']} (image)",
-                   timings=timings, duration_s=round(time.monotonic() - start, 1))
-    add_repro(written, root)
-    opts.log(f"{cell.id}: {written['status']} in {tag(cell)}")
-    return written
+    name: results.Runner = "docker"
+    _names = itertools.count()
+
+    def __init__(self, cell: Cell) -> None:
+        self.cell, self.started = cell, []
+
+    def prepare(self, cell: Cell, opts: Options, result: CellResult, stage: Path) -> Problem | None:
+        result["torch_source"] = f"{_torch(cell)[0]} (image)"
+        why = available()
+        if why:
+            return Problem("error", why)
+        step = time.monotonic()
+        problem = build(cell, opts, stage / "build.log")
+        result["timings"]["build_s"] = round(time.monotonic() - step, 1)
+        if not problem:
+            result["image"] = {"tag": tag(cell), "size_mb": image_size_mb(cell)}
+        return problem
+
+    def argv(self, args: Sequence[str], env: dict[str, str], stage: Path) -> tuple[list[str], dict[str, str] | None]:
+        name = f"ptbr-{self.cell.id}-{os.getpid()}-{next(self._names)}"
+        self.started.append(name)
+        envs = [w for k, v in env.items() for w in ("--env", f"{k}={v}")]
+        argv = [client(), "run", "--rm", "--name", name, "--network", "none", "--user",
+                f"{os.getuid()}:{os.getgid()}", "--volume", f"{stage}:{STAGE}", "--workdir", str(IN_IMAGE),
+                "--entrypoint", "python", *envs, tag(self.cell), *(a.replace("{stage}", STAGE) for a in args)]
+        return argv, None
+
+    def stop(self) -> None:
+        """Kill and remove every container this run started (killing the client leaves its container running)."""
+        if self.started:
+            subprocess.run([client(), "rm", "--force", *self.started], capture_output=True, check=False, timeout=120)
+            self.started.clear()

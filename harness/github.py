@@ -42,14 +42,18 @@ def _escape(text: str) -> str:
 
 
 def annotations(report: dict[str, Any]) -> list[str]:
-    """One ::error per cell that did not pass (its breaks, or why it did not run), and per version-independent
-    break on PTBR's path."""
+    """One ::error per cell that did not pass (its causes and breaks, or why it did not run, then the two commands
+    that reproduce it), and per version-independent break on PTBR's path."""
     lines = [f"::error title=PTBR's path breaks in every cell::{_escape(_break(b))}"
              for b in report["version_independent"]["ptbr_path"]]
     for c in report["cells"]:
         if c["status"] != "pass":
-            detail = "; ".join(map(_break, c["version_dependent_breaks"])) or c.get("reason") or ""
-            message = f"{detail}\nreproduce: {c['repro'].get('docker_run') or c['repro']['nox']}"
+            detail = "; ".join([k["cause"] for k in c["causes"]]
+                               + [_break(b) for b in c["version_dependent_breaks"] if not b.get("cause")])
+            detail = detail or c.get("reason") or ""
+            how = [c["repro"]["docker_build"], c["repro"]["docker_run"]] if c["repro"].get("docker_run") \
+                else [c["repro"]["nox"]]
+            message = detail + "\nreproduce at a checkout's root:\n" + "\n".join(how)
             lines.append(f"::error title={c['id']}: {c['status']}::{_escape(message)}")
     return lines
 

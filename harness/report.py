@@ -2,7 +2,9 @@
 torch × transformers table per gliner version, then the breaks with their repro commands) and a terminal summary.
 
 A break found in every cell that ran the suite does not depend on the versions: it is listed once, apart, and left
-out of the table, so the table shows at a glance which versions break.
+out of the table, so the table shows at a glance which versions break. Breaks that share one exception (a cell that
+cannot train fails every test that trains) are one cause, listed with the tests and fields it blocked. A cell's
+latest repro run (selected tests) is shown beside its full result, never in its place.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from harness import definition, results
+from harness import definition, junit, results
 from harness.results import Break, CellResult
 
 SCHEMA_VERSION = 1
@@ -39,16 +41,70 @@ def common_breaks(cells: list[CellResult], part: str = "breaks") -> set[tuple[st
     return set.intersection(*sets)
 
 
-def build(cells: list[CellResult], current: dict[str, str] | None = None) -> dict[str, Any]:
-    """The report as data. ``current`` maps cell id → today's fingerprint, to mark results from older code/pins."""
+def causes(found: list[Break]) -> list[dict[str, Any]]:
+    """Breaks that are not value mismatches, grouped by the exception that caused them: one entry per cause, with
+    a short label, the layers, the tests it stopped and the fields those tests left unproven."""
+    grouped: dict[str, list[Break]] = {}
+    for b in found:
+        if b.get("cause"):
+            grouped.setdefault(b["cause"], []).append(b)
+    # a test that reports another's exception in its own words ("ptbr train exited 1: ... TypeError: ...") shares
+    # its cause: merged into the cause whose exception its text holds
+    for cause in sorted(grouped, key=len, reverse=True):
+        core = cause.removeprefix(f"{junit.CANNOT_TRAIN}: ")
+        host = next((c for c in grouped if c != cause and c.removeprefix(f"{junit.CANNOT_TRAIN}: ") in core
+                     and len(c) < len(cause)), None)
+        if host:
+            grouped[host] += grouped.pop(cause)
+    out = []
+    for cause, blocked in grouped.items():
+        fields = _fields(blocked)
+        if len(blocked) == 1 and len(fields) <= 1:  # one test of one field: the field says it best
+            label = fields[0] if fields else cause.split(":")[0]
+        elif cause.startswith(junit.CANNOT_TRAIN):
+            label = junit.CANNOT_TRAIN
+        else:
+            label = f"{cause.split(':')[0]} in {len(blocked)} tests"
+        out.append({"cause": cause, "label": label, "layers": sorted({b["layer"] for b in blocked}),
+                    "tests": sorted(b["test"] for b in blocked), "fields": fields})
+    return out
+
+
+def broken_lines(result: CellResult) -> list[str]:
+    """``BROKEN <field> [<layer>]: <message>`` per value break and one line per cause, with what it stopped: what
+    every runner prints as soon as a cell finishes."""
+    lines = []
+    for path, found in (("", result["breaks"]), (" (gliner's own path)", result["gliner_path"]["breaks"])):
+        for b in found:
+            if not b.get("cause"):
+                head = f"{b['field']} [{b['layer']}]: "  # the suite's messages start with it
+                lines.append(f"BROKEN {head}{b['message'].removeprefix(head)}{path}\n  {b['test']}")
+        for k in causes(found):
+            layers = ",".join(k["layers"])
+            if len(k["tests"]) == 1 and len(k["fields"]) == 1:
+                lines.append(f"BROKEN {k['fields'][0]} [{layers}]: {k['cause']}{path}\n  {k['tests'][0]}")
+            else:
+                fields = ", ".join(k["fields"][:6]) + (", …" if len(k["fields"]) > 6 else "")
+                lines.append(f"BROKEN {k['cause']} [{layers}]: {len(k['tests'])} tests, {len(k['fields'])} fields "
+                             f"unproven ({fields}){path}")
+    return lines
+
+
+def build(cells: list[CellResult], current: dict[str, str] | None = None,
+          repro_runs: list[CellResult] = ()) -> dict[str, Any]:
+    """The report as data. ``current`` maps cell id → the fingerprint a result of its runner must have now (see
+    ``current_fingerprints``), to mark results from older code or pins; ``repro_runs``: the cells' latest repro runs."""
     common = common_breaks(cells)
     common_gliner = common_breaks(cells, "gliner_path")
+    repros = {r["id"]: r for r in repro_runs}
     out_cells = []
     for c in cells:
         entry = dict(c)
         entry["version_dependent_breaks"] = [b for b in c["breaks"] if _key(b) not in common]
         entry["gliner_path_dependent_breaks"] = [b for b in c["gliner_path"]["breaks"] if _key(b) not in common_gliner]
+        entry["causes"] = causes(entry["version_dependent_breaks"])
         entry["current"] = (current is None or current.get(c["id"]) == c["fingerprint"]) and not c.get("selection")
+        entry["latest_repro"] = _repro_summary(repros[c["id"]]) if c["id"] in repros else None
         out_cells.append(entry)
 
     def listed(keys: set, part: str) -> list[dict[str, str]]:
@@ -69,21 +125,34 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None) -> dic
     }
 
 
+def _repro_summary(r: CellResult) -> dict[str, Any]:
+    return {"status": r["status"], "selection": r["selection"], "runner": r["runner"], "finished_at": r["finished_at"],
+            "breaks": r["breaks"], "reason": r["reason"]}
+
+
 def _fields(found: list[Break]) -> list[str]:
     """The distinct fields of some breaks (a test covering several lists them comma-separated)."""
     return sorted({f for b in found for f in b["field"].split(",")})
 
 
-def _cell_text(c: dict[str, Any], most: int = 3) -> str:
+def _value_fields(c: dict[str, Any]) -> list[str]:
+    """The fields whose value arrived wrong in this cell only (breaks with a cause are counted as causes)."""
+    return _fields([b for b in c["version_dependent_breaks"] if not b.get("cause")])
+
+
+def _detail(c: dict[str, Any], most: int = 3) -> str:
+    """What broke, short: each cause's label, then the fields whose value was wrong."""
+    labels = [k["label"] for k in c["causes"]]
+    fields = _value_fields(c)
+    if len(fields) > most:
+        fields = [f"{len(fields)} fields: " + ", ".join(fields[:most]) + ", …"]
+    return ", ".join(labels + fields)
+
+
+def _cell_text(c: dict[str, Any]) -> str:
     text = MARK[c["status"]]
     if c["status"] == "broken":
-        fields = _fields(c["version_dependent_breaks"])
-        if not fields:
-            text += " (common only)"
-        elif len(fields) <= most:
-            text += " " + ", ".join(fields)
-        else:
-            text += f" {len(fields)} fields: " + ", ".join(fields[:most]) + ", …"
+        text += " " + (_detail(c) or "(common only)")
     if c["declared_support"].get("inside") is False:
         text += " ⚠"
     if c["gliner_path_dependent_breaks"]:
@@ -128,20 +197,36 @@ def markdown(report: dict[str, Any]) -> str:
             lines += [f"### {c['id']}: {c['status']}", ""]
             if c.get("reason"):
                 lines += ["```", c["reason"], "```", ""]
-            for b in c["version_dependent_breaks"] + c["gliner_path_dependent_breaks"]:
+            for k in c["causes"]:
+                lines.append(f"- {k['cause']} (`{'`, `'.join(k['layers'])}`): stopped {len(k['tests'])} test(s), "
+                             f"leaving {len(k['fields'])} field(s) unproven: {', '.join(k['fields'])}")
+                lines += [f"  - `{t}`" for t in k["tests"]]
+            for b in [b for b in c["version_dependent_breaks"] if not b.get("cause")]:
                 lines.append(f"- `{b['layer']}` `{b['field']}`: {b['message']} (`{b['test']}`)")
+            for k in causes(c["gliner_path_dependent_breaks"]):
+                lines.append(f"- gliner's own path: {k['cause']}: stopped {len(k['tests'])} test(s)")
+            for b in [b for b in c["gliner_path_dependent_breaks"] if not b.get("cause")]:
+                lines.append(f"- gliner's own path, `{b['layer']}` `{b['field']}`: {b['message']} (`{b['test']}`)")
             lines += ["", "Reproduce from a checkout's root, with nox (in a virtualenv):", "",
                       "```sh", c["repro"]["nox"], "```", ""]
             if c["repro"].get("docker_run"):
-                lines += ["or in the cell's image (build it, then run the failing tests offline):", "", "```sh",
+                lines += ["or in the cell's image (build it, then run the failing tests offline; behind a TLS proxy "
+                          "set SSL_CERT_FILE, without a registry PTBR_BASE_IMAGE: see README, Docker):", "", "```sh",
                           c["repro"]["docker_build"], c["repro"]["docker_run"], "```", ""]
+    repro_runs = [c for c in cells if c["latest_repro"]]
+    if repro_runs:
+        lines += ["## Latest repro runs (selected tests; the table shows full runs only)", ""]
+        for c in repro_runs:
+            r = c["latest_repro"]
+            lines.append(f"- {c['id']}: {r['status']} ({r['runner']}, {r['finished_at']}): "
+                         f"`{' '.join(r['selection'] or [])}`")
     return "\n".join(lines).rstrip() + "\n"
 
 
 def terminal(report: dict[str, Any]) -> str:
     lines = []
     for c in report["cells"]:
-        extra = ", ".join(_fields(c["version_dependent_breaks"]))
+        extra = _detail(c)
         reason = (c.get("reason") or "").splitlines()[0] if c.get("reason") else ""
         detail = extra or reason
         lines.append(f"{MARK[c['status']]:<15}{c['id']:<42}{c['duration_s']:>7.1f} s  {detail}"[:160].rstrip())
@@ -157,14 +242,19 @@ def write(root: Path = results.REPORTS, cells_root: Path | None = None,
           current: dict[str, str] | None = None) -> dict[str, Any]:
     """Build the report from every result file and write matrix.json and matrix.md atomically."""
     cells_root = cells_root or root / "cells"
-    report = build(results.load_all(cells_root), current)
+    report = build(results.load_all(cells_root), current, results.load_all(cells_root, repro=True))
     results.write_atomic(root / "matrix.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     results.write_atomic(root / "matrix.md", markdown(report))
     return report
 
 
-def current_fingerprints() -> dict[str, str]:
-    return {c.id: results.fingerprint(c) for c in definition.cells()}
+def current_fingerprints(cells_root: Path = results.CELLS) -> dict[str, str]:
+    """Cell id → the fingerprint its saved result must have to be current, for the runner that made it: every cell
+    of the definition (a venv result, where there is none yet) and every other cell that has a result (ad hoc)."""
+    saved = {r["id"]: r for r in results.load_all(cells_root)}
+    out = {c.id: results.fingerprint(c) for c in definition.cells() if c.id not in saved}
+    out.update({i: results.fingerprint(results.cell_of(r), r["runner"]) for i, r in saved.items()})
+    return out
 
 
 def _version(text: str) -> tuple:

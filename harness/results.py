@@ -1,4 +1,8 @@
-"""One cell's result file (reports/cells/<id>/result.json): its schema, atomic writes, and whether it is current."""
+"""One cell's result files: their schema, atomic writes, and the one notion of "current".
+
+reports/cells/<id>/result.json is the cell's full result (the whole suite ran); a run that selected tests or passed
+other pytest arguments is a *repro run*, written to reports/cells/<id>/repro/result.json and never replacing it.
+"""
 
 from __future__ import annotations
 
@@ -14,80 +18,114 @@ from harness.definition import ROOT, Cell
 
 REPORTS = ROOT / "reports"
 CELLS = REPORTS / "cells"
+REPRO = "repro"
+"""The sub-directory of a cell's directory that holds its latest repro run."""
 
 Status = Literal["pass", "broken", "install-failed", "import-failed", "timeout", "error"]
-# What a cell's result depends on besides its pins: the code under test and the suite.
-CODE = ("src", "tests/propagation", "tests/support.py", "tests/conftest.py", "examples", "pyproject.toml")
+Runner = Literal["venv", "docker"]
+# What a cell's result depends on besides its pins, lock file and torch source: the code under test, the suite and
+# the harness that ran it. Files git does not ignore count even before they are added.
+CODE = ("src", "tests/propagation", "tests/support.py", "tests/conftest.py", "examples", "harness", "pyproject.toml")
+DOCKER_CODE = ("Dockerfile",)
+"""What a Docker runner's result also depends on (the image is built from it)."""
 
 
 class Break(TypedDict):
     layer: str
     field: str
+    """The field whose value was wrong; for a failure that is not a value mismatch, the fields the test covers
+    (comma-separated), which it left unproven."""
     test: str
     message: str
+    cause: str | None
+    """None for a value mismatch; else the exception that stopped the test (``TypeError: ...``): breaks that share
+    a cause are one finding."""
 
 
 class CellResult(TypedDict):
     id: str
     requested: dict[str, str]
     resolved: dict[str, str] | None
+    installed: dict[str, str] | None
+    """Every distribution in the environment the suite ran in, with its version."""
     declared_support: dict[str, Any]
     torch_source: str | None
     status: Status
     reason: str | None
+    conclusive: bool
+    """True when rerunning with the same inputs would give the same status (pass, broken, a resolver conflict):
+    only a conclusive result is ever reused."""
     breaks: list[Break]
     gliner_path: dict[str, Any]
+    tests: dict[str, int] | None
+    """What pytest executed: tests, failures, errors, skipped (from its JUnit XML)."""
     repro: dict[str, str | None]
     """nox: the command that reruns the failing tests locally; docker_build, docker_run: the same in the cell's
     image (run from a checkout's root)."""
-    runner: Literal["venv", "docker"]
+    runner: Runner
     image: dict[str, Any] | None
     """For runner "docker": the image's tag and size."""
     duration_s: float
     timings: dict[str, float]
-    """install_s, import_s, suite_s: the steps that ran."""
+    """install_s / build_s, import_s, suite_s: the steps that ran."""
     fingerprint: str
     finished_at: str
     selection: list[str] | None
-    """The tests a repro run selected; None for the whole suite. A subset's result is never current."""
+    """The pytest arguments of a repro run; None for the whole suite."""
+
+
+def cell_of(result: CellResult) -> Cell:
+    """The cell a result is of."""
+    return Cell(**result["requested"], override=bool(result["declared_support"].get("override")))
 
 
 def cell_dir(cell_id: str, root: Path = CELLS) -> Path:
     return root / cell_id
 
 
+def result_dir(cell_id: str, repro: bool, root: Path = CELLS) -> Path:
+    """Where a run's files go: the cell's directory, or its repro/ sub-directory for a repro run."""
+    return cell_dir(cell_id, root) / REPRO if repro else cell_dir(cell_id, root)
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename: a reader never sees half a file, an interrupt never leaves one."""
+    """Write via a temporary file and rename: a reader never sees half a file, an interrupt never leaves one. The
+    file is readable by others (0644), like any report."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as f:
         f.write(text)
+    os.chmod(f.name, 0o644)
     os.replace(f.name, path)
 
 
 def save(result: CellResult, root: Path = CELLS) -> Path:
-    path = cell_dir(result["id"], root) / "result.json"
+    path = result_dir(result["id"], bool(result.get("selection")), root) / "result.json"
     write_atomic(path, json.dumps(result, indent=2) + "\n")
     return path
 
 
-def load(cell_id: str, root: Path = CELLS) -> CellResult | None:
-    path = cell_dir(cell_id, root) / "result.json"
+def load(cell_id: str, root: Path = CELLS, repro: bool = False) -> CellResult | None:
+    path = result_dir(cell_id, repro, root) / "result.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         return None
 
 
-def load_all(root: Path = CELLS) -> list[CellResult]:
-    return [r for p in sorted(root.glob("*/result.json")) if (r := load(p.parent.name, root)) is not None]
+def load_all(root: Path = CELLS, repro: bool = False) -> list[CellResult]:
+    """Every cell's full result (or, with ``repro``, every cell's latest repro run); unreadable files are skipped."""
+    found = root.glob(f"*/{REPRO}/result.json" if repro else "*/result.json")
+    ids = sorted(p.parent.parent.name if repro else p.parent.name for p in found)
+    return [r for cell_id in ids if (r := load(cell_id, root, repro)) is not None]
 
 
 def _code_files(code: tuple[str, ...], root: Path) -> list[Path]:
-    """The source files under ``code``: git's tracked files when this is a checkout, else every file except build
-    leftovers (egg-info, caches) that installing and testing create."""
+    """The source files under ``code``: in a checkout, what git tracks plus new files it does not ignore; else
+    (an image holds no .git) every file except the leftovers that installing and testing create."""
     try:
-        listed = subprocess.run(["git", "ls-files", "-z", "--", *code], cwd=root, capture_output=True, check=True)
-        return sorted(root / name for name in listed.stdout.decode().split("\0") if name)
+        listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *code],
+                                cwd=root, capture_output=True, check=True)
+        return sorted({root / name for name in listed.stdout.decode().split("\0") if name})
     except (OSError, subprocess.CalledProcessError):
         skip = ("__pycache__", ".pytest_cache")
         found = []
@@ -99,13 +137,25 @@ def _code_files(code: tuple[str, ...], root: Path) -> list[Path]:
         return sorted(found)
 
 
-def fingerprint(cell: Cell, code: tuple[str, ...] = CODE, root: Path = ROOT) -> str:
-    """Same pins (and lock file) and same code → same fingerprint: a result with it is current."""
-    digest = hashlib.sha256(json.dumps([cell.pins, cell.override]).encode())
-    if cell.lock.is_file():
-        digest.update(cell.lock.read_bytes())
-    for f in _code_files(code, root):
+def fingerprint(cell: Cell, runner: Runner = "venv", torch: str | None = None, root: Path = ROOT) -> str:
+    """The one key of "still valid": the cell's pins and override, its lock file's content, which torch build is
+    installed (``torch==2.13.0+cpu`` and ``torch==2.13.0`` differ; a local wheel and the CPU index do not), the
+    runner, and every file of the code, the suite and the harness (and the Dockerfile for Docker). A saved result is
+    current only while its fingerprint equals this."""
+    from harness import sources
+
+    torch = torch if torch is not None else sources.torch_source(cell.torch)[1][-1]
+    digest = hashlib.sha256(json.dumps([cell.pins, cell.override, runner, torch]).encode())
+    digest.update(cell.lock.read_bytes() if cell.lock.is_file() else b"no lock file")
+    for f in _code_files(CODE + (DOCKER_CODE if runner == "docker" else ()), root):
         if f.is_file():
-            digest.update(str(f.relative_to(root)).encode())
+            digest.update(str(f.relative_to(root)).encode() + b"\0")
             digest.update(f.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def reusable(saved: CellResult | None, key: str, installed: dict[str, str] | None = None) -> bool:
+    """A saved full result stands for a new run: conclusive, of the same inputs, and (where the environment can be
+    read) run in the environment that is installed now."""
+    return bool(saved and saved.get("conclusive") and not saved.get("selection") and saved["fingerprint"] == key
+                and (installed is None or saved.get("installed") == installed))

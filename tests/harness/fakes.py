@@ -12,7 +12,13 @@ FAKE_PYTHON = textwrap.dedent('''\
     b = json.loads((Path(__file__).parent / "behaviour.json").read_text())
     args = sys.argv[1:]
     if args[:1] == ["-c"] and "importlib.metadata" in args[1]:
-        print(json.dumps({{"resolved": b["resolved"], "gliner_requires": b.get("requires")}}))
+        if b.get("probe_output") is not None:
+            print(b["probe_output"])
+            sys.exit(0)
+        if b.get("probe_hang"):
+            time.sleep(600)
+        installed = b.get("installed", {{"torch": b["resolved"]["torch"], "ptbr": "0.1.0"}})
+        print(json.dumps({{"resolved": b["resolved"], "gliner_requires": b.get("requires"), "installed": installed}}))
         sys.exit(0)
     if args[:1] == ["-c"]:
         if b.get("import_error"):
@@ -30,6 +36,7 @@ FAKE_PYTHON = textwrap.dedent('''\
         xml = next(a.split("=", 1)[1] for a in args if a.startswith("--junitxml="))
         if b.get("junit") is not None:
             Path(xml).write_text(b["junit"])
+        print(b.get("pytest_output", "[ 1/1]"))
         sys.exit(b.get("pytest_exit", 0))
     sys.exit(99)
 ''')
@@ -41,6 +48,9 @@ FAKE_INSTALLER = textwrap.dedent('''\
     log = Path(sys.argv[0]).with_suffix(".calls")
     calls = log.read_text() if log.exists() else ""
     log.write_text(calls + json.dumps(sys.argv[1:]) + "\\n")
+    if Path(sys.argv[0]).with_suffix(".hang").exists():
+        import time
+        time.sleep(600)
     fail = Path(sys.argv[0]).with_suffix(".fail")
     if fail.exists():
         print(fail.read_text(), file=sys.stderr)
@@ -48,12 +58,12 @@ FAKE_INSTALLER = textwrap.dedent('''\
 ''')
 
 
-def junit_xml(*cases: tuple[str, str, str | None]) -> str:
+def junit_xml(*cases: tuple[str, str, str | None], fields: str = "training.x") -> str:
     """JUnit as pytest writes it: (test name, layer, failure message or None)."""
     body = []
     for name, layer, failure in cases:
         props = (f'<properties><property name="layer" value="{layer}"/>'
-                 f'<property name="fields" value="training.x"/></properties>')
+                 f'<property name="fields" value="{fields}"/></properties>')
         fail = f'<failure message="{failure}">{failure}</failure>' if failure else ""
         body.append(f'<testcase classname="tests.propagation.test_fake" name="{name}" time="0.1">{props}{fail}'
                     "</testcase>")
@@ -64,8 +74,9 @@ def junit_xml(*cases: tuple[str, str, str | None]) -> str:
 
 FAKE_DOCKER = textwrap.dedent('''\
     #!{python}
-    """A stand-in for the docker client and engine: behaves as told by docker.json next to it, logs its calls."""
-    import json, sys, time
+    """A stand-in for the docker client and engine: behaves as told by docker.json next to it, logs its calls. A
+    `run` of the image's python answers the version probe, the import and pytest like a cell's interpreter."""
+    import json, os, sys, time
     from pathlib import Path
     here = Path(__file__).parent
     b = json.loads((here / "docker.json").read_text())
@@ -75,20 +86,28 @@ FAKE_DOCKER = textwrap.dedent('''\
     if args[:1] == ["info"]:
         sys.exit(0 if b.get("engine", True) else 1)
     if args[:1] == ["build"]:
-        print(b.get("build_output", "#1 DONE 0.0s"))
+        print(b.get("build_output", "#1 [torch 1/2] FROM base\\n#1 DONE 0.0s"))
         sys.exit(b.get("build_exit", 0))
     if args[:2] == ["image", "inspect"]:
         print(b.get("size", 1392900000))
         sys.exit(0)
     if args[:1] == ["run"]:
+        (here / "run.pid").write_text(str(os.getpid()))
+        stage = args[args.index("--volume") + 1].split(":")[0]
+        tag = next(a for a in args if a.startswith("ptbr-matrix:"))
+        inner = args[args.index(tag) + 1:]
+        if inner[:1] == ["-c"] and "importlib.metadata" in inner[1]:
+            print(json.dumps({{"resolved": {{"torch": "2.13.0+cpu", "transformers": "5.0.0", "gliner": "0.2.29"}},
+                              "gliner_requires": "transformers<5.17.0,>=4.51.3", "installed": {{"ptbr": "0.1.0"}}}}))
+            sys.exit(0)
+        if inner[:1] == ["-c"]:
+            sys.exit(0)
         if b.get("hang"):
             time.sleep(600)
-        volume = args[args.index("--volume") + 1].split(":")[0]
-        if b.get("result") is not None:  # what the runner in the image writes
-            cell_dir = Path(volume) / b["result"]["id"]
-            cell_dir.mkdir(parents=True, exist_ok=True)
-            (cell_dir / "result.json").write_text(json.dumps(b["result"]))
-        print("container output")
+        xml = next(a.split("=", 1)[1] for a in inner if a.startswith("--junitxml="))
+        if b.get("junit") is not None:
+            Path(xml.replace("/out", stage, 1)).write_text(b["junit"])
+        print("[ 1/1]")
         sys.exit(b.get("run_exit", 0))
     sys.exit(0)
 ''')

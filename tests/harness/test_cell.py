@@ -1,9 +1,11 @@
-"""One cell's run: every way it can end is a result with a status, written atomically; current results are reused."""
+"""One cell's run: every way it can end is a result with a status that says what was observed, written atomically;
+only a conclusive result of the same inputs is reused; a repro run never replaces the full result."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,36 +13,89 @@ from fakes import junit_xml
 from harness import cell, definition, results
 
 CELL = definition.Cell("2.13.0", "5.0.0", "0.2.29")
+VALUE_BREAK = "AssertionError: training.lr_others [ptbr]: expected 0.0, got 1e-05 (rule)"
 
 
 def _run(fake_env, tmp_path: Path, **opts) -> results.CellResult:
     python, installer, _, _ = fake_env
     options = cell.Options(installer=installer, log=lambda _m: None, **opts)
-    return cell.run(CELL, python, options, root=tmp_path / "cells")
+    return cell.run(CELL, cell.Venv(python), options, root=tmp_path / "cells")
 
 
-def _saved(tmp_path: Path) -> dict:
-    return json.loads((tmp_path / "cells" / CELL.id / "result.json").read_text())
+def _saved(tmp_path: Path, repro: bool = False) -> dict:
+    return json.loads((results.result_dir(CELL.id, repro, tmp_path / "cells") / "result.json").read_text())
 
 
-def test_passing_cell_records_pins_resolution_and_support(fake_env, tmp_path) -> None:
+def _installs(fake_env) -> int:
+    calls = fake_env[3].with_suffix(".calls")
+    return len(calls.read_text().splitlines()) if calls.exists() else 0
+
+
+def test_passing_cell_records_pins_resolution_support_and_what_ran(fake_env, tmp_path) -> None:
     result = _run(fake_env, tmp_path)
     assert result["status"] == "pass"
+    assert result["conclusive"] is True
     assert result["requested"] == {"torch": "2.13.0", "transformers": "5.0.0", "gliner": "0.2.29"}
     assert result["resolved"]["torch"] == "2.13.0+cpu"
+    assert result["installed"] == {"torch": "2.13.0+cpu", "ptbr": "0.1.0"}, "every installed distribution"
+    assert result["tests"] == {"tests": 1, "failures": 0, "errors": 0, "skipped": 0}
     assert result["declared_support"] == {"gliner_requires": "transformers<5.17.0,>=4.51.3", "inside": True,
                                           "override": False}
     assert _saved(tmp_path) == result, "the result on disk is the result returned"
 
 
-def test_install_failure_records_the_resolvers_reason(fake_env, tmp_path) -> None:
+def test_result_files_are_readable_by_others(fake_env, tmp_path) -> None:
+    os.umask(0o077)  # even where the caller's umask would hide them
+    try:
+        _run(fake_env, tmp_path)
+    finally:
+        os.umask(0o022)
+    for name in ("result.json", "junit.xml", "pytest.log"):
+        assert (tmp_path / "cells" / CELL.id / name).stat().st_mode & 0o777 == 0o644, name
+
+
+def test_install_is_exact_and_records_a_resolver_conflict_as_conclusive(fake_env, tmp_path) -> None:
     _, _, _, installer = fake_env
     installer.with_suffix(".fail").write_text("× No solution found when resolving dependencies:\n"
                                               "╰─▶ Because gliner==0.2.29 depends on transformers<5.17.0 ...")
     result = _run(fake_env, tmp_path)
-    assert result["status"] == "install-failed"
-    assert "No solution found" in result["reason"]
+    assert (result["status"], result["conclusive"]) == ("install-failed", True)
     assert "transformers<5.17.0" in result["reason"]
+    call = json.loads(installer.with_suffix(".calls").read_text().splitlines()[0])
+    assert "--exact" in call, "the environment holds what the cell asks for and nothing else"
+    assert _run(fake_env, tmp_path)["finished_at"] == result["finished_at"], "a resolver conflict is reused"
+
+
+def test_a_network_failure_during_install_is_not_reused(fake_env, tmp_path) -> None:
+    _, _, _, installer = fake_env
+    installer.with_suffix(".fail").write_text("error: Failed to fetch: `https://pypi.org/simple/torch/`\n"
+                                              "Caused by: dns error: failed to lookup address information")
+    first = _run(fake_env, tmp_path)
+    assert (first["status"], first["conclusive"]) == ("install-failed", False)
+    installer.with_suffix(".fail").unlink()
+    assert _run(fake_env, tmp_path)["status"] == "pass", "an inconclusive result reruns by itself"
+
+
+@pytest.mark.parametrize("behaviour", [{"hang": True}, {"crash": True}], ids=["timeout", "error"])
+def test_timeouts_and_errors_rerun_by_themselves(fake_env, tmp_path, behaviour) -> None:
+    _, _, behave, _ = fake_env
+    behave(**behaviour)
+    assert _run(fake_env, tmp_path, timeout_s=2)["conclusive"] is False
+    behave()
+    assert _run(fake_env, tmp_path)["status"] == "pass"
+
+
+def test_install_timeout_is_a_timeout(fake_env, tmp_path) -> None:
+    fake_env[3].with_suffix(".hang").write_text("")
+    result = _run(fake_env, tmp_path, install_timeout_s=1)
+    assert result["status"] == "timeout"
+    assert "install" in result["reason"]
+
+
+def test_probe_timeout_is_a_timeout(fake_env, tmp_path, monkeypatch) -> None:
+    fake_env[2](probe_hang=True)
+    monkeypatch.setattr(cell, "PROBE_TIMEOUT_S", 1)
+    assert _run(fake_env, tmp_path)["status"] == "timeout"
 
 
 def test_resolved_versions_must_equal_the_pins(fake_env, tmp_path) -> None:
@@ -49,6 +104,13 @@ def test_resolved_versions_must_equal_the_pins(fake_env, tmp_path) -> None:
     result = _run(fake_env, tmp_path)
     assert result["status"] == "install-failed"
     assert result["reason"] == "resolved versions differ from the pins: transformers 5.16.1 (pinned 5.0.0)"
+
+
+def test_an_unreadable_version_probe_is_an_error(fake_env, tmp_path) -> None:
+    fake_env[2](probe_output="Segmentation fault (core dumped)")
+    result = _run(fake_env, tmp_path)
+    assert result["status"] == "error"
+    assert result["reason"].startswith("the version probe printed something unreadable")
 
 
 def test_import_failure_is_its_own_status(fake_env, tmp_path) -> None:
@@ -77,19 +139,51 @@ def test_crashing_suite_is_an_error(fake_env, tmp_path) -> None:
     assert result["reason"].startswith("pytest exit -11")
 
 
-def test_failures_become_breaks_by_layer(fake_env, tmp_path) -> None:
+@pytest.mark.parametrize(("junit", "exit_code", "reason"), [
+    pytest.param(junit_xml(), 5, "pytest exit 5", id="no-tests-collected"),
+    pytest.param(junit_xml(("test_a", "ptbr", None)).replace('time="0.1">', 'time="0.1"><skipped/>'), 0,
+                 "no test ran (1 collected, 1 skipped)", id="all-skipped"),
+    pytest.param(None, 0, "pytest wrote no JUnit XML", id="no-junit"),
+    pytest.param("<testsuites><testsuite", 0, "the JUnit XML cannot be read", id="malformed-junit"),
+    pytest.param(junit_xml(("test_a", "ptbr", None)), 1, "pytest exit 1 with 0 failing test(s)",
+                 id="exit-1-without-failure"),
+    pytest.param(junit_xml(("test_a", "gliner-kwargs", "worker 'gw1' crashed while running 'tests/x.py::test_a'")),
+                 1, "an xdist worker crashed while running tests/propagation/test_fake.py::test_a",
+                 id="worker-crash"),
+])
+def test_what_the_harness_cannot_judge_is_an_error_never_a_pass_or_a_field(fake_env, tmp_path, junit, exit_code,
+                                                                          reason) -> None:
+    fake_env[2](junit=junit, pytest_exit=exit_code)
+    result = _run(fake_env, tmp_path)
+    assert (result["status"], result["breaks"]) == ("error", [])
+    assert result["reason"].startswith(reason)
+
+
+def test_value_failures_become_field_breaks_by_layer(fake_env, tmp_path) -> None:
     _, _, behave, _ = fake_env
     behave(pytest_exit=1, junit=junit_xml(
-        ("test_a", "ptbr", "AssertionError: training.lr_others [ptbr]: expected 0.0, got 1e-05 (rule)"),
+        ("test_a", "ptbr", VALUE_BREAK),
         ("test_b", "gliner-kwargs", "AssertionError: training.lr_others [gliner-kwargs]: expected 0.0, got 1e-05"),
         ("test_c", "transformers", None)))
     result = _run(fake_env, tmp_path)
     assert result["status"] == "broken"
     assert result["breaks"] == [{"layer": "ptbr", "field": "training.lr_others",
                                  "test": "tests/propagation/test_fake.py::test_a",
-                                 "message": "training.lr_others [ptbr]: expected 0.0, got 1e-05 (rule)"}]
+                                 "message": "training.lr_others [ptbr]: expected 0.0, got 1e-05 (rule)",
+                                 "cause": None}]
     assert result["gliner_path"]["status"] == "broken"
     assert "tests/propagation/test_fake.py::test_a" in result["repro"]["nox"]
+
+
+def test_an_exception_is_charged_to_the_test_once_not_to_each_field(fake_env, tmp_path) -> None:
+    crash = "TypeError: Trainer.__init__() got an unexpected keyword argument 'tokenizer'"
+    fake_env[2](pytest_exit=1, junit=junit_xml(("test_a", "transformers", crash),
+                                               fields="training.eval_every,data.val_data_dir,training.seed"))
+    result = _run(fake_env, tmp_path)
+    assert len(result["breaks"]) == 1, "one failing test is one break"
+    assert result["breaks"][0]["cause"] == crash
+    assert result["breaks"][0]["field"] == "training.eval_every,data.val_data_dir,training.seed", \
+        "the fields it left unproven"
 
 
 def test_only_gliner_path_failures_leave_the_cell_passing(fake_env, tmp_path) -> None:
@@ -100,19 +194,35 @@ def test_only_gliner_path_failures_leave_the_cell_passing(fake_env, tmp_path) ->
 
 
 def test_current_result_is_reused_without_installing(fake_env, tmp_path) -> None:
-    _, _, _, installer = fake_env
     first = _run(fake_env, tmp_path)
     second = _run(fake_env, tmp_path)
     assert second == first
-    assert len(installer.with_suffix(".calls").read_text().splitlines()) == 1
+    assert _installs(fake_env) == 1
+
+
+def test_a_result_is_not_reused_once_the_environment_changed(fake_env, tmp_path) -> None:
+    first = _run(fake_env, tmp_path)
+    fake_env[2](installed={"torch": "2.13.0+cpu", "ptbr": "0.1.0", "something-installed-by-hand": "1.0"})
+    assert _run(fake_env, tmp_path)["finished_at"] >= first["finished_at"]
+    assert _saved(tmp_path)["installed"]["something-installed-by-hand"] == "1.0", "it ran again and says so"
 
 
 def test_rerun_runs_again_but_reuses_an_unchanged_environment(fake_env, tmp_path) -> None:
-    _, _, _, installer = fake_env
     first = _run(fake_env, tmp_path)
     second = _run(fake_env, tmp_path, rerun=True)
     assert second["finished_at"] >= first["finished_at"]
-    assert len(installer.with_suffix(".calls").read_text().splitlines()) == 1, "same pins: no second install"
+    assert _installs(fake_env) == 1, "same pins: no second install"
+
+
+def test_a_changed_lock_file_installs_again(fake_env, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(definition, "LOCKS", tmp_path / "locks")
+    (tmp_path / "locks").mkdir()
+    CELL.lock.write_text("gliner==0.2.29\n")
+    _run(fake_env, tmp_path)
+    CELL.lock.write_text("gliner==0.2.29\nnumpy==2.3.0\n")  # `nox -s lock` rewrote it in place
+    result = _run(fake_env, tmp_path)
+    assert _installs(fake_env) == 2, "the venv marker holds the lock's content, not its path"
+    assert result["fingerprint"] == results.fingerprint(CELL)
 
 
 def test_result_from_other_code_or_pins_is_not_current(fake_env, tmp_path) -> None:
@@ -127,7 +237,7 @@ def test_override_cell_installs_with_an_override(fake_env, tmp_path) -> None:
     python, installer, _, installer_path = fake_env
     outside = definition.Cell("2.13.0", "5.24.0", "0.2.29", override=True)
     opts = cell.Options(installer=installer, log=lambda _m: None)
-    result = cell.run(outside, python, opts, root=tmp_path / "cells")
+    result = cell.run(outside, cell.Venv(python), opts, root=tmp_path / "cells")
     call = json.loads(installer_path.with_suffix(".calls").read_text().splitlines()[-1])
     assert "--override" in call
     assert result["status"] == "install-failed"  # the fake resolves 5.0.0, not the pinned 5.24.0
@@ -147,13 +257,69 @@ def test_interrupted_write_leaves_the_previous_result_whole(tmp_path, monkeypatc
     assert json.loads(path.read_text()) == {"status": "pass"}
 
 
-def test_a_repro_run_of_selected_tests_runs_only_those_and_is_not_current(fake_env, tmp_path) -> None:
-    _run(fake_env, tmp_path)
-    test = "tests/propagation/test_layer1_ptbr.py::test_prev_path_loads_that_model"
-    result = _run(fake_env, tmp_path, pytest_args=[test])
+@pytest.mark.parametrize("args", [
+    ["tests/propagation/test_layer1_ptbr.py::test_prev_path_loads_that_model"],
+    ["-x"], ["-k", "lr_others"], ["--collect-only"],
+], ids=["test-id", "-x", "-k", "--collect-only"])
+def test_a_repro_run_is_stored_apart_and_never_replaces_the_full_result(fake_env, tmp_path, args) -> None:
+    full = _run(fake_env, tmp_path)
+    fake_env[2](pytest_exit=1, junit=junit_xml(("test_a", "ptbr", VALUE_BREAK)))
+    repro = _run(fake_env, tmp_path, pytest_args=args)
     argv = json.loads((fake_env[0].parent / "pytest.argv").read_text())
-    assert result["selection"] == [test]
-    assert test in argv
-    assert "tests/propagation" not in argv, "only the selected test runs, not the whole suite"
-    again = _run(fake_env, tmp_path)
-    assert again["selection"] is None, "after a subset run, the whole suite runs again"
+    assert repro["selection"] == args
+    assert argv[-len(args):] == args
+    assert ("tests/propagation" in argv) == args[0].startswith("-"), "test ids replace the suite; options do not"
+    assert _saved(tmp_path) == full, "the full result is untouched"
+    assert _saved(tmp_path, repro=True) == repro
+    assert _run(fake_env, tmp_path) == full, "and still current"
+
+
+def test_each_stage_logs_a_line_and_the_tests_their_progress(fake_env, tmp_path) -> None:
+    lines: list[str] = []
+    fake_env[2](pytest_output="[ 40/133]\n[ 133/133]")
+    python, installer, _, _ = fake_env
+    cell.run(CELL, cell.Venv(python), cell.Options(installer=installer, log=lines.append), root=tmp_path / "cells")
+    stages = [line.split(": ", 1)[1] for line in lines if line.count(":") == 1]
+    assert [s for s in stages if s in ("install", "import", "tests")] == ["install", "import", "tests"], lines
+
+    progress = cell.Progress(CELL, cell.Options(log=lines.append), "tests", every_s=0)
+    progress("...... [ 12/133]\n...")
+    assert lines[-1] == f"{CELL.id}: tests 12 of 133 done"
+    install = cell.Progress(CELL, cell.Options(log=lines.append), "install")
+    install(" Downloading torch (181.2MiB)\n Downloading tor")
+    install("ch (181.2MiB)\nResolved 48 packages in 1.2s\n")
+    assert lines[-2:] == [f"{CELL.id}: install: Downloading torch (181.2MiB)",
+                          f"{CELL.id}: install: Resolved 48 packages in 1.2s"], "each event once, whole lines"
+
+
+def test_every_cell_prints_its_broken_fields_and_causes_when_it_finishes(fake_env, tmp_path) -> None:
+    lines: list[str] = []
+    crash = "TypeError: Trainer.__init__() got an unexpected keyword argument 'tokenizer'"
+    fake_env[2](pytest_exit=1, junit=junit_xml(("test_a", "ptbr", VALUE_BREAK), ("test_b", "e2e", crash),
+                                               ("test_c", "transformers", crash), fields="training.a,training.b"))
+    python, installer, _, _ = fake_env
+    cell.run(CELL, cell.Venv(python), cell.Options(installer=installer, log=lines.append), root=tmp_path / "cells")
+    broken = [line for line in lines if line.startswith("BROKEN")]
+    assert broken[0].startswith("BROKEN training.lr_others [ptbr]: expected 0.0, got 1e-05")
+    assert broken[1] == f"BROKEN {crash} [e2e,transformers]: 2 tests, 2 fields unproven (training.a, training.b)"
+
+
+def test_the_fingerprint_sees_every_input_of_a_result(checkout: Path) -> None:
+    subprocess.run(["git", "init", "-q"], cwd=checkout, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=checkout, check=True)
+
+    def key(runner: str = "venv", torch: str = "torch==2.13.0+cpu") -> str:
+        return results.fingerprint(CELL, runner, torch, root=checkout)
+
+    base, docker_base = key(), key("docker")
+    assert docker_base != base, "a venv result is not a Docker result"
+    assert key(torch="torch==2.13.0") != base, "another torch build (PyPI's, with CUDA) is another cell"
+    (checkout / "tests" / "propagation" / "__pycache__").mkdir(exist_ok=True)
+    (checkout / "tests" / "propagation" / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    assert key() == base, "files git ignores are not inputs"
+    (checkout / "Dockerfile").write_text((checkout / "Dockerfile").read_text() + "# edited\n")
+    assert (key(), key("docker") != docker_base) == (base, True), "the Dockerfile is an input of Docker runs only"
+    for edit in ("harness/cell.py", "tests/propagation/test_new_field.py"):  # the harness; a file not yet added
+        (checkout / edit).write_text(((checkout / edit).read_text() if (checkout / edit).exists() else "") + "#\n")
+        assert key() != base, f"{edit} is an input"
+        base = key()

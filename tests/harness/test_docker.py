@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from harness import definition, docker, results, sources
+from harness.cell import repro as cell_repro
 
 CELL = definition.Cell("2.13.0", "5.0.0", "0.2.29")
 FAKE_DOCKER = f"""#!{sys.executable}
@@ -47,12 +48,10 @@ def test_build_command_carries_the_cell_and_where_torch_comes_from(local_wheel: 
     args = _build_args(argv)
     assert argv[argv.index("--tag") + 1] == "ptbr-matrix:torch2.13.0-tf5.0.0-gliner0.2.29", "the tag is the cell id"
     assert {k.lower(): args[k] for k in ("TORCH", "TRANSFORMERS", "GLINER")} == CELL.pins, "built for the pins"
-    assert (args["TORCH_INDEX"], args["TORCH_VARIANT"]) == ("", "cpu"), \
-        "a local CPU wheel replaces the unreachable index and keeps the +cpu build"
+    assert {"TORCH_INDEX", "TORCH_VARIANT"}.isdisjoint(args), \
+        "a local CPU wheel is the same build as the CPU index's: the Dockerfile takes it from wheelhouse/"
     assert wheel == local_wheel, "the wheel is put in wheelhouse/ (the build context) before building"
-    assert docker.repro(CELL)["docker_build"].startswith(f"cp {local_wheel} wheelhouse/ && DOCKER_BUILDKIT=1 "), \
-        "the pasted build command stages the wheel itself, so it works from a clean checkout"
-    assert args["TORCH_SOURCE"] == source
+    assert source.startswith("local-wheels:")
 
 
 @pytest.mark.parametrize(("source", "expected"), [
@@ -84,24 +83,74 @@ def test_offline_build_uses_only_the_wheelhouse_and_no_network(local_wheel: Path
     assert argv[argv.index("--network") + 1] == "none", "an air-gapped build must not be able to reach an index"
 
 
-def test_pasted_run_command_is_the_offline_run_the_harness_does(local_wheel: Path, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def _paste(command: str, shell: str, workdir: Path, tmp_path: Path, **env: str) -> list[list[str]]:
+    """Paste ``command`` into ``shell`` at ``workdir`` with a stand-in docker first on PATH; its calls."""
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
+    bin_dir.mkdir(exist_ok=True)
     (bin_dir / "docker").write_text(FAKE_DOCKER)
     (bin_dir / "docker").chmod(0o755)
     log = tmp_path / "docker.log"
-    test = "tests/propagation/test_gliner_kwargs.py::test_gliner_kwargs_reach_the_trainer[others_lr=0.0]"
-    command = docker.repro(CELL, [test])["docker_run"]
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_DOCKER_LOG": str(log)}
+    log.unlink(missing_ok=True)
+    base = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "PTBR_BASE_IMAGE")}
+    subprocess.run([shell, "-c", command], cwd=workdir, check=True,
+                   env={**base, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_DOCKER_LOG": str(log),
+                        **env})
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+LAYER1_ID = ("tests/propagation/test_layer1_ptbr.py::test_value_crosses_into_gliner"
+             "[training.weight_decay_other->args.others_weight_decay[values]]")
+
+
+@pytest.mark.parametrize("shell", ["bash", "sh"])
+def test_pasted_run_command_is_the_offline_run_of_the_failing_tests(local_wheel: Path, tmp_path: Path,
+                                                                    shell: str) -> None:
     workdir = tmp_path / "checkout"
     workdir.mkdir()
-    subprocess.run(["bash", "-c", command], cwd=workdir, env=env, check=True)
-    got = json.loads(log.read_text())
-    assert got == ["run", "--rm", "--network", "none", "--user", f"{os.getuid()}:{os.getgid()}",
-                   "--volume", f"{workdir}/reports:/app/reports", "ptbr-matrix:" + CELL.id, test], \
+    command = docker.repro(CELL, [LAYER1_ID], expect="abc123")["docker_run"]
+    got = _paste(command, shell, workdir, tmp_path)
+    assert got == [["run", "--rm", "--network", "none", "--user", f"{os.getuid()}:{os.getgid()}",
+                    "--volume", f"{workdir}/reports:/app/reports", "--env", "PTBR_EXPECT=abc123",
+                    "ptbr-matrix:" + CELL.id, LAYER1_ID]], \
         "pasted in a shell: the image runs offline, as the caller, reports/ mounted; the test id survives quoting"
     assert (workdir / "reports").is_dir(), "it creates reports/ first, so the caller (not the daemon) owns it"
+    assert sorted(p.name for p in workdir.iterdir()) == ["reports"], "no stray file from a cut-off test id"
+
+
+@pytest.mark.parametrize("shell", ["bash", "sh"])
+def test_pasted_build_command_names_no_path_of_the_machine_that_made_it(local_wheel: Path, tmp_path: Path,
+                                                                        shell: str) -> None:
+    ca = tmp_path / "proxy ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    command = docker.repro(CELL, [LAYER1_ID])["docker_build"]
+    for machine_path in (str(local_wheel.parent), str(tmp_path), os.environ.get("SSL_CERT_FILE") or "/nonexistent",
+                         docker.client() if "/" in docker.client() else "/nonexistent"):
+        assert machine_path not in command, machine_path
+    plain = _paste(command, shell, tmp_path, tmp_path)[0]
+    assert (plain[:3], plain[-1]) == (["build", "--tag", f"ptbr-matrix:{CELL.id}"], ".")
+    assert ("--secret" in plain, "BASE_IMAGE=" in " ".join(plain)) == (False, False), "both are optional"
+    behind_proxy = _paste(command, shell, tmp_path, tmp_path, SSL_CERT_FILE=str(ca), PTBR_BASE_IMAGE="base:1")
+    assert behind_proxy[0][behind_proxy[0].index("--secret") + 1] == f"id=ca,src={ca}", \
+        "a CA bundle named by SSL_CERT_FILE goes in as a secret, even with a space in its path"
+    assert "BASE_IMAGE=base:1" in behind_proxy[0], "a local base image named by PTBR_BASE_IMAGE is used"
+
+
+def test_nox_repro_survives_pasting(tmp_path: Path) -> None:
+    """Layer-1 ids hold `->` and brackets: unquoted, bash cuts the id and creates a file named like it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "nox").write_text(f"#!{sys.executable}\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n")
+    (bin_dir / "nox").chmod(0o755)
+    for cell, command in ((CELL, cell_repro(CELL, [LAYER1_ID])),
+                          (definition.Cell("2.13.0", "5.24.0", "0.2.23", override=True),
+                           cell_repro(definition.Cell("2.13.0", "5.24.0", "0.2.23", override=True), [LAYER1_ID]))):
+        for shell in ("bash", "sh"):
+            out = subprocess.run([shell, "-c", command], cwd=tmp_path, capture_output=True, text=True, check=True,
+                                 env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
+            argv = json.loads(out.stdout)
+            assert argv[-1] == LAYER1_ID, f"{shell}: {command}"
+            assert "--cell" in argv or f"matrix({cell.id})" in argv
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"], "no stray file"
 
 
 def test_client_is_one_that_can_build_with_buildkit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -117,28 +166,6 @@ def test_client_is_one_that_can_build_with_buildkit(tmp_path: Path, monkeypatch:
     docker.client.cache_clear()
     try:
         assert docker.client() == str(tmp_path / "debian" / "docker")
-    finally:
-        docker.client.cache_clear()
-
-
-def test_repro_names_the_client_as_a_person_types_it_unless_it_must_not(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """A report made on a runner whose first docker can build says `docker`, so it pastes on any machine; where the
-    first docker cannot build (as here), it names the one that can."""
-    for name, buildx in (("first", True), ("second", True)):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "docker").write_text(f"#!/bin/sh\n[ \"$1\" = buildx ] && exit {0 if buildx else 1}\n")
-        (tmp_path / name / "docker").chmod(0o755)
-    monkeypatch.delenv("PTBR_DOCKER", raising=False)
-    monkeypatch.setenv("PATH", f"{tmp_path / 'first'}{os.pathsep}{tmp_path / 'second'}{os.pathsep}/usr/bin:/bin")
-    docker.client.cache_clear()
-    try:
-        commands = docker.repro(CELL)
-        assert "DOCKER_BUILDKIT=1 docker build " in commands["docker_build"]
-        assert commands["docker_run"].startswith("mkdir -p reports && docker run ")
-        (tmp_path / "first" / "docker").write_text("#!/bin/sh\nexit 1\n")  # now the first one cannot build
-        docker.client.cache_clear()
-        assert f"DOCKER_BUILDKIT=1 {tmp_path / 'second' / 'docker'} build " in docker.repro(CELL)["docker_build"]
     finally:
         docker.client.cache_clear()
 
@@ -163,17 +190,19 @@ def test_dockerfile_defaults_follow_the_matrix_definition() -> None:
         "a syntax line makes BuildKit pull a frontend image from a registry"
 
 
-def test_an_images_result_is_current_on_the_host(checkout: Path) -> None:
-    """The image holds a copy of the code without .git: its fingerprint must equal the checkout's, or every result
-    from a container would read as stale. What the build context admits (.dockerignore) is what gets copied."""
+def test_an_image_computes_the_fingerprint_of_the_host(checkout: Path) -> None:
+    """The image holds a copy of the code without .git and computes its own fingerprint (the pasted `docker run`
+    compares it with the report's): it must equal the checkout's. What the build context admits (.dockerignore) is
+    what gets copied."""
     ignore = (checkout / ".dockerignore").read_text().splitlines()
     admitted = {line[1:] for line in ignore if line.startswith("!")}
-    for path in results.CODE:
+    for path in results.CODE + results.DOCKER_CODE:
         assert path.split("/")[0] in admitted, f".dockerignore keeps {path} out of the image"
     for leftover in ("src/ptbr.egg-info/PKG-INFO", "tests/propagation/__pycache__/x.pyc"):  # installing, importing
         (checkout / leftover).parent.mkdir(parents=True, exist_ok=True)
         (checkout / leftover).write_text("x")
-    assert results.fingerprint(CELL, root=checkout) == results.fingerprint(CELL)
+    torch = "torch==2.13.0+cpu"
+    assert results.fingerprint(CELL, "docker", torch, root=checkout) == results.fingerprint(CELL, "docker", torch)
 
 
 def test_wheelhouse_of_a_cell_without_lock_file_resolves_what_the_image_installs() -> None:

@@ -5,8 +5,10 @@ Needs a Docker engine (BuildKit) and, where no registry is reachable, PTBR_BASE_
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -36,16 +38,19 @@ def test_a_failing_cell_reproduces_from_the_pasted_commands(tmp_path: Path, chec
     why = docker.available()
     if why:
         pytest.skip(f"{why}; start one with `bash .ci/docker-engine` (Docker tests run wherever an engine can)")
-    opts = cell.Options(log=lambda _m: None, rerun=True, pytest_args=[FAILING])
+    opts = cell.Options(log=lambda _m: None, rerun=True, complete=docker.add_repro)
     failed = docker.build(SIBLING, opts, tmp_path / "sibling-build.log")
     assert failed is None, failed
 
-    result = docker.run(BROKEN, opts, root=tmp_path / "cells")
+    result = cell.run(BROKEN, docker.Container(BROKEN), dataclasses.replace(opts, pytest_args=[FAILING]),
+                      root=tmp_path / "cells")
     assert result["status"] == "broken", result["reason"]
     assert result["runner"] == "docker"
     assert [(b["field"], b["layer"]) for b in result["breaks"]] == [("training.freeze_components", "transformers")], \
         "the container's result names the broken field and layer, as a local run does"
     assert result["image"]["size_mb"] <= MAX_IMAGE_MB, "a CPU-only cell's image stays within 1.5 GB"
+    assert not subprocess.run([docker.client(), "ps", "--all", "--quiet", "--filter", f"name=ptbr-{BROKEN.id}"],
+                              capture_output=True, text=True, check=True).stdout.strip(), "no container is left"
     config = _inspect(docker.tag(BROKEN), "{{json .Config}}")
     assert config["User"] == "1000", "the image runs as a non-root user"
     assert not [e for e in config["Env"] if "SSL_CERT" in e or "/run/secrets" in e], \
@@ -56,13 +61,27 @@ def test_a_failing_cell_reproduces_from_the_pasted_commands(tmp_path: Path, chec
     assert broken[:base + 2] == sibling[:base + 2], "cells with the same torch share the torch layer"
     assert broken[base + 2] != sibling[base + 2], "and differ from the next layer on (transformers, gliner)"
 
+    for command in result["repro"].values():
+        assert not [p for p in (str(definition.ROOT), "/opt/") if p in command], "no path of this machine"
+    wheel = docker._torch(BROKEN)[2]
+    if wheel:  # the README's step where the PyTorch CPU index is unreachable: the torch wheel in wheelhouse/
+        shutil.copy(wheel, checkout / "wheelhouse")
+    # a person's `docker` is one that builds (here: not the first on PATH, which lacks buildx)
+    env = {**os.environ, "PATH": f"{Path(docker.client()).parent}{os.pathsep}{os.environ['PATH']}"}
     built = subprocess.run(["bash", "-c", result["repro"]["docker_build"]], cwd=checkout, capture_output=True,
-                           text=True, timeout=1800)
+                           text=True, timeout=1800, env=env)
     assert built.returncode == 0, f"the pasted docker build fails in a clean checkout:\n{built.stderr[-3000:]}"
     ran = subprocess.run(["bash", "-c", result["repro"]["docker_run"]], cwd=checkout, capture_output=True, text=True,
-                         timeout=1200)
+                         timeout=1200, env=env)
     assert ran.returncode == 1, f"the pasted docker run must fail as the cell did:\n{ran.stdout[-3000:]}"
     assert "BROKEN training.freeze_components [transformers]" in ran.stdout, "it says which field broke, in which layer"
-    pasted = json.loads((checkout / "reports" / "cells" / BROKEN.id / "result.json").read_text())
+    pasted = json.loads((checkout / "reports" / "cells" / BROKEN.id / "repro" / "result.json").read_text())
     assert (pasted["status"], pasted["selection"], pasted["runner"]) == ("broken", [FAILING], "docker"), \
-        "and writes the cell's result to reports/, saying where it ran"
+        "and writes its result to reports/, as a repro run, saying where it ran"
+    assert not (checkout / "reports" / "cells" / BROKEN.id / "result.json").exists(), "never as the full result"
+
+    other = result["repro"]["docker_run"].replace(result["fingerprint"], "0123456789abcdef")
+    refused = subprocess.run(["bash", "-c", other], cwd=checkout, capture_output=True, text=True, timeout=300,
+                             env=env)
+    assert refused.returncode == 2, "an image that holds other code than the report's does not run its tests"
+    assert "holds other code" in refused.stderr

@@ -7,17 +7,21 @@ from pathlib import Path
 
 from harness import definition, report, results
 
-COMMON = {"layer": "e2e", "field": "training.seed", "test": "t::common", "message": "always broken"}
-GLINER = {"layer": "gliner-kwargs", "field": "training.lr_others", "test": "t::g", "message": "0.0 lost"}
+COMMON = {"layer": "e2e", "field": "training.seed", "test": "t::common", "message": "always broken", "cause": None}
+GLINER = {"layer": "gliner-kwargs", "field": "training.lr_others", "test": "t::g", "message": "0.0 lost",
+          "cause": None}
 ONLY_OLD = {"layer": "transformers", "field": "training.freeze_components", "test": "t::freeze",
-            "message": "AttributeError: 'UniEncoderSpanConfig' object has no attribute 'labels_encoder'"}
+            "message": "AttributeError: 'UniEncoderSpanConfig' object has no attribute 'labels_encoder'",
+            "cause": "AttributeError: 'UniEncoderSpanConfig' object has no attribute 'labels_encoder'"}
+TOKENIZER = "cannot train: TypeError: Trainer.__init__() got an unexpected keyword argument 'tokenizer'"
 
 
 def _result(torch: str, tf: str, gliner: str, status: str = "pass", breaks=(), gliner_breaks=(GLINER,),
             inside: bool | None = True, reason: str | None = None) -> results.CellResult:
     cell = definition.Cell(torch, tf, gliner)
     return results.CellResult(
-        id=cell.id, requested=cell.pins, resolved=cell.pins if status != "install-failed" else None,
+        id=cell.id, requested=cell.pins, resolved=cell.pins if status != "install-failed" else None, installed=None,
+        conclusive=status in ("pass", "broken"), tests=None,
         declared_support={"gliner_requires": "transformers<5.2", "inside": inside, "override": inside is False},
         torch_source="pypi", status=status, reason=reason, breaks=list(breaks),
         gliner_path={"status": "broken" if gliner_breaks else "pass", "breaks": list(gliner_breaks)},
@@ -102,6 +106,47 @@ def test_terminal_summary_has_a_line_per_cell_and_the_counts() -> None:
 
 
 def test_a_cell_broken_in_many_fields_stays_readable_in_the_table() -> None:
-    many = [{**ONLY_OLD, "field": f"training.f{i},training.g{i}", "test": f"t::{i}"} for i in range(5)]
+    many = [{**COMMON, "field": f"training.f{i}", "test": f"t::{i}"} for i in range(5)]
     text = report.markdown(report.build([_result("2.13.0", "5.0.0", "0.2.24", "broken", many)]))
-    assert "| 2.13.0 | ✗ 10 fields: training.f0, training.f1, training.f2, … ᵍ |" in text
+    assert "| 2.13.0 | ✗ 5 fields: training.f0, training.f1, training.f2, … ᵍ |" in text
+
+
+def test_breaks_that_share_one_exception_are_one_cause() -> None:
+    blocked = [{"layer": layer, "field": f"training.f{i},training.g{i}", "test": f"t::{i}", "message": TOKENIZER,
+                "cause": TOKENIZER} for i, layer in enumerate(["e2e", "transformers"] * 14)]
+    in_own_words = ("AssertionError: ptbr train exited 1: ptbr: training failed: TypeError: Trainer.__init__() got "
+                    "an unexpected keyword argument 'tokenizer' (rerun with --traceback for details)")
+    blocked[0] = {**blocked[0], "message": in_own_words, "cause": in_own_words}  # the CLI's report of the same
+    built = report.build([_result("2.13.0", "5.24.0", "0.2.23", "broken", blocked, inside=False)])
+    (cause,) = built["cells"][0]["causes"]
+    assert (cause["label"], cause["layers"], len(cause["tests"]), len(cause["fields"])) == \
+        ("cannot train", ["e2e", "transformers"], 28, 56)
+    text = report.markdown(built)
+    assert "| 2.13.0 | ✗ cannot train ⚠ ᵍ |" in text, "one cause in the table, not 56 fields"
+    section = text.split("### torch2.13.0-tf5.24.0-gliner0.2.23: broken")[1]
+    assert section.count(TOKENIZER) == 1, "the cause is listed once, the tests it stopped below it"
+    assert "stopped 28 test(s), leaving 56 field(s) unproven" in section
+    assert report.terminal(built).splitlines()[0].endswith("cannot train")
+
+
+def test_a_single_test_exception_reads_as_its_field() -> None:
+    text = report.markdown(report.build(CELLS))
+    assert "| 2.13.0 | ✗ training.freeze_components |" in text
+
+
+def test_the_latest_repro_run_is_shown_beside_the_full_result(tmp_path: Path) -> None:
+    results.save(CELLS[1], tmp_path / "cells")
+    subset = {**CELLS[1], "status": "pass", "breaks": [], "selection": ["t::freeze"]}
+    results.save(subset, tmp_path / "cells")
+    written = report.write(tmp_path)
+    (entry,) = written["cells"]
+    assert (entry["status"], entry["current"]) == ("broken", True), "the table keeps the full result"
+    assert entry["latest_repro"]["status"] == "pass"
+    assert "- torch2.13.0-tf4.51.3-gliner0.2.26: pass (venv" in (tmp_path / "matrix.md").read_text()
+
+
+def test_report_files_are_readable_by_others(tmp_path: Path) -> None:
+    results.save(CELLS[0], tmp_path / "cells")
+    report.write(tmp_path)
+    for name in ("matrix.json", "matrix.md", f"cells/{CELLS[0]['id']}/result.json"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name

@@ -100,24 +100,30 @@ def _report(*cells: dict, common: tuple = ()) -> dict:
     return {"version_independent": {"ptbr_path": list(common), "gliner_path": []}, "cells": list(cells)}
 
 
-def _cell(cell_id: str, status: str, breaks: tuple = (), reason: str | None = None) -> dict:
+def _cell(cell_id: str, status: str, breaks: tuple = (), reason: str | None = None, causes: tuple = ()) -> dict:
     return {"id": cell_id, "status": status, "version_dependent_breaks": list(breaks), "reason": reason,
-            "repro": {"nox": "nox -s x", "docker_run": f"docker run ptbr-matrix:{cell_id}"}}
+            "causes": list(causes),
+            "repro": {"nox": "nox -s x", "docker_build": f"docker build -t ptbr-matrix:{cell_id} .",
+                      "docker_run": f"docker run ptbr-matrix:{cell_id}"}}
 
 
-BREAK = {"layer": "transformers", "field": "training.freeze_components", "test": "t", "message": "crash\n100%"}
+BREAK = {"layer": "transformers", "field": "training.lr_others", "test": "t", "message": "crash\n100%",
+         "cause": None}
 
 
 def test_gate_blocks_ptbr_regressions_and_unjudged_cells_not_broken_versions() -> None:
     assert github.gate(_report(_cell("a", "pass"), _cell("b", "broken", (BREAK,)))) == [], \
         "a version that breaks is a finding of the matrix, not a failure of the change"
     assert github.gate(_report(_cell("a", "broken"), _cell("b", "broken"), common=(BREAK,))) == [
-        "PTBR's path breaks in every cell: training.freeze_components [transformers]"]
+        "PTBR's path breaks in every cell: training.lr_others [transformers]"]
     assert github.gate(_report(_cell("a", "timeout", reason="the suite did not finish within 1200 s"))) == [
         "a: timeout (the suite did not finish within 1200 s)"]
 
 
-def test_annotations_are_one_line_workflow_commands_with_the_repro() -> None:
-    lines = github.annotations(_report(_cell("a", "pass"), _cell("b", "broken", (BREAK,))))
-    assert lines == ["::error title=b: broken::training.freeze_components [transformers]: crash%0A100%25"
-                     "%0Areproduce: docker run ptbr-matrix:b"], "newlines and % escaped, as GitHub requires"
+def test_annotations_are_one_line_workflow_commands_with_both_repro_commands() -> None:
+    cause = {"cause": "cannot train: TypeError: x", "label": "cannot train"}
+    lines = github.annotations(_report(_cell("a", "pass"), _cell("b", "broken", (BREAK,), causes=(cause,))))
+    assert lines == ["::error title=b: broken::cannot train: TypeError: x; training.lr_others [transformers]: "
+                     "crash%0A100%25%0Areproduce at a checkout's root:%0Adocker build -t ptbr-matrix:b .%0A"
+                     "docker run ptbr-matrix:b"], \
+        "the cause once, then the value breaks; newlines and % escaped, as GitHub requires; build and run"

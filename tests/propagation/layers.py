@@ -144,9 +144,9 @@ def loss_trace(workdir: Path, seed: int = 7, steps: int = GOLDEN_STEPS) -> list[
     argv = ["train", str(examples / "tiny.yaml")]
     for key, value in overrides.items():
         argv += ["--set", f"{key}={value}"]
-    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stderr(io.StringIO()) as err, contextlib.redirect_stdout(io.StringIO()):
         code = cli.main(argv)
-    assert code == 0, f"ptbr train exited {code}"
+    assert code == 0, f"ptbr train exited {code}: {err.getvalue().strip()}"
     state = json.loads((workdir / f"checkpoint-{steps}" / "trainer_state.json").read_text())
     return [h["loss"] for h in state["log_history"] if "loss" in h]
 
