@@ -156,6 +156,8 @@ def fingerprint(cell: Cell, runner: Runner = "venv", torch: str | None = None, r
 
 def reusable(saved: CellResult | None, key: str, installed: dict[str, str] | None = None) -> bool:
     """A saved full result stands for a new run: conclusive, of the same inputs, and (where the environment can be
-    read) run in the environment that is installed now."""
+    read and the result ran in one) run in the environment that is installed now."""
+    same_environment = installed is None or saved is None or saved.get("installed") is None \
+        or saved["installed"] == installed
     return bool(saved and saved.get("conclusive") and not saved.get("selection") and saved["fingerprint"] == key
-                and (installed is None or saved.get("installed") == installed))
+                and same_environment)

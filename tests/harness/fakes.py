@@ -29,6 +29,8 @@ FAKE_PYTHON = textwrap.dedent('''\
     if args[:2] == ["-m", "pytest"]:
         (Path(__file__).parent / "pytest.pid").write_text(str(os.getpid()))
         (Path(__file__).parent / "pytest.argv").write_text(json.dumps(args))
+        with open(Path(__file__).parent / "pytest.calls", "a") as calls:
+            calls.write(json.dumps(args) + "\\n")
         if b.get("hang"):
             time.sleep(600)
         if b.get("crash"):
