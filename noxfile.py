@@ -21,6 +21,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import nox
@@ -101,6 +102,20 @@ def reference(session: nox.Session) -> None:
     session.run("python", "-m", "ptbr.reference", "README.md", "ptbr.schema.json")
 
 
+def _progress(session: nox.Session) -> Callable[[str], None]:
+    """A cell's log: nox's, and one line each in reports/progress.log, which `nox -j` does not hold back (it shows a
+    parallel session's output only when the session ends; `tail -f reports/progress.log` follows every cell)."""
+    path = results.REPORTS / "progress.log"
+
+    def log(message: str) -> None:
+        session.log(message)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as f:  # one short write in append mode: lines from cells never mix
+            f.write(f"{time.strftime('%H:%M:%S')} {message}\n")
+
+    return log
+
+
 def _cell_options(session: nox.Session) -> tuple[cells.Options, bool, argparse.Namespace]:
     parser = argparse.ArgumentParser(prog=f"nox -s {session.name} --", add_help=False)
     parser.add_argument("--rerun", action="store_true")
@@ -115,7 +130,7 @@ def _cell_options(session: nox.Session) -> tuple[cells.Options, bool, argparse.N
     parser.add_argument("--docker", action="store_true")
     args, pytest_args = parser.parse_known_args(session.posargs)
     opts = cells.Options(timeout_s=args.timeout, rerun=args.rerun, pytest_args=pytest_args, workers=args.workers,
-                         log=session.log, complete=docker.add_repro)
+                         log=_progress(session), complete=docker.add_repro)
     return opts, args.explore, args
 
 

@@ -12,7 +12,8 @@ from harness.results import Break
 
 GLINER_PATH = "gliner-kwargs"
 # the suite's failure lines start with the precise field and layer: "training.lr_others [ptbr]: expected ..."
-_HEAD = re.compile(r"^(?P<field>[\w.*]+) \[(?P<layer>[\w-]+)\]: ")
+# ("loss trace [e2e]: expected the golden trace ..." names a result, not a config field)
+_HEAD = re.compile(r"^(?P<field>[\w.*]+(?: [\w.*]+)?) \[(?P<layer>[\w-]+)\]: ")
 _EXCEPTION = re.compile(r"^(?:E\s+)?(?P<line>[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit)\b.*)$")
 _CRASHED = re.compile(r"worker '(?P<worker>\w+)' crashed while running '(?P<test>[^']+)'")
 # frames that mean the failure happened while gliner built or ran its Trainer: the cell cannot train at all

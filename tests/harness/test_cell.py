@@ -182,6 +182,13 @@ def test_value_failures_become_field_breaks_by_layer(fake_env, tmp_path) -> None
     assert "tests/propagation/test_fake.py::test_a" in result["repro"]["nox"]
 
 
+def test_a_wrong_loss_trace_is_a_value_break_not_an_exception(fake_env, tmp_path) -> None:
+    fake_env[2](pytest_exit=1, junit=junit_xml(
+        ("test_trace", "e2e", "AssertionError: loss trace [e2e]: expected the golden trace, got another (rtol 0.5 %)")))
+    (found,) = _run(fake_env, tmp_path)["breaks"]
+    assert (found["field"], found["layer"], found["cause"]) == ("loss trace", "e2e", None)
+
+
 def test_an_exception_is_charged_to_the_test_once_not_to_each_field(fake_env, tmp_path) -> None:
     crash = "TypeError: Trainer.__init__() got an unexpected keyword argument 'tokenizer'"
     fake_env[2](pytest_exit=1, junit=junit_xml(("test_a", "transformers", crash),
