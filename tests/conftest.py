@@ -8,7 +8,8 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
-os.environ["CUDA_VISIBLE_DEVICES"] = ""
+# CPU only, unless the suite runs in its GPU mode (PTBR_TEST_GPU=1: tests marked `gpu` run, with the GPU visible)
+os.environ.update({} if os.environ.get("PTBR_TEST_GPU") == "1" else {"CUDA_VISIBLE_DEVICES": ""})
 # xdist workers start after this: they hash strings like the golden loss trace's run (tests/propagation/golden)
 os.environ.setdefault("PYTHONHASHSEED", "0")
 # xdist workers share the cores: torch would start one thread per core in each worker, and on 2 cores 2 workers × 2
@@ -27,6 +28,8 @@ import pytest
 from support import EXAMPLE, write_config
 
 from ptbr import backbone, cli
+
+GPU_MODE = os.environ.get("PTBR_TEST_GPU") == "1"
 
 
 class NetworkBlocked(RuntimeError):
@@ -50,6 +53,22 @@ def _guarded_connect(self: socket.socket, address: Any) -> Any:
 
 def pytest_configure(config: pytest.Config) -> None:
     socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `gpu` run only in the GPU mode, on a machine with a CUDA GPU; elsewhere they say why not."""
+    why = None
+    if not GPU_MODE:
+        why = "GPU mode is off (PTBR_TEST_GPU=1 runs it, on a machine with a CUDA GPU)"
+    else:
+        import torch
+
+        if not torch.cuda.is_available():
+            why = "PTBR_TEST_GPU=1 but torch sees no CUDA GPU"
+    if why:
+        for item in items:
+            if item.get_closest_marker("gpu"):
+                item.add_marker(pytest.mark.skip(reason=why))
 
 
 @pytest.fixture(scope="session")

@@ -163,6 +163,25 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
+@contextlib.contextmanager
+def cpu_only(active: bool) -> Iterator[None]:
+    """With ``use_cpu``, keep the run off every GPU of the machine. transformers' Trainer asks
+    ``torch.cuda.is_available()`` before it saves or restores the CUDA random state at each checkpoint
+    (``Trainer._save_rng_state`` / ``_load_rng_state``); on a machine with a GPU that creates a CUDA context (and takes
+    GPU memory) although the model trains on the CPU. For the run, torch reports no CUDA device."""
+    if not active:
+        yield
+        return
+    import torch
+
+    real = torch.cuda.is_available
+    torch.cuda.is_available = lambda: False
+    try:
+        yield
+    finally:
+        torch.cuda.is_available = real
+
+
 def _fit(model: Any, args: Any, train: list, evaluation: list | None, plan: forwarding.Plan) -> Any:
     resume = plan.values("run").get(forwarding.RESUME)
     if resume is None:
@@ -199,15 +218,16 @@ def run(config: Config, *, smoke: bool = False, log: Any = print,
     plan = forwarding.plan(config)
     plan.check(where)
     out = check_output_dir(config)
-    compat.reset_accelerate_state()
-    args = forwarding.build_training_arguments(plan)
-    seed_everything(config.training.seed)  # the Trainer seeds only after the model exists: seed its init too
-    model = build_model(plan)
-    write_provenance(config, args, out)
-    with _environment(plan.env):
-        trainer = _fit(model, args, train, evaluation, plan)
-    final = out / FINAL_DIR
-    trainer.save_model(str(final))
+    with cpu_only(config.training.use_cpu):
+        compat.reset_accelerate_state()
+        args = forwarding.build_training_arguments(plan)
+        seed_everything(config.training.seed)  # the Trainer seeds only after the model exists: seed its init too
+        model = build_model(plan)
+        write_provenance(config, args, out)
+        with _environment(plan.env):
+            trainer = _fit(model, args, train, evaluation, plan)
+        final = out / FINAL_DIR
+        trainer.save_model(str(final))
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     return Result(out, final, trainer.state.global_step, losses[-1] if losses else None, time.monotonic() - start)
 

@@ -1,7 +1,8 @@
 """Layer 3, torch: the precision and device the model's forward pass really uses during a training step.
 
 One real step of the tiny model on CPU, observed with forward hooks: the dtype every Linear layer computes in (under
-the Trainer's autocast), the device of parameters and batch tensors, and whether anything tried to initialise CUDA.
+the Trainer's autocast) and the device of parameters and batch tensors. That a use_cpu run never asks CUDA for
+anything is proven here by telling torch a GPU exists, and on a real GPU by test_gpu.py (the suite's GPU mode).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ def _one_step(trainer: Any) -> dict[str, set]:
     """Run one real training step; what the forward pass computed in and on."""
     import torch
 
-    seen: dict[str, set] = {"linear_dtypes": set(), "input_devices": set(), "cuda_inits": set()}
+    seen: dict[str, set] = {"linear_dtypes": set(), "input_devices": set()}
     hooks = [
         m.register_forward_hook(lambda _m, _i, out: seen["linear_dtypes"].add(out.dtype))
         for m in trainer.model.modules() if isinstance(m, torch.nn.Linear)
@@ -27,17 +28,9 @@ def _one_step(trainer: Any) -> dict[str, set]:
         lambda _m, _a, kw: seen["input_devices"].update(v.device for v in kw.values() if torch.is_tensor(v)),
         with_kwargs=True,
     ))
-    real_init = torch.cuda._lazy_init
-
-    def init(*args: Any, **kwargs: Any) -> Any:
-        seen["cuda_inits"].add("torch.cuda._lazy_init")
-        return real_init(*args, **kwargs)
-
     try:
-        torch.cuda._lazy_init = init
         trainer.train()
     finally:
-        torch.cuda._lazy_init = real_init
         for h in hooks:
             h.remove()
     return seen
@@ -81,12 +74,34 @@ def test_forward_pass_computes_in_the_configured_precision(one_step, bf16: bool,
 
 
 @covers(LAYER, "training.use_cpu")
-def test_cpu_training_never_touches_cuda(one_step) -> None:
+def test_cpu_training_computes_on_the_cpu(one_step) -> None:
     import torch
 
     seen, trainer = one_step(False)
     cpu = torch.device("cpu")
     expect("training.use_cpu", LAYER, seen["input_devices"], {cpu}, "batches are on the CPU")
     expect("training.use_cpu", LAYER, {p.device for p in trainer.model.parameters()}, {cpu}, "parameters on the CPU")
-    expect("training.use_cpu", LAYER, seen["cuda_inits"], set(), "nothing initialises CUDA when use_cpu is set")
     expect("training.use_cpu", LAYER, trainer.args.device, cpu, "the Trainer's device is the CPU")
+
+
+@covers(LAYER, "training.use_cpu")
+def test_cpu_run_never_asks_cuda_for_anything_where_a_gpu_is_reported(make_config, tmp_path, monkeypatch) -> None:
+    """On a machine with a GPU, transformers saves the CUDA random state at every checkpoint when
+    torch.cuda.is_available() says so, which creates a CUDA context. Here torch is told a GPU exists and the CUDA
+    random-state functions record their calls (where transformers looks them up): a use_cpu run must make none."""
+    import contextlib
+
+    import torch
+
+    from ptbr import loader, schema, train
+
+    asked: list[str] = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for name in ("get_rng_state", "get_rng_state_all", "set_rng_state", "set_rng_state_all"):
+        monkeypatch.setattr(torch.cuda.random, name, lambda *_a, _name=name, **_k: asked.append(_name))
+    path = make_config(training={"num_steps": 2, "save_steps": 1, "use_cpu": True})
+    with contextlib.chdir(tmp_path):
+        result = train.run(schema.validate(loader.load(path)), log=lambda _m: None)
+    assert (result.output_dir / "checkpoint-1").is_dir(), "a checkpoint was written (where the state is saved)"
+    expect("training.use_cpu", LAYER, asked, [], "a use_cpu run never asks CUDA for its random state")
+    expect("training.use_cpu", LAYER, torch.cuda.is_available(), True, "torch's own answer is restored after the run")
