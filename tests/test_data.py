@@ -113,3 +113,11 @@ def test_non_utf8_data_is_an_error(tmp_path: Path) -> None:
     path.write_bytes(b'[{"tokenized_text": ["caf\xe9"], "ner": []}]')
     (problem,) = _problems(path)
     assert "not UTF-8" in problem
+
+
+@pytest.mark.parametrize("name", ["d.json", "d.jsonl"])
+def test_data_nested_too_deeply_is_an_error_not_a_recursion_crash(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text("[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    (problem,) = _problems(path)
+    assert "nested too deeply to read" in problem

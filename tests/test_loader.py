@@ -114,3 +114,65 @@ def test_override_records_its_origin_and_wins(tmp_path: Path) -> None:
 def test_override_into_a_scalar_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"training\.num_steps is not a section"):
         loader.apply_overrides(_load(tmp_path, "training:\n  num_steps: 3\n"), ["training.num_steps.x=5"])
+
+
+@pytest.mark.parametrize(("text", "where", "char"), [
+    (b"model:\n  model_name: x\x0c\n", ":2:16:", "U+000C"),  # a stray form feed
+    (b"model:\n  model_name: x\x00\n", ":2:16:", "U+0000"),
+    (b"run:\n  name: \x1b[31mred\n", ":2:9:", "U+001B"),  # a terminal escape pasted in
+], ids=["form-feed", "nul", "escape"])
+def test_control_characters_are_an_error_at_their_place(tmp_path: Path, text: bytes, where: str, char: str) -> None:
+    (problem,) = _problems(tmp_path, text)
+    assert where in problem
+    assert f"control character {char} is not allowed" in problem
+
+
+def test_a_control_character_written_as_an_escape_is_an_error(tmp_path: Path) -> None:
+    (problem,) = _problems(tmp_path, 'model:\n  model_name: "back\\0bone"\n')
+    assert "model.model_name: control character U+0000 in a value" in problem, "a NUL would crash every path call"
+    with pytest.raises(ConfigError, match="control character U\\+0000"):
+        loader.parse_override('model.model_name="a\\0b"')
+
+
+@pytest.mark.parametrize("text", ["model: &a {model_name: x, self: *a}\n", "a: &a [*a, *a]\n"], ids=["map", "list"])
+def test_an_alias_inside_itself_is_an_error(tmp_path: Path, text: str) -> None:
+    problems = _problems(tmp_path, text)
+    assert problems
+    assert all("an alias contains itself" in p for p in problems)
+
+
+def test_an_alias_bomb_stops_at_the_value_limit(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]  # 10**9 values
+    (problem,) = _problems(tmp_path, "\n".join(lines) + "\n")
+    assert f"more than {loader.MAX_VALUES:,} values once its aliases are expanded" in problem
+
+
+def test_aliases_within_the_limit_still_work(tmp_path: Path) -> None:
+    doc = _load(tmp_path, "base: &b {num_steps: 3}\ntraining:\n  <<: *b\n  seed: 1\n")
+    assert doc.data["training"] == {"num_steps": 3, "seed": 1}
+
+
+@pytest.mark.parametrize(("value", "why"), [
+    ("0042", "leading zero: YAML 1.1 reads it as octal"),
+    ("1:30", "base-60 number in YAML 1.1"),
+    ("0b11", "binary number in YAML 1.1"),
+    ("-0012.5", "leading zero"),
+], ids=["octal", "sexagesimal", "binary", "zero-padded-float"])
+def test_numbers_yaml_versions_read_differently_are_errors(tmp_path: Path, value: str, why: str) -> None:
+    (problem,) = _problems(tmp_path, f"training:\n  seed: {value}\n")
+    assert "c.yaml:2:9: training.seed: ambiguous number" in problem
+    assert why in problem
+    with pytest.raises(ConfigError, match="ambiguous number"):
+        loader.parse_override(f"training.seed={value}")
+
+
+@pytest.mark.parametrize(("text", "value"), [("0", 0), ("10", 10), ("0.5", 0.5), ('"0042"', "0042"), ("1e-5", 1e-5)],
+                         ids=["zero", "ten", "half", "quoted", "exponent"])
+def test_unambiguous_numbers_and_quoted_strings_still_load(tmp_path: Path, text: str, value: object) -> None:
+    assert _load(tmp_path, f"training:\n  seed: {text}\n").data["training"]["seed"] == value
+
+
+def test_nesting_too_deep_to_read_is_an_error(tmp_path: Path) -> None:
+    (problem,) = _problems(tmp_path, "a: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert "nested too deeply to read" in problem

@@ -14,6 +14,7 @@ from typing import Any
 from ptbr.errors import ConfigError, Problem
 
 MAX_REPORTED = 20
+TOO_DEEP = "nested too deeply to read (an example is an object of lists, two levels deep)"
 
 
 def _check_example(item: Any) -> str | None:
@@ -50,6 +51,8 @@ def _parse_lines(path: Path, text: str) -> tuple[list[Any], list[Problem]]:
                 items.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 problems.append(Problem(f"{path}:{n}:{exc.colno}", "", f"invalid JSON: {exc.msg}"))
+            except RecursionError:
+                problems.append(Problem(f"{path}:{n}", "", TOO_DEEP))
     return items, problems
 
 
@@ -60,6 +63,8 @@ def _parse(path: Path, text: str) -> tuple[Any, list[Problem]]:
         return _parse_lines(path, text)
     try:
         return json.loads(text), []
+    except RecursionError:
+        return [], [Problem(str(path), "", TOO_DEEP)]
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data" and text.lstrip().startswith("{"):
             return _parse_lines(path, text)

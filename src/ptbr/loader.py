@@ -2,7 +2,12 @@
 
 Only YAML's safe subset is read. Duplicate keys, ``!!python/...`` tags and non-UTF-8 bytes are errors (PyYAML would
 keep the last duplicate silently). Floats written as ``1e-5`` are floats here (YAML 1.2), not strings as in PyYAML's
-YAML 1.1 resolver: upstream GLiNER configs write learning rates that way.
+YAML 1.1 resolver: upstream GLiNER configs write learning rates that way. Numbers that YAML 1.1 and 1.2 read
+differently (``0042``: octal 34 or 42; ``1:30``: 90 or a string; ``0b11``) are errors, never a silent value.
+
+Nothing in a file makes loading raise anything but ConfigError: control characters, aliases that contain
+themselves, aliases that expand past ``MAX_VALUES`` values (an "alias bomb") and nesting past Python's recursion
+limit are reported with where they are.
 """
 
 from __future__ import annotations
@@ -30,6 +35,33 @@ _Loader.add_implicit_resolver(
 )
 
 
+MAX_VALUES = 100_000
+"""Values a config may hold once its aliases are expanded (a real config holds a few hundred)."""
+# plain scalars that YAML 1.1 (PyYAML) reads as numbers and YAML 1.2 reads otherwise
+_YAML11_NUMBER = re.compile(r"^[-+]?(?:0[0-9_]+(?:\.[0-9_]*)?|0b[01_]+|[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)$")
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # what a double-quoted "\0" or "\e" can still bring in
+
+
+@dataclass
+class _Budget:
+    """Aliases being expanded right now (a node inside itself is a cycle) and values built so far."""
+
+    active: set[int] = field(default_factory=set)
+    built: int = 0
+
+
+def _ambiguous_number(text: str) -> str | None:
+    """Why a plain scalar read as a number by YAML 1.1 would be another value in YAML 1.2, or None."""
+    if not _YAML11_NUMBER.match(text):
+        return None
+    if ":" in text:
+        return f"{text} is a base-60 number in YAML 1.1 and a string in YAML 1.2"
+    if text.lstrip("+-").startswith("0b"):
+        return f"{text} is a binary number in YAML 1.1 and a string in YAML 1.2"
+    return f"{text} has a leading zero: YAML 1.1 reads it as octal, YAML 1.2 as decimal"
+
+
 @dataclass
 class Document:
     """A loaded config: its data and where each key came from (``file:line:col`` or ``--set``)."""
@@ -53,7 +85,40 @@ def _mark(path: Path, mark: yaml.Mark | None) -> str:
 _PLAIN_TAGS = {yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq"}
 
 
-def _build(node: yaml.Node, key: Key, loader: _Loader, doc: Document, problems: list[Problem]) -> Any:
+class _TooMany(Exception):
+    """More than MAX_VALUES values: loading stops."""
+
+
+def _build(node: yaml.Node, key: Key, loader: _Loader, doc: Document, problems: list[Problem],
+           budget: _Budget) -> Any:
+    budget.built += 1
+    if budget.built > MAX_VALUES:
+        raise _TooMany
+    if id(node) in budget.active:
+        problems.append(Problem(_mark(doc.path, node.start_mark), ".".join(key), "an alias contains itself",
+                                "a YAML anchor cannot be used inside its own value"))
+        return None
+    if isinstance(node, yaml.ScalarNode):
+        if node.style is None and node.tag in _NUMBER_TAGS and (why := _ambiguous_number(node.value)):
+            problems.append(Problem(_mark(doc.path, node.start_mark), ".".join(key), f"ambiguous number: {why}",
+                                    "write the number without a leading zero or colon (or quote it as a string)"))
+            return None
+        value = loader.construct_object(node)
+        if isinstance(value, str) and (bad := _CONTROL.search(value)):
+            problems.append(Problem(_mark(doc.path, node.start_mark), ".".join(key),
+                                    f"control character U+{ord(bad[0]):04X} in a value (written as an escape)",
+                                    "remove it: no path, name or option holds one"))
+            return None
+        return value
+    budget.active.add(id(node))
+    try:
+        return _build_collection(node, key, loader, doc, problems, budget)
+    finally:
+        budget.active.discard(id(node))
+
+
+def _build_collection(node: yaml.Node, key: Key, loader: _Loader, doc: Document, problems: list[Problem],
+                      budget: _Budget) -> Any:
     if type(node) in _PLAIN_TAGS and node.tag != _PLAIN_TAGS[type(node)]:
         problems.append(Problem(_mark(doc.path, node.start_mark), ".".join(key), f"tag not allowed: {node.tag!r}",
                                 "only plain YAML values are accepted (no !!python tags)"))
@@ -78,11 +143,9 @@ def _build(node: yaml.Node, key: Key, loader: _Loader, doc: Document, problems: 
                 )
                 continue
             doc.origins[(*key, name)] = where
-            out[name] = _build(value_node, (*key, name), loader, doc, problems)
+            out[name] = _build(value_node, (*key, name), loader, doc, problems, budget)
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*key, str(i)), loader, doc, problems) for i, item in enumerate(node.value)]
-    return loader.construct_object(node)
+    return [_build(item, (*key, str(i)), loader, doc, problems, budget) for i, item in enumerate(node.value)]
 
 
 def _decode(path: Path, raw: bytes) -> str:
@@ -109,14 +172,28 @@ def load(path: str | Path) -> Document:
         raise ConfigError([Problem(str(path), "", f"cannot read: {exc.strerror}")]) from None
     text = _decode(path, raw)
     doc = Document(path, {})
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # the reader refuses control characters here
         root = loader.get_single_node()
         if root is None:
             raise ConfigError([Problem(str(path), "", "the file is empty",
                                        "start from examples/tiny.yaml or `ptbr schema`")])
         problems: list[Problem] = []
-        data = _build(root, (), loader, doc, problems)
+        data = _build(root, (), loader, doc, problems, _Budget())
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise ConfigError([Problem(f"{path}:{line}:{column}", "", f"control character U+{exc.character:04X} is not "
+                                   "allowed in YAML", "remove it (a stray form feed, NUL or terminal escape)")],
+                          ) from None
+    except _TooMany:
+        raise ConfigError([Problem(str(path), "", f"more than {MAX_VALUES:,} values once its aliases are expanded",
+                                   "a config holds a few hundred: look for anchors (&) used many times over")],
+                          ) from None
+    except RecursionError:
+        raise ConfigError([Problem(str(path), "", "nested too deeply to read",
+                                   "a config nests a few levels: look for unclosed [ or {")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or "invalid YAML"
@@ -128,7 +205,8 @@ def load(path: str | Path) -> Document:
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(str(path), "", f"invalid YAML: {exc}")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if problems:
         raise ConfigError(problems)
     if not isinstance(data, dict):
@@ -145,10 +223,15 @@ def parse_override(text: str) -> tuple[Key, Any]:
     key = tuple(name.strip().split("."))
     if not sep or not all(key):
         raise ConfigError([Problem("--set", text, "expected dotted.key=value", "e.g. --set training.num_steps=100")])
+    if why := _ambiguous_number(value.strip()):
+        raise ConfigError([Problem("--set", name, f"ambiguous number: {why}",
+                                   "write the number without a leading zero or colon (or quote it as a string)")])
     try:
         parsed = yaml.load(value, Loader=_Loader) if value.strip() else ""
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:
         raise ConfigError([Problem("--set", name, f"value is not valid YAML: {exc}")]) from None
+    if isinstance(parsed, str) and (bad := _CONTROL.search(parsed)):
+        raise ConfigError([Problem("--set", name, f"control character U+{ord(bad[0]):04X} in the value")])
     return key, parsed
 
 
