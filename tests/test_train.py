@@ -95,14 +95,30 @@ def test_frozen_text_encoder_does_not_change(ptbr, make_config, tmp_path: Path) 
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
-def test_runtime_failure_is_exit_1_with_one_line(ptbr, make_config, tmp_path: Path) -> None:
+def test_runtime_failure_is_exit_1_with_one_line(ptbr, make_config, monkeypatch) -> None:
+    from ptbr import train
+
+    def fail(*_args, **_kwargs):  # the boundary: gliner's training fails for a reason no check could see
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(train, "_fit", fail)
+    code, _, err = ptbr("train", make_config())
+    assert code == 1
+    assert err.strip().splitlines()[-1] == ("ptbr: training failed: RuntimeError: CUDA out of memory (rerun with "
+                                            "--traceback for details)")
+    assert "Traceback" not in err
+
+
+def test_a_prev_path_that_is_no_gliner_model_is_refused_before_anything_is_written(ptbr, make_config,
+                                                                                    tmp_path: Path) -> None:
     empty = tmp_path / "empty-model"
     empty.mkdir()
-    code, _, err = ptbr("train", make_config(training={"prev_path": str(empty)}))
-    assert code == 1
-    assert "ptbr: training failed:" in err
-    assert "Traceback" not in err
-    assert not (tmp_path / "out").exists(), "nothing is written before the model is built"
+    path = make_config(training={"prev_path": str(empty)})
+    for command in ("validate", "train"):
+        code, _, err = ptbr(command, path)
+        assert code == 2, f"{command}: {err}"
+        assert f"training.prev_path: {empty} holds no gliner_config.json: not a GLiNER model directory" in err
+    assert not (tmp_path / "out").exists(), "nothing is written"
 
 
 def test_bad_data_stops_before_anything_is_written(ptbr, make_config, tmp_path: Path) -> None:
@@ -126,6 +142,9 @@ def test_tags_reach_the_reporting_integration_environment_only_while_training(pt
         raise RuntimeError("stopped after capturing the environment")
 
     monkeypatch.setattr(train, "_fit", capture)
+    import transformers.integrations  # wandb is not installed here: declared available where preflight looks
+
+    monkeypatch.setattr(transformers.integrations, "get_available_reporting_integrations", lambda: ["wandb"])
     monkeypatch.delenv("WANDB_TAGS", raising=False)
     monkeypatch.delenv("WANDB_NOTES", raising=False)
     path = make_config(run={"tags": ["a", "b"], "description": "d"}, training={"report_to": "wandb"})

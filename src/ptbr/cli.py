@@ -63,24 +63,23 @@ def _load(path: str, overrides: list[str]) -> tuple[Any, Any]:
     return doc, schema.validate(doc)
 
 
-def _resolve(doc: Any, config: Any, *, strict: bool = True) -> tuple[Any, Any, Any]:
-    """Plan, real TrainingArguments and real GLiNERConfig for a config; ConfigError when the installed versions
-    cannot honour it (``strict=False`` reports such values instead, for explain)."""
+def _resolve(doc: Any, config: Any) -> tuple[Any, Any, Any]:
+    """Plan, real TrainingArguments and real GLiNERConfig for a config, for explain: values the installed versions
+    cannot honour are shown, not refused (`validate` and `train` refuse them: train.prepare)."""
     from ptbr import forwarding, train
 
     plan = forwarding.plan(config)
-    if strict:
-        plan.check(doc.where)
-    return plan, forwarding.build_training_arguments(plan), train.model_config(plan)
+    return plan, forwarding.build_training_arguments(plan, doc.where), train.model_config(plan, doc.where)
 
 
 def _validate(args: argparse.Namespace) -> int:
     from ptbr import compat, forwarding, train
 
     doc, config = _load(args.config, args.overrides)
-    plan, targs, _ = _resolve(doc, config)
-    train_items, eval_items = train.load_data(config)
     out = train.check_output_dir(config)
+    train_items, eval_items = train.load_data(config)
+    with train.cpu_only(config.training.use_cpu):
+        plan, targs = train.prepare(config, doc.where)  # what train checks before it writes anything
     t, a = config.training, plan.args_kwargs
     precision = "bf16" if t.bf16 else "fp16" if t.fp16 else "fp32"
     lines = [
@@ -106,7 +105,7 @@ def _explain(args: argparse.Namespace) -> int:
     from ptbr import explain
 
     doc, config = _load(args.config, args.overrides)
-    plan, targs, model_config = _resolve(doc, config, strict=False)
+    plan, targs, model_config = _resolve(doc, config)
     data = explain.explanation(doc, plan, targs, model_config)
     print(json.dumps(data, indent=2) if args.json else explain.render(data))
     return EXIT_OK

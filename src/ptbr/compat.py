@@ -31,6 +31,8 @@ import enum
 import functools
 import inspect
 import os
+import re
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
@@ -104,15 +106,22 @@ def to_installed(kwargs: dict[str, Any], names: frozenset[str], sources: dict[st
     return out
 
 
-def build_training_arguments(kwargs: dict[str, Any], sources: dict[str, str], cls: type | None = None) -> Any:
-    """The real TrainingArguments of the installed versions, built from canonical keyword arguments."""
+def build_training_arguments(kwargs: dict[str, Any], sources: dict[str, str], cls: type | None = None,
+                             where: Callable[[tuple[str, ...]], str] | None = None) -> Any:
+    """The real TrainingArguments of the installed versions, built from canonical keyword arguments. When
+    transformers rejects them, the error is reported at the config key of the field its message names (``where``
+    locates a key in its file)."""
     cls = cls or training_arguments_class()
     installed = to_installed(kwargs, argument_names(cls), sources)
     try:
         args = cls(**installed)
     except (ValueError, TypeError, ImportError) as exc:
+        named = [canonical for canonical, name in zip(kwargs, installed, strict=True)
+                 if re.search(rf"\b{re.escape(name)}\b", str(exc))]
+        key = sources.get(named[0], "training") if named else "training"
         raise ConfigError([Problem(
-            "installed versions", "training", f"transformers rejected the training arguments: {exc}",
+            where(tuple(key.split("."))) if where and named else "installed versions", key,
+            f"transformers rejected the training arguments: {exc}",
             f"with {stack()}; see `ptbr explain` for the value each field receives",
         )]) from None
     _keep_warmup(args, kwargs.get("warmup_steps"), sources.get("warmup_steps", "training.warmup_steps"))
@@ -130,6 +139,31 @@ def _keep_warmup(args: Any, wanted: int | None, key: str) -> None:
             "installed versions", key, f"the scheduler would warm up for {args.get_warmup_steps(steps)} steps, not "
             f"{wanted}, with {stack()}", "report this combination; set warmup_steps: 0 to train without warmup",
         )])
+
+
+def gliner_trainer_problem() -> str | None:
+    """Why the installed gliner's ``train_model`` cannot build a Trainer of the installed transformers, or None.
+
+    gliner 0.2.23 and 0.2.24 build it with ``Trainer(tokenizer=...)``, a keyword transformers 5.0 removed
+    (``processing_class=``); later releases pick whichever the installed transformers takes. Detected from
+    ``Trainer.__init__``'s parameters and the source of ``train_model``, not from version numbers."""
+    import gliner
+    from transformers import Trainer
+
+    if "tokenizer" in inspect.signature(Trainer.__init__).parameters:
+        return None
+    import gliner.model
+
+    train_model = getattr(getattr(gliner.model, "BaseGLiNER", gliner.GLiNER), "train_model", None)
+    try:
+        source = inspect.getsource(train_model)
+    except (OSError, TypeError):
+        return None
+    if "processing_class" in source or not re.search(r"\btokenizer\s*=", source):
+        return None
+    v = versions()
+    return (f"gliner {v['gliner']} builds its Trainer with tokenizer=, which transformers {v['transformers']} no "
+            "longer accepts (it takes processing_class=): train_model cannot train")
 
 
 def read_back(args: Any, canonical: str) -> Any:

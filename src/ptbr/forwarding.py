@@ -305,6 +305,7 @@ def plan(config: Config) -> Plan:
     return Plan(config, tuple(Resolved(route, route.value(config)) for route in ROUTES + extra))
 
 
-def build_training_arguments(p: Plan) -> Any:
-    """The real TrainingArguments of the installed versions, with every value PTBR decides."""
-    return compat.build_training_arguments(p.args_kwargs, p.arg_sources())
+def build_training_arguments(p: Plan, where: Callable[[tuple[str, ...]], str] | None = None) -> Any:
+    """The real TrainingArguments of the installed versions, with every value PTBR decides; a value transformers
+    rejects is reported at its config key (``where`` locates it in the file)."""
+    return compat.build_training_arguments(p.args_kwargs, p.arg_sources(), where=where)

@@ -16,11 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ptbr.errors import ConfigError, Problem, did_you_mean
 from ptbr.loader import Document
 
-_NONE_STRINGS = ("none", "None")
+_NONE_STRINGS = ("none", "None", "")
 
 
 def _none_string(value: Any) -> Any:
-    """Upstream GLiNER configs write the string "none" for "no value" in a few path fields."""
+    """Upstream GLiNER configs write the string "none" (or "") for "no value" in a few path fields."""
     return None if value in _NONE_STRINGS else value
 
 
@@ -213,8 +213,8 @@ class TrainingConfig(_Section):
     """Model components whose weights are not trained."""
     compile_model: bool = False
     """Compile the model with torch.compile before training."""
-    seed: int = Field(42, ge=0)
-    """Random seed for model init, data order and sampling."""
+    seed: int = Field(42, ge=0, le=2**32 - 1)
+    """Random seed for model init, data order and sampling (numpy takes at most 2**32 - 1)."""
     bf16: bool = False
     """bfloat16 mixed precision."""
     fp16: bool = False

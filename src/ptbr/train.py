@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ptbr import backbone, compat, data, forwarding
+from ptbr import backbone, compat, data, forwarding, preflight
 from ptbr.errors import ConfigError, Problem
 from ptbr.schema import Config
 
@@ -208,6 +209,7 @@ def run(config: Config, *, smoke: bool = False, log: Any = print,
     """Train for real. Bad input raises ConfigError before anything is written or built; ``where`` locates a config
     key in its file for those errors."""
     start = time.monotonic()
+    check_output_dir(config)  # before --smoke writes its tiny backbone there
     train, evaluation = load_data(config)
     if smoke:
         config, notes = smoke_config(config, train)
@@ -215,12 +217,9 @@ def run(config: Config, *, smoke: bool = False, log: Any = print,
         evaluation = evaluation[:SMOKE_EXAMPLES] if evaluation is not None else None
         for note in notes:
             log(f"smoke: {note}")
-    plan = forwarding.plan(config)
-    plan.check(where)
     out = check_output_dir(config)
     with cpu_only(config.training.use_cpu):
-        compat.reset_accelerate_state()
-        args = forwarding.build_training_arguments(plan)
+        plan, args = prepare(config, where)
         seed_everything(config.training.seed)  # the Trainer seeds only after the model exists: seed its init too
         model = build_model(plan)
         write_provenance(config, args, out)
@@ -232,9 +231,9 @@ def run(config: Config, *, smoke: bool = False, log: Any = print,
     return Result(out, final, trainer.state.global_step, losses[-1] if losses else None, time.monotonic() - start)
 
 
-def model_config(plan: forwarding.Plan) -> Any:
+def model_config(plan: forwarding.Plan, where: Callable[[tuple[str, ...]], str] | None = None) -> Any:
     """The real GLiNERConfig of the installed gliner for this plan; None when the model comes from
-    training.prev_path."""
+    training.prev_path. When gliner rejects it, the error is reported at the model key its message names."""
     from gliner import GLiNERConfig
 
     if plan.values("run").get(forwarding.START_FROM) is not None:
@@ -242,5 +241,20 @@ def model_config(plan: forwarding.Plan) -> Any:
     try:
         return GLiNERConfig(**compat.model_config_argument(plan.model_kwargs))
     except (ValueError, TypeError, KeyError) as exc:
-        raise ConfigError([Problem("installed versions", "model", f"gliner rejected the model config: {exc}",
-                                   f"with {compat.stack()}")]) from None
+        named = [k for k in plan.model_kwargs if re.search(rf"\b{re.escape(k)}\b", str(exc))]
+        key = f"model.{named[0]}" if named else "model"
+        raise ConfigError([Problem(where(tuple(key.split("."))) if where and named else "installed versions", key,
+                                   f"gliner rejected the model config: {exc}", f"with {compat.stack()}")]) from None
+
+
+def prepare(config: Config, where: Callable[[tuple[str, ...]], str] | None = None) -> tuple[forwarding.Plan, Any]:
+    """Everything checked before anything is written or built, the same for `validate` and `train`: what the
+    installed versions cannot honour, the filesystem and libraries (:mod:`ptbr.preflight`), the real
+    TrainingArguments and gliner's model config. Returns the plan and the TrainingArguments."""
+    plan = forwarding.plan(config)
+    plan.check(where)
+    preflight.check(config, output_dir(config), where)
+    compat.reset_accelerate_state()
+    args = forwarding.build_training_arguments(plan, where)
+    model_config(plan, where)
+    return plan, args

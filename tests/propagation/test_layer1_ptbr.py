@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -139,7 +140,11 @@ def crossed(tmp_path_factory, tiny_backbone) -> Callable[[str], Crossing]:
                 sections = PROFILES[name][0] if name else {}
             stop = "model" if name in ("pretrained-backbone", ALL_MODEL_KEYS) else "train_model"
             workdir = tmp_path_factory.mktemp(name or "base")
-            path = write_config(workdir / "config.yaml", tiny_backbone, data, workdir / "out", sections)
+            backbone = tiny_backbone
+            if name == "pretrained-backbone":  # weights to load (the crossing stops before they are read)
+                backbone = shutil.copytree(tiny_backbone, workdir / "backbone")
+                (backbone / "model.safetensors").write_bytes(b"")
+            path = write_config(workdir / "config.yaml", backbone, data, workdir / "out", sections)
             cache[name] = run_to(stop, path, workdir)
         return cache[name]
 
@@ -178,6 +183,8 @@ def test_validation_examples_cross_and_turn_evaluation_on(cross, tmp_path) -> No
 def test_prev_path_loads_that_model(cross, tmp_path) -> None:
     saved = tmp_path / "saved-model"
     saved.mkdir()
+    for name in ("gliner_config.json", "model.safetensors"):  # what GLiNER.save_pretrained writes
+        (saved / name).write_text("{}")
     c = cross("model", training={"prev_path": str(saved)})
     expect("training.prev_path", LAYER, c.from_pretrained, (str(saved), {"local_files_only": True}),
            "a local directory is loaded with GLiNER.from_pretrained, offline")
@@ -186,6 +193,8 @@ def test_prev_path_loads_that_model(cross, tmp_path) -> None:
 
 @covers(LAYER, "training.resume_from_checkpoint")
 def test_resume_reaches_trainer_train(cross, tmp_path) -> None:
+    (tmp_path / "out" / "checkpoint-2").mkdir(parents=True)  # an earlier run's checkpoint
+    (tmp_path / "out" / "checkpoint-2" / "trainer_state.json").write_text("{}")
     c = cross("trainer", training={"resume_from_checkpoint": "out/checkpoint-2"})
     expect("training.resume_from_checkpoint", LAYER, c.resume, "out/checkpoint-2", "Trainer.train resumes from it")
     c = cross("trainer", training={"resume_from_checkpoint": True})

@@ -1,0 +1,124 @@
+"""What `train` would fail on after work has started, checked first against the filesystem and the installed
+libraries: `validate`, `explain` and `train` all run these checks (train before anything is written), and every
+problem names the config key and its place in the file.
+
+- local paths (``model.model_name``, ``labels_encoder``, ``labels_decoder``, ``training.prev_path``) exist and hold
+  what the config asks of them: a model config, and weights where weights are to be loaded;
+- ``training.resume_from_checkpoint`` names a checkpoint (or, ``true``, the output directory has one);
+- every integration in ``report_to`` is installed;
+- the learning-rate schedule can be built with what PTBR passes (some need ``lr_scheduler_kwargs``);
+- the installed gliner's ``train_model`` can build a Trainer of the installed transformers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from ptbr import compat
+from ptbr.errors import ConfigError, Problem
+from ptbr.schema import Config
+
+Where = Callable[[tuple[str, ...]], str]
+WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
+
+
+def looks_local(name: str) -> bool:
+    """A model reference that can only be a local path: absolute, relative (``./``, ``../``, ``~``), or with more
+    slashes than a hub id (``org/name``) has. Anything that exists on disk is local too."""
+    return (os.path.isabs(name) or name.startswith((".", "~")) or name.endswith("/") or name.count("/") > 1
+            or Path(name).expanduser().exists())
+
+
+def _model_directory(key: str, name: str, weights: bool, gliner: bool = False) -> str | None:
+    """What is wrong with a local model directory, or None (also for a hub id: the hub is not asked here)."""
+    if not looks_local(name):
+        return None
+    path = Path(name).expanduser()
+    if not path.exists():
+        return f"no such directory: {name}"
+    if not path.is_dir():
+        return f"{name} is a file; expected a model directory"
+    config = "gliner_config.json" if gliner else "config.json"
+    if not (path / config).is_file():
+        return f"{name} holds no {config}: not a {'GLiNER model' if gliner else 'model'} directory"
+    if weights and not any((path / w).is_file() for w in WEIGHTS):
+        return f"{name} holds no weights ({' or '.join(WEIGHTS[:2])})"
+    return None
+
+
+def _paths(config: Config) -> list[tuple[str, str, str | None]]:
+    m, t = config.model, config.training
+    if t.prev_path is not None:
+        why = _model_directory("training.prev_path", t.prev_path, weights=True, gliner=True)
+        return [("training.prev_path", why, "a directory saved by GLiNER.save_pretrained (or a hub id)")] if why else []
+    out = []
+    for key, name in (("model.model_name", m.model_name), ("model.labels_encoder", m.labels_encoder),
+                      ("model.labels_decoder", m.labels_decoder)):
+        if name is None:
+            continue
+        why = _model_directory(key, name, weights=m.backbone_from_pretrained)
+        if why:
+            hint = ("set model.backbone_from_pretrained: false to initialise it at random, or point at a directory "
+                    "with weights") if "no weights" in why else "check the path (relative to the current directory)"
+            out.append((key, why, hint))
+    return out
+
+
+def _resume(config: Config, output_dir: Path) -> list[tuple[str, str, str | None]]:
+    resume = config.training.resume_from_checkpoint
+    key = "training.resume_from_checkpoint"
+    if resume is None or resume is False:
+        return []
+    if resume is True:
+        found = [p for p in output_dir.glob("checkpoint-*") if p.is_dir()] if output_dir.is_dir() else []
+        return [] if found else [(key, f"true, but {output_dir} has no checkpoint-* directory to resume from",
+                                  "train without resume_from_checkpoint first, or name a checkpoint directory")]
+    path = Path(resume).expanduser()
+    if not path.is_dir():
+        return [(key, f"no such checkpoint directory: {resume}", "name a checkpoint-N directory of an earlier run")]
+    if not (path / "trainer_state.json").is_file():
+        return [(key, f"{resume} holds no trainer_state.json: not a Trainer checkpoint",
+                 "name a checkpoint-N directory of an earlier run")]
+    return []
+
+
+def _report_to(config: Config) -> list[tuple[str, str, str | None]]:
+    reports = [config.training.report_to] if isinstance(config.training.report_to, str) else config.training.report_to
+    wanted = [r for r in reports if r not in ("none", "all")]
+    if not wanted:
+        return []
+    from transformers.integrations import get_available_reporting_integrations
+
+    available = set(get_available_reporting_integrations())
+    return [("training.report_to", f"{name!r} is not installed here", f"install it (e.g. pip install {name}), or "
+             "remove it from report_to") for name in wanted if name not in available]
+
+
+def _scheduler(config: Config) -> list[tuple[str, str, str | None]]:
+    """Build the schedule once on a stand-in optimizer: what the Trainer will do at its first step."""
+    import torch
+    from transformers import get_scheduler
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    try:
+        get_scheduler(config.training.scheduler_type, optimizer, num_warmup_steps=0,
+                      num_training_steps=config.training.num_steps)
+    except (ValueError, TypeError) as exc:
+        return [("training.scheduler_type", f"transformers cannot build the {config.training.scheduler_type!r} "
+                 f"schedule from what PTBR passes: {exc}", "choose another scheduler_type (PTBR does not pass "
+                 "lr_scheduler_kwargs)")]
+    return []
+
+
+def check(config: Config, output_dir: Path, where: Where | None = None) -> None:
+    """Raise ConfigError with every problem above, each at its key's place."""
+    locate = where or (lambda _key: "installed versions")
+    found = [*_paths(config), *_resume(config, output_dir), *_report_to(config), *_scheduler(config)]
+    problems = [Problem(locate(tuple(key.split("."))), key, message, hint) for key, message, hint in found]
+    if config.training.resume_from_checkpoint is None and (why := compat.gliner_trainer_problem()):
+        problems.append(Problem("installed versions", "training", why, "install gliner 0.2.25 or newer, or a "
+                                "transformers release before 5.0"))
+    if problems:
+        raise ConfigError(problems)

@@ -1,0 +1,125 @@
+"""What `train` would die on is refused first, by `validate` and `train` alike, at the key's place, with exit 2 and
+nothing written: paths, checkpoints to resume, integrations, schedules, a gliner that cannot build its Trainer, and
+the values transformers itself rejects."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+from ptbr import compat
+
+COMMANDS = ("validate", "train")
+
+
+def _refused(ptbr, path: Path, *expected: str) -> None:
+    """Both commands exit 2 naming every expected text, and the output directory is never created."""
+    out = path.parent / "out"
+    for command in COMMANDS:
+        code, _, err = ptbr(command, path)
+        assert code == 2, f"{command} exits 2 on bad input, got {code}: {err}"
+        for text in expected:
+            assert text in err, f"{command}: {text!r} not in {err!r}"
+        assert "Traceback" not in err
+    assert not out.exists(), "nothing is written"
+
+
+def test_a_seed_numpy_cannot_take_is_refused(ptbr, make_config) -> None:
+    _refused(ptbr, make_config(training={"seed": 2**32}), "training.seed: input should be less than or equal to")
+
+
+@pytest.mark.parametrize("key", ["model_name", "labels_encoder", "labels_decoder"])
+def test_a_local_path_that_does_not_exist_is_refused_not_looked_up_on_the_hub(ptbr, make_config, tmp_path,
+                                                                              key: str) -> None:
+    typo = str(tmp_path / "backbnoe")
+    _refused(ptbr, make_config(model={key: typo}), f"model.{key}: no such directory: {typo}")
+
+
+def test_a_prev_path_typo_is_refused(ptbr, make_config, tmp_path) -> None:
+    _refused(ptbr, make_config(training={"prev_path": "./models/gliner-smal"}),
+             "training.prev_path: no such directory: ./models/gliner-smal")
+
+
+def test_a_backbone_without_weights_is_refused_when_weights_are_to_be_loaded(ptbr, make_config, tiny_backbone) -> None:
+    _refused(ptbr, make_config(model={"backbone_from_pretrained": True}),
+             f"model.model_name: {tiny_backbone} holds no weights", "set model.backbone_from_pretrained: false")
+
+
+@pytest.mark.parametrize("empty", ["", "none", "None"])
+def test_an_empty_prev_path_means_unset_as_upstream_writes_it(ptbr, make_config, empty: str) -> None:
+    code, _, err = ptbr("validate", make_config(training={"prev_path": empty}))
+    assert code == 0, f"prev_path {empty!r} is not a path to the current directory: {err}"
+
+
+def test_resuming_from_a_checkpoint_that_is_not_there_is_refused(ptbr, make_config, tmp_path) -> None:
+    _refused(ptbr, make_config(training={"resume_from_checkpoint": str(tmp_path / "out" / "checkpoint-9")}),
+             "training.resume_from_checkpoint: no such checkpoint directory")
+    _refused(ptbr, make_config(training={"resume_from_checkpoint": True}),
+             "training.resume_from_checkpoint: true, but", "has no checkpoint-* directory to resume from")
+
+
+def test_resuming_never_overwrites_the_earlier_runs_files_when_refused(ptbr, make_config, tmp_path) -> None:
+    earlier = tmp_path / "out"
+    earlier.mkdir()
+    (earlier / "ptbr_config.yaml").write_text("the earlier run's config\n")
+    code, _, err = ptbr("train", make_config(training={"resume_from_checkpoint": str(earlier / "checkpoint-4")}))
+    assert code == 2, err
+    assert (earlier / "ptbr_config.yaml").read_text() == "the earlier run's config\n"
+
+
+def test_an_integration_that_is_not_installed_is_refused(ptbr, make_config, monkeypatch) -> None:
+    import transformers.integrations  # what is installed, where PTBR asks: here, none
+
+    monkeypatch.setattr(transformers.integrations, "get_available_reporting_integrations", lambda: [])
+    _refused(ptbr, make_config(training={"report_to": ["tensorboard"]}),
+             "training.report_to: 'tensorboard' is not installed here")
+
+
+def test_a_schedule_that_needs_more_arguments_is_refused_at_its_line(ptbr, make_config) -> None:
+    from transformers.trainer_utils import SchedulerType
+
+    if "cosine_with_min_lr" not in {s.value for s in SchedulerType}:
+        pytest.skip("this transformers has no cosine_with_min_lr schedule")
+    path = make_config(training={"scheduler_type": "cosine_with_min_lr"})
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if "scheduler_type" in text)
+    _refused(ptbr, path, f"{path}:{line}:", "training.scheduler_type: transformers cannot build the "
+             "'cosine_with_min_lr' schedule")
+
+
+def test_a_value_transformers_rejects_is_reported_at_its_key(ptbr, make_config) -> None:
+    path = make_config(training={"scheduler_type": "reduce_lr_on_plateau"})  # needs evaluation: no val data here
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if "scheduler_type" in text)
+    _refused(ptbr, path, f"{path}:{line}:", "training.scheduler_type: transformers rejected the training arguments")
+
+
+def test_a_gliner_whose_train_model_cannot_build_its_trainer_is_refused(monkeypatch) -> None:
+    from gliner.model import BaseGLiNER
+    from transformers import Trainer
+
+    def train_model(self, train_dataset, eval_dataset, training_args=None, **kwargs):  # as gliner 0.2.23 wrote it
+        trainer = Trainer(model=self, args=training_args, tokenizer=self.data_processor.transformer_tokenizer)
+        trainer.train()
+
+    monkeypatch.setattr(BaseGLiNER, "train_model", train_model)
+    takes_tokenizer = "tokenizer" in inspect.signature(Trainer.__init__).parameters
+    problem = compat.gliner_trainer_problem()
+    assert (problem is None) == takes_tokenizer, "refused exactly when the installed Trainer has no tokenizer="
+    if problem:
+        assert "builds its Trainer with tokenizer=" in problem
+
+
+def test_the_installed_gliner_can_build_its_trainer() -> None:
+    assert compat.gliner_trainer_problem() is None, "gliner 0.2.25+ picks processing_class= on transformers 5"
+
+
+def test_smoke_with_an_output_directory_under_a_file_is_exit_2_before_anything_is_written(ptbr, make_config,
+                                                                                          tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    path = make_config(data={"root_dir": str(blocker / "out")})
+    code, _, err = ptbr("train", path, "--smoke")
+    assert code == 2, err
+    assert "is a file" in err
+    assert blocker.read_text() == "", "the file in the way is untouched"
