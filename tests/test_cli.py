@@ -163,3 +163,12 @@ def test_schema_is_json_schema_with_descriptions(ptbr) -> None:
     assert set(schema["properties"]) == {"run", "model", "data", "training"}
     lr = schema["$defs"]["TrainingConfig"]["properties"]["lr_encoder"]
     assert "backbone encoder" in lr["description"]
+
+
+def test_explain_json_is_json_when_a_model_key_becomes_a_config_object(ptbr) -> None:
+    """gliner turns encoder_config into a transformers config object: explain shows it as its mapping."""
+    code, out, err = ptbr("explain", EXAMPLES / "tiny.yaml", "--json", "--set",
+                          "model.encoder_config={model_type: bert, hidden_size: 48}")
+    assert (code, err) == (0, "")
+    (entry,) = [k for k in json.loads(out)["keys"] if k["key"] == "model.encoder_config"]
+    assert entry["destinations"][0]["value"]["hidden_size"] == 48, "the config gliner made, as a mapping"

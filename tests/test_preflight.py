@@ -5,6 +5,7 @@ the values transformers itself rejects."""
 from __future__ import annotations
 
 import inspect
+import json
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,26 @@ def test_smoke_with_an_output_directory_under_a_file_is_exit_2_before_anything_i
     assert code == 2, err
     assert "is a file" in err
     assert blocker.read_text() == "", "the file in the way is untouched"
+
+
+def _custom_code_config(directory: Path) -> None:
+    (directory / "config.json").write_text(json.dumps({"model_type": "bert", "auto_map": {
+        "AutoConfig": "configuration_x.XConfig", "AutoModel": "modeling_x.XModel"}}))
+
+
+def test_a_model_with_custom_code_in_the_hub_cache_is_refused_unless_trusted(ptbr, make_config, tmp_path,
+                                                                            monkeypatch) -> None:
+    import huggingface_hub.constants
+
+    snapshot = tmp_path / "hub" / "models--org--custom-encoder" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (tmp_path / "hub" / "models--org--custom-encoder" / "refs").mkdir()
+    (tmp_path / "hub" / "models--org--custom-encoder" / "refs" / "main").write_text("abc123")
+    _custom_code_config(snapshot)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # where it is looked up
+    path = make_config(model={"labels_encoder": "org/custom-encoder"})
+    _refused(ptbr, path, "model.labels_encoder: org/custom-encoder declares custom code (AutoConfig, AutoModel in "
+             "its config.json)", "set model.trust_remote_code: true")
+    _, _, err = ptbr("validate", make_config(model={"labels_encoder": "org/custom-encoder",
+                                                       "trust_remote_code": True}))
+    assert "declares custom code" not in err, "trusted: not refused for its code"

@@ -31,7 +31,7 @@ def _destination(r: Resolved, args: Any, model_config: Any) -> dict[str, Any]:
     if isinstance(r.value, Skip):
         out["skipped"] = r.value.reason
     else:
-        out["value"] = _final(r, args, model_config)
+        out["value"] = _plain(_final(r, args, model_config))
     return out
 
 
@@ -65,7 +65,9 @@ def explanation(doc: Document, plan: Plan, args: Any, model_config: Any) -> dict
 
 
 def _plain(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+    """A JSON value: a config object gliner made from a mapping (``encoder_config`` becomes a BertConfig) is shown as
+    its mapping, anything else that JSON has no form for as its text."""
+    return json.loads(json.dumps(value, default=lambda o: o.to_dict() if hasattr(o, "to_dict") else str(o)))
 
 
 def _show(value: Any) -> str:

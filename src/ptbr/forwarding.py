@@ -161,8 +161,9 @@ def _model_field(name: str) -> Route:
     return Route("model", name, (f"model.{name}",), value, f"model.{name}")
 
 
-# model: keys that are arguments of GLiNER.from_config, not GLiNERConfig keys
-_NOT_GLINER_CONFIG = ("backbone_from_pretrained",)
+# model: keys that are not GLiNERConfig keys: an argument of GLiNER.from_config, PTBR's own guard
+NOT_GLINER_CONFIG = ("backbone_from_pretrained", "trust_remote_code")
+CUSTOM_CODE = "models with custom code (auto_map)"
 
 
 def _eval_strategy(config: Config) -> str:
@@ -170,7 +171,10 @@ def _eval_strategy(config: Config) -> str:
 
 
 ROUTES: tuple[Route, ...] = (
-    *(_model_field(name) for name in ModelConfig.model_fields if name not in _NOT_GLINER_CONFIG),
+    *(_model_field(name) for name in ModelConfig.model_fields if name not in NOT_GLINER_CONFIG),
+    Route("run", CUSTOM_CODE, ("model.trust_remote_code",), lambda c: "allowed" if c.model.trust_remote_code
+          else "refused", "model.trust_remote_code: a model whose config declares custom code is loaded only when "
+          "true (gliner always passes trust_remote_code=True to transformers)"),
     Route("run", BACKBONE_WEIGHTS, ("model.backbone_from_pretrained",),
           lambda c: c.model.backbone_from_pretrained if c.training.prev_path is None
           else Skip("training.prev_path is set: its weights are loaded"),

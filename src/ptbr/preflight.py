@@ -4,6 +4,7 @@ problem names the config key and its place in the file.
 
 - local paths (``model.model_name``, ``labels_encoder``, ``labels_decoder``, ``training.prev_path``) exist and hold
   what the config asks of them: a model config, and weights where weights are to be loaded;
+- no model declares custom code (``auto_map``) unless ``model.trust_remote_code`` is true;
 - ``training.resume_from_checkpoint`` names a checkpoint (or, ``true``, the output directory has one);
 - every integration in ``report_to`` is installed;
 - the learning-rate schedule can be built with what PTBR passes (some need ``lr_scheduler_kwargs``);
@@ -66,6 +67,39 @@ def _paths(config: Config) -> list[tuple[str, str, str | None]]:
     return out
 
 
+def _declared_code(name: str) -> dict | None:
+    """The ``auto_map`` of a model's config.json (its custom code), from its local directory or the hub cache; None
+    when it declares none or its config is not here (a hub id not downloaded yet)."""
+    import json
+
+    path = Path(name).expanduser() / "config.json"
+    if not looks_local(name):
+        from huggingface_hub import try_to_load_from_cache
+
+        try:
+            cached = try_to_load_from_cache(name, "config.json")
+        except ValueError:  # not a valid repo id (HFValidationError): nothing cached under it
+            cached = None
+        path = Path(cached) if isinstance(cached, str) else path
+    try:
+        declared = json.loads(path.read_text(encoding="utf-8")).get("auto_map")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return declared or None
+
+
+def _custom_code(config: Config) -> list[tuple[str, str, str | None]]:
+    m = config.model
+    if m.trust_remote_code or config.training.prev_path is not None:
+        return []
+    return [(key, f"{name} declares custom code ({', '.join(sorted(code))} in its config.json), which gliner would "
+             "run (it loads models with trust_remote_code=True)", "set model.trust_remote_code: true if you trust "
+             "that code, or choose another model")
+            for key, name in (("model.model_name", m.model_name), ("model.labels_encoder", m.labels_encoder),
+                              ("model.labels_decoder", m.labels_decoder))
+            if name is not None and (code := _declared_code(name))]
+
+
 def _resume(config: Config, output_dir: Path) -> list[tuple[str, str, str | None]]:
     resume = config.training.resume_from_checkpoint
     key = "training.resume_from_checkpoint"
@@ -115,7 +149,8 @@ def _scheduler(config: Config) -> list[tuple[str, str, str | None]]:
 def check(config: Config, output_dir: Path, where: Where | None = None) -> None:
     """Raise ConfigError with every problem above, each at its key's place."""
     locate = where or (lambda _key: "installed versions")
-    found = [*_paths(config), *_resume(config, output_dir), *_report_to(config), *_scheduler(config)]
+    found = [*_paths(config), *_custom_code(config), *_resume(config, output_dir), *_report_to(config),
+             *_scheduler(config)]
     problems = [Problem(locate(tuple(key.split("."))), key, message, hint) for key, message, hint in found]
     if config.training.resume_from_checkpoint is None and (why := compat.gliner_trainer_problem()):
         problems.append(Problem("installed versions", "training", why, "install gliner 0.2.25 or newer, or a "

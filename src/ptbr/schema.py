@@ -57,6 +57,10 @@ class ModelConfig(_Section):
     backbone_from_pretrained: bool = True
     """Load the backbone's pretrained weights; false initialises it at random (a local directory with only
     config.json and tokenizer files, as in examples/)."""
+    trust_remote_code: bool = False
+    """Allow a backbone, labels encoder or labels decoder whose config declares custom code (``auto_map``): gliner
+    loads them with transformers' trust_remote_code=True, which runs that code. When false, `validate` and `train`
+    refuse such a model (found in its local directory, or in the hub cache) before anything is built."""
     name: str | None = None
     """Free-form name stored in the model config."""
     model_type: str | None = None
@@ -130,11 +134,12 @@ class ModelConfig(_Section):
     span_context_num_layers: int | None = Field(None, ge=0)
     """Layers of the span context encoder."""
     encoder_config: dict[str, Any] | None = None
-    """Backbone config overrides, as a mapping."""
+    """The backbone's whole config, as a mapping with its model_type: gliner builds the backbone from it instead of
+    model_name's config.json (it replaces that config; it does not override single keys)."""
     labels_encoder_config: dict[str, Any] | None = None
-    """Labels encoder config, as a mapping."""
+    """The labels encoder's whole config, as a mapping with its model_type (replaces labels_encoder's config)."""
     labels_decoder_config: dict[str, Any] | None = None
-    """Labels decoder config, as a mapping."""
+    """The labels decoder's whole config, as a mapping with its model_type (replaces labels_decoder's config)."""
     span_encoder_config: dict[str, Any] | None = None
     """Span context encoder config, as a mapping."""
 

@@ -16,7 +16,7 @@ import pytest
 from layers import Crossing, covers, expect, run_to
 from support import EXAMPLE, write_config
 
-from ptbr import compat
+from ptbr import compat, forwarding
 from ptbr.errors import ConfigError
 from ptbr.schema import ModelConfig
 
@@ -218,7 +218,7 @@ MODEL_VALUES: dict[str, Any] = {
     "labels_decoder_config": {"model_type": "gpt2", "n_embd": 24},
     "span_encoder_config": {"model_type": "rnn", "hidden_size": 20},
 }
-MODEL_KEYS = [k for k in ModelConfig.model_fields if k != "backbone_from_pretrained"]
+MODEL_KEYS = [k for k in ModelConfig.model_fields if k not in forwarding.NOT_GLINER_CONFIG]
 ALL_MODEL_KEYS = "all-model-keys"
 
 
@@ -254,3 +254,17 @@ def test_every_model_key_has_a_row() -> None:
 def test_warmup_ratio_is_rounded_up_to_whole_steps(cross, steps: int, ratio: float) -> None:
     got = cross(training={"num_steps": steps, "warmup_steps": ratio}).read("args.warmup_steps")
     expect("training.warmup_steps", LAYER, got, math.ceil(ratio * steps), "ceil(ratio × num_steps)")
+
+
+@covers(LAYER, "model.trust_remote_code")
+def test_a_backbone_with_custom_code_is_built_only_when_trusted(cross, tmp_path, tiny_backbone) -> None:
+    custom = shutil.copytree(tiny_backbone, tmp_path / "custom-backbone")
+    config = json.loads((custom / "config.json").read_text())
+    (custom / "config.json").write_text(json.dumps({**config, "auto_map": {"AutoModel": "modeling_x.XModel"}}))
+    with pytest.raises(ConfigError, match=r"model\.model_name: .* declares custom code \(AutoModel in its config"):
+        cross("model", model={"model_name": str(custom)})
+    trusted = cross("model", model={"model_name": str(custom), "trust_remote_code": True})
+    expect("model.trust_remote_code", LAYER, trusted.model_config["model_name"], str(custom),
+           "trusted: the model is built from it")
+    expect("model.trust_remote_code", LAYER, "trust_remote_code" in trusted.model_config, False,
+           "PTBR's own guard, never a GLiNERConfig key")
