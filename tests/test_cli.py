@@ -172,3 +172,15 @@ def test_explain_json_is_json_when_a_model_key_becomes_a_config_object(ptbr) -> 
     assert (code, err) == (0, "")
     (entry,) = [k for k in json.loads(out)["keys"] if k["key"] == "model.encoder_config"]
     assert entry["destinations"][0]["value"]["hidden_size"] == 48, "the config gliner made, as a mapping"
+
+
+def test_validate_says_which_model_keys_a_fine_tuning_run_ignores(ptbr, make_config, tmp_path) -> None:
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    for name in ("gliner_config.json", "model.safetensors"):
+        (saved / name).write_text("{}")
+    code, out, err = ptbr("validate", make_config(model={"dropout": 0.3}, training={"prev_path": str(saved)}))
+    assert (code, err) == (0, "")
+    line = next(line for line in out.splitlines() if "the saved model's config is used" in line)
+    assert "ignored model.dropout, model.hidden_size" in line, "every model: key the saved model's config replaces"
+    assert "model.max_width" not in line, "max_width is applied to the saved model (gliner's from_pretrained)"

@@ -97,6 +97,8 @@ def _validate(args: argparse.Namespace) -> int:
     skipped = [f for f in forwarding.NOT_FORWARDED if tuple(f.split(".")) in doc.origins]
     if skipped:
         lines.append(f"  not forwarded: {', '.join(skipped)} (see `ptbr explain`)")
+    if ignored := plan.ignored_model_keys():
+        lines.append(f"  {forwarding.ignored_with_prev_path('')}: ignored {', '.join(ignored)}")
     print("\n".join(lines))
     return EXIT_OK
 

@@ -230,6 +230,21 @@ def gliner_config_keys() -> frozenset[str]:
     return frozenset(keys - {"self", "kwargs"})
 
 
+# model: key → the GLiNER.from_pretrained keyword that applies it to a saved model, where the names differ
+PRETRAINED_RENAMED = {"max_len": "max_length"}
+
+
+@functools.cache
+def pretrained_keywords() -> dict[str, str]:
+    """model: key → the keyword of the installed gliner's ``GLiNER.from_pretrained`` that overrides it in a saved
+    model's config (gliner 0.2.29: max_len, max_width, post_fusion_schema). Read from its signature."""
+    import gliner
+
+    params = inspect.signature(gliner.GLiNER.from_pretrained).parameters
+    keys = gliner_config_keys()
+    return {key: PRETRAINED_RENAMED.get(key, key) for key in keys if PRETRAINED_RENAMED.get(key, key) in params}
+
+
 def train_model_params() -> frozenset[str]:
     """The keyword parameters of the installed gliner's ``train_model``."""
     from gliner.model import BaseGLiNER

@@ -24,7 +24,7 @@ from ptbr import compat
 from ptbr.errors import ConfigError, Problem
 from ptbr.schema import Config, ModelConfig
 
-DestKind = Literal["model", "args", "train_model", "data", "run", "env"]
+DestKind = Literal["model", "pretrained", "args", "train_model", "data", "run", "env"]
 # names of the "run" destinations, for the code that acts on them
 BACKBONE_WEIGHTS = "GLiNER.from_config(backbone_from_pretrained)"
 START_FROM = "GLiNER.from_pretrained"
@@ -62,12 +62,13 @@ class Route:
     def destination(self) -> str:
         return {
             "model": "GLiNERConfig.",
+            "pretrained": "GLiNER.from_pretrained(",
             "args": "TrainingArguments.",
             "train_model": "train_model(",
             "data": "",
             "run": "",
             "env": "env ",
-        }[self.kind] + self.name + (")" if self.kind == "train_model" else "")
+        }[self.kind] + self.name + (")" if self.kind in ("train_model", "pretrained") else "")
 
 
 def _get(config: Config, dotted: str) -> Any:
@@ -149,7 +150,9 @@ def _mlflow_tags(config: Config) -> Any:
 def _model_field(name: str) -> Route:
     def value(config: Config) -> Any:
         if config.training.prev_path is not None:
-            return Skip("training.prev_path is set: the model's own saved config is used")
+            if name in compat.pretrained_keywords():
+                return Skip("training.prev_path is set: applied to the saved model by GLiNER.from_pretrained")
+            return Skip(ignored_with_prev_path(name))
         v = getattr(config.model, name)
         if v is None:
             return Skip("not set: gliner's default applies")
@@ -159,6 +162,30 @@ def _model_field(name: str) -> Route:
         return v
 
     return Route("model", name, (f"model.{name}",), value, f"model.{name}")
+
+
+def ignored_with_prev_path(name: str) -> str:
+    applied = ", ".join(sorted(compat.pretrained_keywords())) or "none"
+    return (f"training.prev_path is set: the saved model's config is used (gliner {compat.versions()['gliner']} "
+            f"applies only {applied} to a saved model)")
+
+
+def _pretrained_field(name: str) -> Route:
+    """A model: key applied to the model loaded from training.prev_path, where the installed gliner can."""
+
+    def value(config: Config) -> Any:
+        v = getattr(config.model, name)
+        if config.training.prev_path is None:
+            return Skip("training.prev_path is not set: the model is built from model:")
+        if v is None:
+            return Skip("not set: the saved model's value applies")
+        if name not in compat.pretrained_keywords():
+            return Skip(ignored_with_prev_path(name))
+        return v
+
+    keyword = compat.PRETRAINED_RENAMED.get(name, name)
+    return Route("pretrained", keyword, (f"model.{name}",), value,
+                 f"model.{name}, when training.prev_path is set and gliner's from_pretrained takes {keyword}")
 
 
 # model: keys that are not GLiNERConfig keys: an argument of GLiNER.from_config, PTBR's own guard
@@ -172,6 +199,7 @@ def _eval_strategy(config: Config) -> str:
 
 ROUTES: tuple[Route, ...] = (
     *(_model_field(name) for name in ModelConfig.model_fields if name not in NOT_GLINER_CONFIG),
+    *(_pretrained_field(name) for name in ModelConfig.model_fields if name not in NOT_GLINER_CONFIG),
     Route("run", CUSTOM_CODE, ("model.trust_remote_code",), lambda c: "allowed" if c.model.trust_remote_code
           else "refused", "model.trust_remote_code: a model whose config declares custom code is loaded only when "
           "true (gliner always passes trust_remote_code=True to transformers)"),
@@ -276,6 +304,19 @@ class Plan:
         return self.values("args")
 
     @property
+    def pretrained_kwargs(self) -> dict[str, Any]:
+        """Keywords of GLiNER.from_pretrained that apply model: keys to the saved model of training.prev_path."""
+        return self.values("pretrained")
+
+    def ignored_model_keys(self) -> list[str]:
+        """model: keys in the config that a training.prev_path run does not use (their reason: explain)."""
+        if self.config.training.prev_path is None:
+            return []
+        given = {k for k, v in self.config.model if v is not None and k not in NOT_GLINER_CONFIG}
+        given |= set(self.config.model.model_extra or {})
+        return sorted(f"model.{k}" for k in given if k not in compat.pretrained_keywords())
+
+    @property
     def train_model_kwargs(self) -> dict[str, Any]:
         return self.values("train_model")
 
@@ -305,7 +346,7 @@ class Plan:
 
 def plan(config: Config) -> Plan:
     """Evaluate every route for this config. Pure: builds nothing, imports only gliner's config module."""
-    extra = tuple(_model_field(name) for name in config.model.model_extra or {})
+    extra = tuple(route(name) for name in config.model.model_extra or {} for route in (_model_field, _pretrained_field))
     return Plan(config, tuple(Resolved(route, route.value(config)) for route in ROUTES + extra))
 
 

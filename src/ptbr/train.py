@@ -143,7 +143,7 @@ def build_model(plan: forwarding.Plan) -> Any:
 
     start = plan.values("run").get(forwarding.START_FROM)
     if start is not None:
-        return GLiNER.from_pretrained(start, local_files_only=Path(start).is_dir())
+        return GLiNER.from_pretrained(start, local_files_only=Path(start).is_dir(), **plan.pretrained_kwargs)
     pretrained = plan.values("run")[forwarding.BACKBONE_WEIGHTS]
     model_config(plan)  # gliner's own checks, as a config error, before anything is built
     return GLiNER.from_config(compat.model_config_argument(plan.model_kwargs), backbone_from_pretrained=pretrained)
@@ -220,6 +220,10 @@ def run(config: Config, *, smoke: bool = False, log: Any = print,
     out = check_output_dir(config)
     with cpu_only(config.training.use_cpu):
         plan, args = prepare(config, where)
+        if ignored := plan.ignored_model_keys():
+            log(f"{forwarding.ignored_with_prev_path('')}: ignored {', '.join(ignored)}")
+        if plan.pretrained_kwargs:
+            log(f"applied to the saved model: {plan.pretrained_kwargs}")
         seed_everything(config.training.seed)  # the Trainer seeds only after the model exists: seed its init too
         model = build_model(plan)
         write_provenance(config, args, out)

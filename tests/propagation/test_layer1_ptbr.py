@@ -186,9 +186,29 @@ def test_prev_path_loads_that_model(cross, tmp_path) -> None:
     for name in ("gliner_config.json", "model.safetensors"):  # what GLiNER.save_pretrained writes
         (saved / name).write_text("{}")
     c = cross("model", training={"prev_path": str(saved)})
-    expect("training.prev_path", LAYER, c.from_pretrained, (str(saved), {"local_files_only": True}),
-           "a local directory is loaded with GLiNER.from_pretrained, offline")
+    expect("training.prev_path", LAYER, c.from_pretrained[0], str(saved), "the saved model is loaded")
+    expect("training.prev_path", LAYER, c.from_pretrained[1]["local_files_only"], True, "a local directory, offline")
     expect("training.prev_path", LAYER, c.model_config, None, "no model is built from model: when prev_path is set")
+
+
+@covers(LAYER, "model.max_width", "model.max_len", "model.post_fusion_schema")
+def test_fine_tuning_applies_the_model_keys_gliner_can_apply_to_a_saved_model(cross, tmp_path) -> None:
+    saved = tmp_path / "saved-model"
+    saved.mkdir()
+    for name in ("gliner_config.json", "model.safetensors"):
+        (saved / name).write_text("{}")
+    c = cross("model", model={"max_width": 7, "max_len": 48, "post_fusion_schema": "l2l", "dropout": 0.0},
+              training={"prev_path": str(saved)})
+    # which keys cross is read from gliner's own signature here, independently of PTBR's table
+    import inspect
+
+    import gliner
+
+    takes = inspect.signature(gliner.GLiNER.from_pretrained).parameters
+    wanted = {kw: v for kw, v in (("max_width", 7), ("max_length", 48), ("post_fusion_schema", "l2l")) if kw in takes}
+    got = {k: v for k, v in c.from_pretrained[1].items() if k != "local_files_only"}
+    expect("model.max_width", LAYER, got, wanted, "every model: key from_pretrained can apply reaches it, as given")
+    expect("model.max_width", LAYER, "dropout" in c.from_pretrained[1], False, "a key it cannot apply is not passed")
 
 
 @covers(LAYER, "training.resume_from_checkpoint")
