@@ -195,6 +195,18 @@ def model_config_argument(model_kwargs: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(model_kwargs)
 
 
+def built_model_config(model_kwargs: dict[str, Any]) -> Any:
+    """The config object ``GLiNER.from_config`` builds from this mapping on the installed gliner: recent releases
+    pick the class from ``model_type`` (``GLiNER._config_from_dict``: gliner_streaming_span builds a
+    StreamingSpanConfig), older ones build the legacy GLiNERConfig, which infers its model_type from the keys."""
+    import gliner
+
+    from_dict = getattr(gliner.GLiNER, "_config_from_dict", None)
+    if from_dict is not None:
+        return from_dict(model_config_argument(model_kwargs))
+    return gliner.GLiNERConfig(**model_config_argument(model_kwargs))
+
+
 def reset_accelerate_state() -> None:
     """Forget what an earlier run in this process left behind (its mixed precision would otherwise stick), so each
     run gets the precision its own config asks for."""

@@ -156,7 +156,7 @@ def _model_field(name: str) -> Route:
         v = getattr(config.model, name)
         if v is None:
             return Skip("not set: gliner's default applies")
-        if name not in compat.gliner_config_keys():
+        if name not in compat.gliner_config_keys() and name != "model_type":  # model_type: checked on what is built
             return Skip(f"gliner {compat.versions()['gliner']} has no model setting {name!r} (it would be stored "
                         f"in the model config and read by nothing)", blocking=True)
         return v

@@ -64,7 +64,9 @@ class ModelConfig(_Section):
     name: str | None = None
     """Free-form name stored in the model config."""
     model_type: str | None = None
-    """Explicit GLiNER architecture (e.g. gliner_streaming_span); by default gliner infers it from the other keys."""
+    """Explicit GLiNER architecture. gliner infers it from the other keys (labels_encoder, labels_decoder,
+    relations_layer, span_mode) and reads it to select gliner_streaming_span; any other value must be the one it
+    infers, or validate refuses it."""
     labels_encoder: str | None = None
     """Separate encoder for entity labels (bi-encoder GLiNER): a model id or local directory."""
     labels_decoder: str | None = None

@@ -236,19 +236,27 @@ def run(config: Config, *, smoke: bool = False, log: Any = print,
 
 
 def model_config(plan: forwarding.Plan, where: Callable[[tuple[str, ...]], str] | None = None) -> Any:
-    """The real GLiNERConfig of the installed gliner for this plan; None when the model comes from
-    training.prev_path. When gliner rejects it, the error is reported at the model key its message names."""
-    from gliner import GLiNERConfig
-
+    """The config the installed gliner builds for this plan (the class it picks, not the legacy GLiNERConfig); None
+    when the model comes from training.prev_path. When gliner rejects it, the error is reported at the model key its
+    message names; a model_type other than the one gliner builds from the keys is refused."""
     if plan.values("run").get(forwarding.START_FROM) is not None:
         return None
     try:
-        return GLiNERConfig(**compat.model_config_argument(plan.model_kwargs))
+        built = compat.built_model_config(plan.model_kwargs)
     except (ValueError, TypeError, KeyError) as exc:
         named = [k for k in plan.model_kwargs if re.search(rf"\b{re.escape(k)}\b", str(exc))]
         key = f"model.{named[0]}" if named else "model"
         raise ConfigError([Problem(where(tuple(key.split("."))) if where and named else "installed versions", key,
                                    f"gliner rejected the model config: {exc}", f"with {compat.stack()}")]) from None
+    asked = plan.model_kwargs.get("model_type")
+    if asked is not None and getattr(built, "model_type", None) != asked:
+        key = ("model", "model_type")
+        raise ConfigError([Problem(where(key) if where else "installed versions", "model.model_type",
+                                   f"gliner {compat.versions()['gliner']} builds {built.model_type!r} from these "
+                                   f"model: keys, not {asked!r}", "set the keys that select that architecture "
+                                   "(labels_encoder, labels_decoder, relations_layer, span_mode), or remove "
+                                   "model_type")]) from None
+    return built
 
 
 def prepare(config: Config, where: Callable[[tuple[str, ...]], str] | None = None) -> tuple[forwarding.Plan, Any]:

@@ -238,7 +238,7 @@ MODEL_VALUES: dict[str, Any] = {
     "labels_decoder_config": {"model_type": "gpt2", "n_embd": 24},
     "span_encoder_config": {"model_type": "rnn", "hidden_size": 20},
 }
-MODEL_KEYS = [k for k in ModelConfig.model_fields if k not in forwarding.NOT_GLINER_CONFIG]
+MODEL_KEYS = [k for k in ModelConfig.model_fields if k not in (*forwarding.NOT_GLINER_CONFIG, "model_type")]
 ALL_MODEL_KEYS = "all-model-keys"
 
 
@@ -265,8 +265,17 @@ def test_model_key_crosses_into_gliner_config_or_is_refused(cross, crossed, key:
             cross("model", model={key: value})
 
 
+@covers(LAYER, "model.model_type")
+def test_model_type_crosses_when_it_is_what_gliner_builds_and_is_refused_otherwise(cross) -> None:
+    c = cross("model", model={"model_type": MODEL_VALUES["model_type"]})
+    expect("model.model_type", LAYER, c.model_config["model_type"], MODEL_VALUES["model_type"],
+           "the architecture gliner builds from these keys, as written")
+    with pytest.raises(ConfigError, match=r"model\.model_type: gliner .* builds 'gliner_uni_encoder_span' from these"):
+        cross("model", model={"model_type": "gliner_bi_encoder_span"})  # no labels_encoder: not a bi-encoder
+
+
 def test_every_model_key_has_a_row() -> None:
-    assert sorted(set(MODEL_KEYS) - set(MODEL_VALUES)) == []
+    assert sorted({*MODEL_KEYS, "model_type"} - set(MODEL_VALUES)) == []
 
 
 @covers(LAYER, "training.warmup_steps", "training.num_steps")
