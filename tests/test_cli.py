@@ -188,3 +188,12 @@ def test_validate_says_which_model_keys_a_fine_tuning_run_ignores(ptbr, make_con
     line = next(line for line in out.splitlines() if "the saved model's config is used" in line)
     assert "ignored model.dropout, model.hidden_size" in line, "every model: key the saved model's config replaces"
     assert "model.max_width" not in line, "max_width is applied to the saved model (gliner's from_pretrained)"
+
+
+def test_explain_shows_what_validate_and_train_would_refuse(ptbr, make_config, tmp_path) -> None:
+    path = make_config(model={"model_name": str(tmp_path / "typo")})
+    code, out, _ = ptbr("explain", path, "--json")
+    assert code == 0, "explain explains; it does not refuse"
+    assert [(p["key"], p["message"]) for p in json.loads(out)["refused"]] == [
+        ("model.model_name", f"no such directory: {tmp_path / 'typo'}")], "the same checks as validate and train"
+    assert ptbr("validate", path)[0] == 2

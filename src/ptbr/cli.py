@@ -63,15 +63,6 @@ def _load(path: str, overrides: list[str]) -> tuple[Any, Any]:
     return doc, schema.validate(doc)
 
 
-def _resolve(doc: Any, config: Any) -> tuple[Any, Any, Any]:
-    """Plan, real TrainingArguments and real GLiNERConfig for a config, for explain: values the installed versions
-    cannot honour are shown, not refused (`validate` and `train` refuse them: train.prepare)."""
-    from ptbr import forwarding, train
-
-    plan = forwarding.plan(config)
-    return plan, forwarding.build_training_arguments(plan, doc.where), train.model_config(plan, doc.where)
-
-
 def _validate(args: argparse.Namespace) -> int:
     from ptbr import compat, forwarding, train
 
@@ -104,11 +95,13 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from ptbr import explain
+    from ptbr import explain, train
 
     doc, config = _load(args.config, args.overrides)
-    plan, targs, model_config = _resolve(doc, config)
-    data = explain.explanation(doc, plan, targs, model_config)
+    refused: list[Any] = []  # what validate and train refuse: shown here, not refused
+    with train.cpu_only(config.training.use_cpu):
+        plan, targs = train.prepare(config, doc.where, refused)
+    data = explain.explanation(doc, plan, targs, train.model_config(plan, doc.where), refused)
     print(json.dumps(data, indent=2) if args.json else explain.render(data))
     return EXIT_OK
 

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from ptbr import compat, forwarding
+from ptbr.errors import Problem
 from ptbr.forwarding import Plan, Resolved, Skip
 from ptbr.loader import Document
 
@@ -35,8 +36,9 @@ def _destination(r: Resolved, args: Any, model_config: Any) -> dict[str, Any]:
     return out
 
 
-def explanation(doc: Document, plan: Plan, args: Any, model_config: Any) -> dict[str, Any]:
-    """The explanation as data (what ``--json`` prints)."""
+def explanation(doc: Document, plan: Plan, args: Any, model_config: Any,
+                refused: list[Problem] = ()) -> dict[str, Any]:
+    """The explanation as data (what ``--json`` prints); ``refused``: what validate and train would refuse."""
     keys = []
     in_file = [k for k in doc.origins if len(k) == 2]
     for key in in_file:
@@ -61,7 +63,9 @@ def explanation(doc: Document, plan: Plan, args: Any, model_config: Any) -> dict
         for r in plan.resolved
         if r.route.kind in ("args", "train_model") and not named.intersection(r.route.sources)
     ]
-    return {"config": str(doc.path), "versions": compat.versions(), "keys": keys, "defaults": defaults}
+    problems = [{"where": p.where, "key": p.key, "message": p.message, "hint": p.hint} for p in refused]
+    return {"config": str(doc.path), "versions": compat.versions(), "keys": keys, "defaults": defaults,
+            "refused": problems}
 
 
 def _plain(value: Any) -> Any:
@@ -98,4 +102,7 @@ def render(data: dict[str, Any]) -> str:
     lines += ["", "Set by PTBR though not in the file:"]
     for d in data["defaults"]:
         lines.append(f"  {d['destination']} = {_show(d.get('value'))}   ({d['rule']})")
+    if data["refused"]:
+        lines += ["", "validate and train would refuse this config:"]
+        lines += [f"  {p['where']}: {p['key']}: {p['message']}" for p in data["refused"]]
     return "\n".join(lines)

@@ -259,13 +259,21 @@ def model_config(plan: forwarding.Plan, where: Callable[[tuple[str, ...]], str] 
     return built
 
 
-def prepare(config: Config, where: Callable[[tuple[str, ...]], str] | None = None) -> tuple[forwarding.Plan, Any]:
-    """Everything checked before anything is written or built, the same for `validate` and `train`: what the
-    installed versions cannot honour, the filesystem and libraries (:mod:`ptbr.preflight`), the real
-    TrainingArguments and gliner's model config. Returns the plan and the TrainingArguments."""
+def prepare(config: Config, where: Callable[[tuple[str, ...]], str] | None = None,
+            refused: list[Problem] | None = None) -> tuple[forwarding.Plan, Any]:
+    """Everything checked before anything is written or built, the same for `validate`, `explain` and `train`: what
+    the installed versions cannot honour, the filesystem and libraries (:mod:`ptbr.preflight`), the real
+    TrainingArguments and gliner's model config. Returns the plan and the TrainingArguments. With ``refused`` (a
+    list: explain), what train would refuse is collected there instead of raised, as far as the real objects can
+    still be built."""
     plan = forwarding.plan(config)
-    plan.check(where)
-    preflight.check(config, output_dir(config), where)
+    for check in (lambda: plan.check(where), lambda: preflight.check(config, output_dir(config), where)):
+        try:
+            check()
+        except ConfigError as exc:
+            if refused is None:
+                raise
+            refused.extend(exc.problems)
     compat.reset_accelerate_state()
     args = forwarding.build_training_arguments(plan, where)
     model_config(plan, where)
