@@ -257,6 +257,43 @@ def pretrained_keywords() -> dict[str, str]:
     return {key: PRETRAINED_RENAMED.get(key, key) for key in keys if PRETRAINED_RENAMED.get(key, key) in params}
 
 
+def _declared(config_class: type) -> frozenset[str]:
+    """The keywords a gliner config class and its gliner bases declare."""
+    import gliner.config as gc
+
+    keys: set[str] = set()
+    for cls in config_class.__mro__:
+        if cls.__module__ == gc.__name__ and "__init__" in vars(cls):
+            keys.update(inspect.signature(cls.__init__).parameters)
+    return frozenset(keys - {"self", "kwargs"})
+
+
+@functools.lru_cache(maxsize=64)
+def _architecture(model_json: str) -> tuple[str, frozenset[str]] | None:
+    import json
+
+    import gliner
+
+    pick = getattr(gliner.GLiNER, "_get_gliner_class", None)
+    if pick is None:
+        return None
+    try:
+        config = built_model_config(json.loads(model_json))
+        config_class = getattr(pick(config), "config_class", None) or type(config)
+    except (ValueError, TypeError, KeyError):  # reported where the model config is built (train.model_config)
+        return None
+    return str(getattr(config, "model_type", config_class.__name__)), _declared(config_class)
+
+
+def architecture(model_kwargs: dict[str, Any]) -> tuple[str, frozenset[str]] | None:
+    """(the model_type gliner builds from these model: keys, the keys its config class declares), decided by the
+    installed gliner itself (``GLiNER._get_gliner_class``: labels_encoder, labels_decoder, relations_layer, span_mode
+    and model_type select the class); None where it cannot say (older gliner: any key some config class declares)."""
+    import json
+
+    return _architecture(json.dumps(model_kwargs, sort_keys=True, default=str))
+
+
 def train_model_params() -> frozenset[str]:
     """The keyword parameters of the installed gliner's ``train_model``."""
     from gliner.model import BaseGLiNER

@@ -159,9 +159,19 @@ def _model_field(name: str) -> Route:
         if name not in compat.gliner_config_keys() and name != "model_type":  # model_type: checked on what is built
             return Skip(f"gliner {compat.versions()['gliner']} has no model setting {name!r} (it would be stored "
                         f"in the model config and read by nothing)", blocking=True)
+        built = compat.architecture(gliner_model_keys(config))
+        if built is not None and name != "model_type" and name not in built[1]:
+            return Skip(f"gliner {compat.versions()['gliner']} builds a {built[0]} model from these keys, which has "
+                        f"no setting {name!r} (it would be stored in the model config and read by nothing; other "
+                        "keys select other architectures)", blocking=True)
         return v
 
     return Route("model", name, (f"model.{name}",), value, f"model.{name}")
+
+
+def gliner_model_keys(config: Config) -> dict[str, Any]:
+    """The model: keys that are set and meant for gliner's config."""
+    return {k: v for k, v in config.model.model_dump(exclude_none=True).items() if k not in NOT_GLINER_CONFIG}
 
 
 def ignored_with_prev_path(name: str) -> str:

@@ -16,6 +16,7 @@ A failure's first line says ``<field> [<layer>]: expected X, got Y (<rule>)``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 from collections.abc import Iterator
@@ -103,10 +104,17 @@ def boundary(stop_at: str) -> Iterator[Crossing]:
         c.model = real_from_config(config, **kwargs)
         return c.model
 
+    # stand-ins keep the real signatures: PTBR reads gliner's parameters to decide what to pass
+    @functools.wraps(real_from_config)
+    def from_config_(config: Any, **kwargs: Any) -> Any:
+        return from_config(config, **kwargs)
+
+    @functools.wraps(gliner.GLiNER.from_pretrained)
     def from_pretrained(path: Any, **kwargs: Any) -> Any:
         c.from_pretrained = (path, kwargs)
         raise Stop
 
+    @functools.wraps(real_train_model)
     def train_model(self: Any, train_dataset: Any, eval_dataset: Any, training_args: Any = None, **kwargs: Any):
         c.args, c.train, c.evaluation, c.train_model_kwargs = training_args, train_dataset, eval_dataset, kwargs
         c.env = dict(os.environ)
@@ -124,7 +132,7 @@ def boundary(stop_at: str) -> Iterator[Crossing]:
     with (
         mock.patch.object(transformers.integrations, "get_available_reporting_integrations",
                           return_value=sorted({*available(), *REPORTERS})),
-        mock.patch.object(gliner.GLiNER, "from_config", from_config),
+        mock.patch.object(gliner.GLiNER, "from_config", from_config_),
         mock.patch.object(gliner.GLiNER, "from_pretrained", from_pretrained),
         mock.patch.object(BaseGLiNER, "train_model", train_model),
         mock.patch.object(transformers.Trainer, "train", trainer_train),

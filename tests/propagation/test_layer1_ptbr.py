@@ -6,6 +6,8 @@ default can never pass for a forwarded value); falsy values (0, 0.0, false, "") 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import math
 import shutil
@@ -16,7 +18,7 @@ import pytest
 from layers import Crossing, covers, expect, run_to
 from support import EXAMPLE, write_config
 
-from ptbr import compat, forwarding
+from ptbr import forwarding
 from ptbr.errors import ConfigError
 from ptbr.schema import ModelConfig
 
@@ -134,12 +136,14 @@ def crossed(tmp_path_factory, tiny_backbone) -> Callable[[str], Crossing]:
 
     def get(name: str) -> Crossing:
         if name not in cache:
-            if name == ALL_MODEL_KEYS:  # every model key the installed gliner declares, in one config
-                sections = {"model": {k: MODEL_VALUES[k] for k in MODEL_KEYS if k in compat.gliner_config_keys()}}
+            if name.startswith("arch:"):  # every model key one architecture declares, in one config
+                arch = name.removeprefix("arch:")
+                given = {k: MODEL_VALUES[k] for k in MODEL_KEYS if architecture_of(k) == arch and k not in SELECTING}
+                sections = {"model": {**given, **ARCHITECTURES[arch]}}
             else:
                 sections = PROFILES[name][0] if name else {}
-            stop = "model" if name in ("pretrained-backbone", ALL_MODEL_KEYS) else "train_model"
-            workdir = tmp_path_factory.mktemp(name or "base")
+            stop = "model" if name == "pretrained-backbone" or name.startswith("arch:") else "train_model"
+            workdir = tmp_path_factory.mktemp((name or "base").replace(":", "-"))
             backbone = tiny_backbone
             if name == "pretrained-backbone":  # weights to load (the crossing stops before they are read)
                 backbone = shutil.copytree(tiny_backbone, workdir / "backbone")
@@ -239,7 +243,36 @@ MODEL_VALUES: dict[str, Any] = {
     "span_encoder_config": {"model_type": "rnn", "hidden_size": 20},
 }
 MODEL_KEYS = [k for k in ModelConfig.model_fields if k not in (*forwarding.NOT_GLINER_CONFIG, "model_type")]
-ALL_MODEL_KEYS = "all-model-keys"
+# The architectures the upstream configs use, by the model: keys that make gliner build each (the key selecting it
+# holds its row value, so the crossing of that key is checked in that architecture). Each key is checked in one
+# architecture, with the other keys checked there.
+SELECTING = {"span_mode": "token", "labels_encoder": "bi-encoder", "labels_decoder": "decoder",
+             "relations_layer": "relex"}
+ARCHITECTURES: dict[str, dict[str, Any]] = {
+    "span": {}, **{arch: {key: MODEL_VALUES[key]} for key, arch in SELECTING.items()},
+    "streaming": {"model_type": "gliner_streaming_span"},
+}
+
+
+@functools.cache
+def declared(arch: str) -> frozenset[str]:
+    """The keys the config class the installed gliner builds for an architecture declares, read from gliner's own
+    classes here (not from PTBR): its class selection, then the __init__ parameters along the class's bases."""
+    import gliner
+    import gliner.config as gc
+
+    select = getattr(gliner.GLiNER, "_get_gliner_class", None)
+    if select is None:  # an older gliner builds GLiNERConfig whatever the keys: every class's keys are accepted
+        classes = [c for c in vars(gc).values() if isinstance(c, type) and c.__module__ == gc.__name__]
+    else:
+        classes = [select(gliner.GLiNER._config_from_dict(dict(ARCHITECTURES[arch]))).config_class]
+    return frozenset(p for cls in classes for base in cls.__mro__ if base.__module__ == gc.__name__
+                     and "__init__" in vars(base) for p in inspect.signature(base.__init__).parameters)
+
+
+def architecture_of(key: str) -> str | None:
+    """Where a key's crossing is checked: the architecture it selects, else the first one that declares it."""
+    return SELECTING.get(key) or next((arch for arch in ARCHITECTURES if key in declared(arch)), None)
 
 
 def _same(got: Any, expected: Any) -> bool:
@@ -254,15 +287,26 @@ def test_model_key_crosses_into_gliner_config_or_is_refused(cross, crossed, key:
     from gliner import GLiNERConfig
 
     value = MODEL_VALUES[key]
-    if key in compat.gliner_config_keys():
+    arch = architecture_of(key)
+    if arch is not None:
         default = getattr(GLiNERConfig(), key, None)
         assert not _same(default, value), f"model.{key}: row value {value!r} is gliner's default: pick another"
-        got = crossed(ALL_MODEL_KEYS).read(f"model.{key}")
+        got = crossed(f"arch:{arch}").read(f"model.{key}")
         if not _same(got, value):
-            expect(f"model.{key}", LAYER, got, value, "a model key reaches GLiNERConfig as written")
+            expect(f"model.{key}", LAYER, got, value, f"a model key of a {arch} model reaches gliner as written")
     else:
-        with pytest.raises(ConfigError, match=rf"model\.{key}: cannot be honoured: gliner .* has no model setting"):
+        with pytest.raises(ConfigError, match=rf"model\.{key}: cannot be honoured: gliner .* (has|which has) no "):
             cross("model", model={key: value})
+
+
+@pytest.mark.parametrize(("key", "arch"), [("right_context_width", "streaming"), ("decoder_mode", "decoder"),
+                                           ("labels_encoder_config", "bi-encoder")])
+def test_a_key_of_another_architecture_is_refused_naming_what_gliner_builds(cross, key: str, arch: str) -> None:
+    if key not in declared(arch) or key in declared("span"):
+        pytest.skip(f"this gliner's span model declares {key} or its {arch} model does not")
+    with pytest.raises(ConfigError, match=rf"model\.{key}: cannot be honoured: gliner .* builds a "
+                                          rf"gliner_uni_encoder_span model from these keys, which has no setting"):
+        cross("model", model={key: MODEL_VALUES[key]})
 
 
 @covers(LAYER, "model.model_type")
