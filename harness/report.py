@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -50,10 +51,11 @@ def causes(found: list[Break]) -> list[dict[str, Any]]:
             grouped.setdefault(b["cause"], []).append(b)
     # a test that reports another's exception in its own words ("ptbr train exited 1: ... TypeError: ...") shares
     # its cause: merged into the cause whose exception its text holds
+    def core(cause: str) -> str:  # the message, without "cannot train: " and the exception's type
+        return re.sub(r"^[\w.]+(?:Error|Exception): ", "", cause.removeprefix(f"{junit.CANNOT_TRAIN}: "))
+
     for cause in sorted(grouped, key=len, reverse=True):
-        core = cause.removeprefix(f"{junit.CANNOT_TRAIN}: ")
-        host = next((c for c in grouped if c != cause and c.removeprefix(f"{junit.CANNOT_TRAIN}: ") in core
-                     and len(c) < len(cause)), None)
+        host = next((c for c in grouped if c != cause and core(c) in core(cause) and len(c) < len(cause)), None)
         if host:
             grouped[host] += grouped.pop(cause)
     out = []

@@ -34,6 +34,7 @@ import os
 import re
 from collections.abc import Callable
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from ptbr.errors import ConfigError, Problem
@@ -195,6 +196,14 @@ def model_config_argument(model_kwargs: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(model_kwargs)
 
 
+def reads_model_type() -> bool:
+    """Whether the installed gliner picks the model class from a model_type key (``GLiNER._config_from_dict``);
+    older releases build GLiNERConfig, which infers the type itself."""
+    import gliner
+
+    return hasattr(gliner.GLiNER, "_config_from_dict")
+
+
 def built_model_config(model_kwargs: dict[str, Any]) -> Any:
     """The config object ``GLiNER.from_config`` builds from this mapping on the installed gliner: recent releases
     pick the class from ``model_type`` (``GLiNER._config_from_dict``: gliner_streaming_span builds a
@@ -255,6 +264,26 @@ def pretrained_keywords() -> dict[str, str]:
     params = inspect.signature(gliner.GLiNER.from_pretrained).parameters
     keys = gliner_config_keys()
     return {key: PRETRAINED_RENAMED.get(key, key) for key in keys if PRETRAINED_RENAMED.get(key, key) in params}
+
+
+@functools.cache
+def unread_model_keys() -> dict[str, Any]:
+    """Model config keys the installed gliner declares but reads nowhere outside its config module, with their
+    default: setting one to another value changes nothing (seen: ``fine_tune`` in every release from 0.2.24 to
+    0.2.29, ``subtoken_pooling`` before 0.2.27). Found by reading gliner's own source, not from version numbers."""
+    import gliner
+    import gliner.config as gc
+
+    package = Path(gliner.__file__).parent
+    source = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in sorted(package.rglob("*.py"))
+                       if p.resolve() != Path(gc.__file__).resolve())
+    defaults: dict[str, Any] = {}
+    for cls in vars(gc).values():
+        if isinstance(cls, type) and cls.__module__ == gc.__name__ and "__init__" in vars(cls):
+            for name, param in inspect.signature(cls.__init__).parameters.items():
+                if param.default is not inspect.Parameter.empty:
+                    defaults.setdefault(name, param.default)
+    return {k: v for k, v in defaults.items() if not re.search(rf"\b{re.escape(k)}\b", source)}
 
 
 def _declared(config_class: type) -> frozenset[str]:

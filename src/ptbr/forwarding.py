@@ -156,9 +156,17 @@ def _model_field(name: str) -> Route:
         v = getattr(config.model, name)
         if v is None:
             return Skip("not set: gliner's default applies")
-        if name not in compat.gliner_config_keys() and name != "model_type":  # model_type: checked on what is built
+        # model_type is a key where gliner reads it to pick the class: checked on what gliner builds
+        if name not in compat.gliner_config_keys() and not (name == "model_type" and compat.reads_model_type()):
             return Skip(f"gliner {compat.versions()['gliner']} has no model setting {name!r} (it would be stored "
                         f"in the model config and read by nothing)", blocking=True)
+        unread = compat.unread_model_keys()
+        if name in unread and v != unread[name]:
+            hint = "; to keep the backbone frozen, use training.freeze_components: [text_encoder]" \
+                if name == "fine_tune" else ""
+            return Skip(f"gliner {compat.versions()['gliner']} stores {name!r} in the model config but reads it "
+                        f"nowhere: {v!r} would change nothing (its {unread[name]!r} behaviour applies){hint}",
+                        blocking=True)
         built = compat.architecture(gliner_model_keys(config))
         if built is not None and name != "model_type" and name not in built[1]:
             return Skip(f"gliner {compat.versions()['gliner']} builds a {built[0]} model from these keys, which has "

@@ -94,7 +94,8 @@ class ModelConfig(_Section):
     dropout: float | None = Field(None, ge=0, lt=1)
     """Dropout probability in GLiNER's own layers."""
     fine_tune: bool | None = None
-    """Train the backbone encoder (false keeps it frozen)."""
+    """Meant to choose whether the backbone is trained. gliner 0.2.24 to 0.2.29 store it and read it nowhere, so
+    validate refuses false there: freeze the backbone with training.freeze_components: [text_encoder]."""
     subtoken_pooling: Literal["first", "last", "mean", "max"] | None = None
     """How a word's subtokens become one word vector."""
     fuse_layers: bool | None = None
