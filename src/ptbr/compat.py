@@ -142,16 +142,33 @@ def _keep_warmup(args: Any, wanted: int | None, key: str) -> None:
         )])
 
 
+def trainer_accepts(name: str) -> bool:
+    """Whether the installed ``Trainer.__init__`` takes a keyword: as a parameter, or as the old name a deprecation
+    shim still maps (transformers 4.46 to 4.57 take ``tokenizer=`` for ``processing_class=`` this way)."""
+    from transformers import Trainer
+
+    init = Trainer.__init__
+    if name in inspect.signature(init).parameters:
+        return True
+    while hasattr(init, "__wrapped__"):  # transformers' deprecate_kwarg: old_name in the wrapper's closure
+        try:
+            if inspect.getclosurevars(init).nonlocals.get("old_name") == name:
+                return True
+        except (TypeError, ValueError):
+            pass
+        init = init.__wrapped__
+    return False
+
+
 def gliner_trainer_problem() -> str | None:
     """Why the installed gliner's ``train_model`` cannot build a Trainer of the installed transformers, or None.
 
     gliner 0.2.23 and 0.2.24 build it with ``Trainer(tokenizer=...)``, a keyword transformers 5.0 removed
-    (``processing_class=``); later releases pick whichever the installed transformers takes. Detected from
-    ``Trainer.__init__``'s parameters and the source of ``train_model``, not from version numbers."""
+    (``processing_class=``); later releases pick whichever the installed transformers takes. Detected from what
+    ``Trainer.__init__`` accepts and the source of ``train_model``, not from version numbers."""
     import gliner
-    from transformers import Trainer
 
-    if "tokenizer" in inspect.signature(Trainer.__init__).parameters:
+    if trainer_accepts("tokenizer"):
         return None
     import gliner.model
 
