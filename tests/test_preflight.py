@@ -154,3 +154,14 @@ def test_a_model_with_custom_code_in_the_hub_cache_is_refused_unless_trusted(ptb
     _, _, err = ptbr("validate", make_config(model={"labels_encoder": "org/custom-encoder",
                                                        "trust_remote_code": True}))
     assert "declares custom code" not in err, "trusted: not refused for its code"
+
+
+def test_a_model_config_gliner_rejects_is_reported_at_the_key_whose_value_it_quotes(ptbr, make_config) -> None:
+    import gliner
+
+    if not hasattr(gliner.GLiNER, "_config_from_dict"):
+        pytest.skip("this gliner has no streaming architecture (model_type is not read)")
+    path = make_config(model={"model_type": "gliner_streaming_span", "labels_encoder_config": {"model_type": "bert"}})
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if "labels_encoder_config" in text)
+    _refused(ptbr, path, f"{path}:{line}:", "model.labels_encoder_config: gliner rejected the model config",
+             "'bert'")

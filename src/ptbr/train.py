@@ -168,8 +168,9 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 def cpu_only(active: bool) -> Iterator[None]:
     """With ``use_cpu``, keep the run off every GPU of the machine. transformers' Trainer asks
     ``torch.cuda.is_available()`` before it saves or restores the CUDA random state at each checkpoint
-    (``Trainer._save_rng_state`` / ``_load_rng_state``); on a machine with a GPU that creates a CUDA context (and takes
-    GPU memory) although the model trains on the CPU. For the run, torch reports no CUDA device."""
+    (``Trainer._save_rng_state`` / ``_load_rng_state``); on a machine with a GPU that initialises CUDA in the process
+    (measured on an H100: torch.cuda.is_initialized() became true) although the model trains on the CPU. For the
+    run, torch reports no CUDA device."""
     if not active:
         yield
         return
@@ -244,7 +245,7 @@ def model_config(plan: forwarding.Plan, where: Callable[[tuple[str, ...]], str] 
     try:
         built = compat.built_model_config(plan.model_kwargs)
     except (ValueError, TypeError, KeyError) as exc:
-        named = [k for k in plan.model_kwargs if re.search(rf"\b{re.escape(k)}\b", str(exc))]
+        named = _named_in(str(exc), plan.model_kwargs)
         key = f"model.{named[0]}" if named else "model"
         raise ConfigError([Problem(where(tuple(key.split("."))) if where and named else "installed versions", key,
                                    f"gliner rejected the model config: {exc}", f"with {compat.stack()}")]) from None
@@ -257,6 +258,23 @@ def model_config(plan: forwarding.Plan, where: Callable[[tuple[str, ...]], str] 
                                    "(labels_encoder, labels_decoder, relations_layer, span_mode), or remove "
                                    "model_type")]) from None
     return built
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list | tuple):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
+
+
+def _named_in(message: str, values: dict[str, Any]) -> list[str]:
+    """The keys an error message is about: those whose value it quotes first ("Unknown model_type 'bert'" is about
+    the key holding 'bert'), then those it names."""
+    by_value = [k for k, v in values.items()
+                if any(isinstance(x, str) and len(x) > 1 and repr(x) in message for x in _leaves(v))]
+    by_name = [k for k in values if re.search(rf"\b{re.escape(k)}\b", message)]
+    return by_value + [k for k in by_name if k not in by_value]
 
 
 def prepare(config: Config, where: Callable[[tuple[str, ...]], str] | None = None,
