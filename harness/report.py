@@ -54,8 +54,9 @@ def causes(found: list[Break]) -> list[dict[str, Any]]:
     def core(cause: str) -> str:  # the message, without "cannot train: " and the exception's type
         return re.sub(r"^[\w.]+(?:Error|Exception): ", "", cause.removeprefix(f"{junit.CANNOT_TRAIN}: "))
 
-    for cause in sorted(grouped, key=len, reverse=True):
-        host = next((c for c in grouped if c != cause and core(c) in core(cause) and len(c) < len(cause)), None)
+    for cause in sorted(grouped, key=lambda c: len(core(c)), reverse=True):
+        host = next((c for c in grouped if c != cause and core(c) in core(cause) and len(core(c)) < len(core(cause))),
+                    None)
         if host:
             grouped[host] += grouped.pop(cause)
     out = []
@@ -63,7 +64,7 @@ def causes(found: list[Break]) -> list[dict[str, Any]]:
         fields = _fields(blocked)
         if len(blocked) == 1 and len(fields) <= 1:  # one test of one field: the field says it best
             label = fields[0] if fields else cause.split(":")[0]
-        elif cause.startswith(junit.CANNOT_TRAIN):
+        elif cause.startswith(junit.CANNOT_TRAIN) or junit.CANNOT_TRAIN in cause:  # also PTBR's own refusal
             label = junit.CANNOT_TRAIN
         else:
             label = f"{cause.split(':')[0]} in {len(blocked)} tests"
