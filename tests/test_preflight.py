@@ -165,3 +165,14 @@ def test_a_model_config_gliner_rejects_is_reported_at_the_key_whose_value_it_quo
     line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if "labels_encoder_config" in text)
     _refused(ptbr, path, f"{path}:{line}:", "model.labels_encoder_config: gliner rejected the model config",
              "'bert'")
+
+
+def test_a_nested_config_value_of_the_wrong_type_is_exit_2_not_a_traceback(ptbr, make_config) -> None:
+    """Found by the fuzzer: transformers' config classes validate with huggingface_hub's own error type."""
+    import gliner
+
+    if not hasattr(gliner.GLiNER, "_config_from_dict"):
+        pytest.skip("this gliner has no streaming architecture (model_type is not read)")
+    path = make_config(model={"model_type": "gliner_streaming_span",
+                              "labels_encoder_config": {"model_type": "deberta-v2", "relative_attention": "true"}})
+    _refused(ptbr, path, "model.labels_encoder_config: gliner rejected the model config")

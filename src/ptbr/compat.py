@@ -326,7 +326,7 @@ def _architecture(model_json: str) -> tuple[str, frozenset[str]] | None:
     try:
         config = built_model_config(json.loads(model_json))
         config_class = getattr(pick(config), "config_class", None) or type(config)
-    except (ValueError, TypeError, KeyError):  # reported where the model config is built (train.model_config)
+    except Exception:  # whatever gliner or transformers raise for the values: reported by train.model_config
         return None
     return str(getattr(config, "model_type", config_class.__name__)), _declared(config_class)
 

@@ -244,8 +244,8 @@ def model_config(plan: forwarding.Plan, where: Callable[[tuple[str, ...]], str] 
         return None
     try:
         built = compat.built_model_config(plan.model_kwargs)
-    except (ValueError, TypeError, KeyError) as exc:
-        named = _named_in(str(exc), plan.model_kwargs)
+    except Exception as exc:  # the config classes validate user values with their own errors (e.g. huggingface_hub's
+        named = _named_in(str(exc), plan.model_kwargs)  # StrictDataclassFieldValidationError): all are bad input
         key = f"model.{named[0]}" if named else "model"
         raise ConfigError([Problem(where(tuple(key.split("."))) if where and named else "installed versions", key,
                                    f"gliner rejected the model config: {exc}", f"with {compat.stack()}")]) from None
