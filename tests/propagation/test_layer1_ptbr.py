@@ -26,8 +26,8 @@ LAYER = "ptbr"
 
 # Each profile is one config setting several fields at once (which also catches one field overwriting another);
 # each of its checks is a test of its own: (field, what crossed, expected, rule[, profile it must differ from]).
-# Values differ from the defaults (checked against the base config, or the named profile when a value is only
-# distinct in a context), except in the profile of falsy values.
+# Every value differs from what another config crosses (the base config, or the named profile where the default is
+# the same value): a PTBR that hard-coded the value would fail one of the two. Falsy values included.
 PROFILES: dict[str, tuple[dict[str, dict[str, Any]], list[tuple[str, str, Any, str]]]] = {
     "values": (
         {"run": {"name": "exp-7"},
@@ -79,7 +79,8 @@ PROFILES: dict[str, tuple[dict[str, dict[str, Any]], list[tuple[str, str, Any, s
          ("training.weight_decay_other", "args.others_weight_decay", 0.0, "0.0 is a value, not 'unset'"),
          ("training.max_grad_norm", "args.max_grad_norm", 0.0, "0.0 disables clipping and is a value"),
          ("training.seed", "args.seed", 0, "0 is a seed"),
-         ("training.report_to", "args.report_to", [], "'none' is explicit: no integration on any version")],
+         ("training.report_to", "args.report_to", [], "'none' is explicit: no integration on any version",
+          "wandb")],
     ),
     "fallbacks": (
         {"training": {"train_batch_size": 3, "eval_every": 6, "lr_encoder": 3e-4, "weight_decay_encoder": 0.2,
@@ -159,9 +160,8 @@ def crossed(tmp_path_factory, tiny_backbone) -> Callable[[str], Crossing]:
                          [pytest.param(*c, id=f"{c[1]}->{c[2]}[{c[0]}]", marks=covers(LAYER, c[1])) for c in CHECKS])
 def test_value_crosses_into_gliner(crossed, profile, field, what, expected, rule, against) -> None:
     expect(field, LAYER, crossed(profile).read(what), expected, rule)
-    if profile != "falsy":
-        default = crossed(against).read(what)
-        assert default != expected, f"{field}: profile value {expected!r} is also the default: pick another"
+    other = crossed(against).read(what)
+    assert other != expected, f"{field}: {expected!r} also crosses from the {against or 'base'} config: pick another"
 
 
 @covers(LAYER, "data.train_data")

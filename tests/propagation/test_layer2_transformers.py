@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import pytest
 from layers import covers, expect
@@ -204,8 +205,64 @@ def test_trainer_args_hold_clipping_seed_and_steps(cross) -> None:
 
 @covers(LAYER, "training.freeze_components")
 def test_frozen_component_has_no_trainable_parameters(cross) -> None:
-    model = cross("trainer", training={"freeze_components": ["text_encoder"]}).trainer.model
-    trainable = [n for n, p in model.named_parameters() if "bert_layer" in n and p.requires_grad]
-    expect("training.freeze_components", LAYER, trainable, [], "gliner froze the text encoder")
+    def encoder(model) -> dict[str, bool]:  # the text encoder's parameters: trainable?
+        return {n: p.requires_grad for n, p in model.named_parameters() if "bert_layer" in n}
+
+    control = encoder(cross("trainer").trainer.model)
+    assert control, "the name filter matches the text encoder's parameters (else the test proves nothing)"
+    assert all(control.values()), "unfrozen, the text encoder trains (the control)"
+    frozen = encoder(cross("trainer", training={"freeze_components": ["text_encoder"]}).trainer.model)
+    expect("training.freeze_components", LAYER, sorted(n for n, trains in frozen.items() if trains), [],
+           "gliner froze every parameter of the text encoder")
+
+
+def _trained_parameters(cross, **training: Any) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """(parameters before, after, the trainer) of 2 real optimizer steps with these training values."""
+    trainer = cross("trainer", training={"num_steps": 2, "save_steps": 100, "logging_steps": 1, **training}).trainer
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    trainer.train()
+    return before, {n: p.detach() for n, p in trainer.model.named_parameters()}, trainer
+
+
+def _moved(before: dict[str, Any], after: dict[str, Any], encoder: bool) -> bool:
+    import torch
+
+    return any(not torch.equal(before[n], after[n]) for n in before if ("token_rep_layer" in n) == encoder)
+
+
+@covers(LAYER, "training.lr_others")
+@pytest.mark.parametrize(("lr_others", "heads_move"), [(0.0, False), (1e-3, True)], ids=["zero", "contrast"])
+def test_lr_others_zero_keeps_the_heads_bit_identical_while_the_encoder_trains(cross, lr_others: float,
+                                                                              heads_move: bool) -> None:
+    before, after, _ = _trained_parameters(cross, lr_encoder=1e-3, lr_others=lr_others)
+    expect("training.lr_encoder", LAYER, _moved(before, after, encoder=True), True, "the encoder trains")
+    expect("training.lr_others", LAYER, _moved(before, after, encoder=False), heads_move,
+           f"lr_others {lr_others}: the heads {'move' if heads_move else 'stay bit-identical (0.0 freezes them)'}")
+
+
+@covers(LAYER, "training.max_grad_norm")
+def test_gradients_reach_the_optimizer_clipped_to_max_grad_norm(cross) -> None:
+    import torch
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+    def norms_at_each_step(clip: float) -> list[float]:
+        seen: list[float] = []
+
+        def record(optimizer, _args, _kwargs) -> None:  # what the optimizer steps with, after clipping
+            grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+            seen.append(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item())
+
+        handle = register_optimizer_step_pre_hook(record)
+        try:
+            _trained_parameters(cross, max_grad_norm=clip)
+        finally:
+            handle.remove()
+        return seen
+
+    tight, loose = norms_at_each_step(0.01), norms_at_each_step(1e6)
+    assert min(loose) > 0.01, "unclipped, the gradient is larger than the tight clip (else the contrast shows nothing)"
+    expect("training.max_grad_norm", LAYER, all(n <= 0.01 * 1.001 for n in tight), True,
+           f"max_grad_norm 0.01: every step's gradient norm is at most 0.01, got {tight}")
+    expect("training.max_grad_norm", LAYER, len(tight), 2, "one clipped gradient per optimizer step")
 
 
