@@ -73,7 +73,7 @@ def test_tags_not_forwarded_say_why() -> None:
     assert reasons["WANDB_TAGS"] == "report_to=['none'] does not include wandb"
 
 
-# A stand-in shaped like an older transformers, to test the translation without installing one.
+# A stand-in shaped like transformers 4.40 (the real one runs in the matrix's override cell gliner 0.2.23 × 4.40.2).
 @dataclasses.dataclass
 class _OldTrainingArguments:
     output_dir: str = ""
@@ -83,8 +83,15 @@ class _OldTrainingArguments:
 
 def test_renamed_fields_translate_to_the_installed_names() -> None:
     names = compat.argument_names(_OldTrainingArguments)
-    got = compat.to_installed({"eval_strategy": "steps", "use_cpu": True}, names, {})
-    assert got == {"evaluation_strategy": "steps", "no_cuda": True}
+    got = compat.to_installed({"eval_strategy": "steps"}, names, {})
+    assert got == {"evaluation_strategy": "steps"}
+
+
+def test_use_cpu_is_not_translated_to_no_cuda_which_no_installable_pair_reaches() -> None:
+    """Every transformers with only no_cuda (before 4.34) also lacks fields PTBR always passes: refused, saying so."""
+    names = compat.argument_names(_OldTrainingArguments)
+    with pytest.raises(ConfigError, match=r"training\.use_cpu: TrainingArguments has no field 'use_cpu'"):
+        compat.to_installed({"use_cpu": True}, names, {"use_cpu": "training.use_cpu"})
 
 
 def test_field_missing_from_installed_version_names_the_config_key() -> None:

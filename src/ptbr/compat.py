@@ -4,8 +4,11 @@ Everything here is detected from the installed libraries (dataclass fields, call
 version numbers. PTBR speaks in *canonical* (current transformers) argument names; this module translates them.
 
 Drifts handled here or made irrelevant by how PTBR builds its arguments:
-- ``eval_strategy`` was ``evaluation_strategy`` before transformers 4.41 (renamed; old name removed in 4.46).
-- ``use_cpu`` was ``no_cuda`` before transformers 4.34 (renamed; old name removed in 5.0).
+- ``eval_strategy`` was ``evaluation_strategy`` before transformers 4.41 (renamed; old name removed in 4.46). Proven
+  on a real TrainingArguments by the matrix's override cell gliner 0.2.23 × transformers 4.40.2.
+- ``use_cpu`` was ``no_cuda`` before transformers 4.34: not translated. Every transformers that only has
+  ``no_cuda`` also lacks ``dataloader_persistent_workers``, which PTBR always passes, so no installable pair can
+  reach the old name (tried: gliner 0.2.23 × transformers 4.33.3 is refused at that field).
 - ``warmup_ratio`` was deprecated in transformers 5.0 and later removed, while ``warmup_steps`` became a float that
   means a ratio below 1. PTBR never passes ``warmup_ratio``: it passes the effective whole number of warmup steps.
   But while transformers 5.x still had the field, its ``__post_init__`` copies any non-None ``warmup_ratio`` into
@@ -42,7 +45,6 @@ from ptbr.errors import ConfigError, Problem
 # canonical name → the name older transformers used for the same field
 RENAMED = {
     "eval_strategy": "evaluation_strategy",  # transformers 4.41
-    "use_cpu": "no_cuda",  # transformers 4.34
 }
 
 

@@ -41,7 +41,8 @@ def test_exclusion_of_an_unknown_cell_is_an_error(tmp_path: Path) -> None:
 
 def test_the_default_matrix_is_the_one_the_issue_asks_for() -> None:
     cells = definition.cells()
-    assert len(cells) == 15
+    assert len(cells) == 16
     outside = [c.id for c in cells if c.override]
-    assert outside == ["torch2.13.0-tf5.24.0-gliner0.2.29"]
+    assert outside == ["torch2.13.0-tf5.24.0-gliner0.2.29", "torch2.13.0-tf4.40.2-gliner0.2.23"], \
+        "the newest transformers for the newest gliner; the old evaluation_strategy name on a real TrainingArguments"
     assert definition.python() == "3.11"
