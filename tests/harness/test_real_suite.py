@@ -39,6 +39,13 @@ TESTS = {
         def test_worker_dies():
             os._exit(3)
         ''',
+    "test_unproven.py": '''
+        from layers import covers, expect
+
+        @covers("ptbr", "training.seed", "training.num_steps")
+        def test_claims_two_fields_checks_one():
+            expect("training.seed", "ptbr", 7, 7, "the configured seed")
+        ''',
     "test_skipped.py": '''
         import pytest
 
@@ -91,3 +98,9 @@ def test_real_suite_where_nothing_runs_is_an_error(tiny_suite: Path, tmp_path: P
     result = _run(tiny_suite, tmp_path, "test_skipped.py")
     assert result["status"] == "error"
     assert result["reason"].startswith("no test ran (1 collected, 1 skipped)")
+
+
+def test_a_test_claiming_a_field_it_never_checks_fails_naming_it(tiny_suite: Path, tmp_path: Path) -> None:
+    result = _run(tiny_suite, tmp_path, "test_unproven.py")
+    (found,) = result["breaks"]
+    assert found["message"].startswith("training.num_steps [ptbr]: claimed by @covers but never checked with expect()")

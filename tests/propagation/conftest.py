@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any
 
 import pytest
-from layers import Crossing, run_to
+from layers import ASSERTED, Crossing, run_to
 
 
 @pytest.fixture
@@ -25,3 +26,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if marker is not None:
             item.user_properties.append(("layer", marker.kwargs["layer"]))
             item.user_properties.append(("fields", ",".join(marker.kwargs["fields"])))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """A test proves only the fields it checked: one that claims a field (@covers) and never passed it to expect()
+    fails, naming it. Skips and failures are left as they are."""
+    ASSERTED.clear()
+    result = yield
+    marker = item.get_closest_marker("propagation")
+    if marker is not None:
+        claimed = marker.kwargs["fields"]
+        missing = [f for f in claimed if f.startswith(("training.", "data.", "model.", "run."))
+                   and not any(fnmatch.fnmatchcase(f, checked) for checked in ASSERTED)]
+        if missing:
+            raise AssertionError(f"{', '.join(missing)} [{marker.kwargs['layer']}]: claimed by @covers but never "
+                                 "checked with expect() (a claim is not a proof)")
+    return result

@@ -38,8 +38,14 @@ def covers(layer: str, *fields: str) -> pytest.MarkDecorator:
     return pytest.mark.propagation(layer=layer, fields=fields)
 
 
-def expect(field: str, layer: str, got: Any, expected: Any, rule: str) -> None:
-    """Equal values (a bool never passes for a number) or an AssertionError whose first line says it all."""
+ASSERTED: list[str] = []
+"""The fields the running test has checked with expect() (conftest.py compares them with its @covers claim)."""
+
+
+def expect(field: str, layer: str, got: Any, expected: Any, rule: str, also: tuple[str, ...] = ()) -> None:
+    """Equal values (a bool never passes for a number) or an AssertionError whose first line says it all. ``also``:
+    other fields the same value proves (a ratio of num_steps proves num_steps too)."""
+    ASSERTED.extend((field, *also))
     same = got == expected and isinstance(got, bool) == isinstance(expected, bool)
     if not same:
         raise AssertionError(f"{field} [{layer}]: expected {expected!r}, got {got!r} ({rule})")

@@ -211,7 +211,8 @@ def test_fine_tuning_applies_the_model_keys_gliner_can_apply_to_a_saved_model(cr
     takes = inspect.signature(gliner.GLiNER.from_pretrained).parameters
     wanted = {kw: v for kw, v in (("max_width", 7), ("max_length", 48), ("post_fusion_schema", "l2l")) if kw in takes}
     got = {k: v for k, v in c.from_pretrained[1].items() if k != "local_files_only"}
-    expect("model.max_width", LAYER, got, wanted, "every model: key from_pretrained can apply reaches it, as given")
+    expect("model.max_width", LAYER, got, wanted, "every model: key from_pretrained can apply reaches it, as given",
+           also=("model.max_len", "model.post_fusion_schema"))
     expect("model.max_width", LAYER, "dropout" in c.from_pretrained[1], False, "a key it cannot apply is not passed")
 
 
@@ -315,12 +316,13 @@ def test_model_key_crosses_into_gliner_config_or_is_refused(cross, crossed, key:
         default = getattr(GLiNERConfig(), key, None)
         assert not _same(default, value), f"model.{key}: row value {value!r} is gliner's default: pick another"
         got = crossed(f"arch:{arch}").read(f"model.{key}")
-        if not _same(got, value):
-            expect(f"model.{key}", LAYER, got, value, f"a model key of a {arch} model reaches gliner as written")
+        expect(f"model.{key}", LAYER, value if _same(got, value) else got, value,
+               f"a model key of a {arch} model reaches gliner as written (config objects: key by key)")
     else:
         refused = rf"model\.{key}: cannot be honoured: gliner .* (has no|reads it nowhere)"
-        with pytest.raises(ConfigError, match=refused):
+        with pytest.raises(ConfigError, match=refused) as info:
             cross("model", model={key: value})
+        expect(f"model.{key}", LAYER, info.type.__name__, "ConfigError", "refused, naming the key and why")
 
 
 @pytest.mark.parametrize(("key", "arch"), [("right_context_width", "streaming"), ("decoder_mode", "decoder"),
@@ -356,7 +358,8 @@ def test_every_model_key_has_a_row() -> None:
 @pytest.mark.parametrize(("steps", "ratio"), [(10, 0.05), (7, 0.5), (1000, 0.001), (3, 0.99)])
 def test_warmup_ratio_is_rounded_up_to_whole_steps(cross, steps: int, ratio: float) -> None:
     got = cross(training={"num_steps": steps, "warmup_steps": ratio}).read("args.warmup_steps")
-    expect("training.warmup_steps", LAYER, got, math.ceil(ratio * steps), "ceil(ratio × num_steps)")
+    expect("training.warmup_steps", LAYER, got, math.ceil(ratio * steps), "ceil(ratio × num_steps)",
+           also=("training.num_steps",))
 
 
 @covers(LAYER, "model.trust_remote_code")

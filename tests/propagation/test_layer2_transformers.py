@@ -40,7 +40,8 @@ def test_dataloaders_use_the_configured_batch_sizes(cross, val_file) -> None:
 def test_eval_batch_falls_back_to_train_batch(cross, val_file) -> None:
     trainer = cross("trainer", data={"val_data_dir": str(val_file)}, training={"train_batch_size": 3}).trainer
     expect("training.eval_batch_size", LAYER, _batch_size(trainer.get_eval_dataloader()), 3,
-           "unset eval batch size is the train batch size (gliner/upstream used their own default)")
+           "unset eval batch size is the train batch size (gliner/upstream used their own default)",
+           also=("training.train_batch_size",))
 
 
 def _group_values(trainer) -> dict[str, set[tuple[float, float]]]:
@@ -63,9 +64,10 @@ def test_optimizer_groups_use_the_configured_rates(cross, lr_others: float, wd_o
     groups = _group_values(trainer)
     # gliner exempts biases and LayerNorm weights from weight decay in both groups
     expect("training.lr_encoder", LAYER, groups["encoder"], {(3e-4, 0.2), (3e-4, 0.0)},
-           "encoder parameters train at lr_encoder with weight_decay_encoder")
+           "encoder parameters train at lr_encoder with weight_decay_encoder", also=("training.weight_decay_encoder",))
     expect("training.lr_others", LAYER, groups["others"], {(lr_others, wd_other), (lr_others, 0.0)},
-           "the other parameters train at lr_others with weight_decay_other (0.0 included)")
+           "the other parameters train at lr_others with weight_decay_other (0.0 included)",
+           also=("training.weight_decay_other",))
 
 
 @covers(LAYER, "training.loss_alpha", "training.loss_gamma", "training.loss_prob_margin", "training.label_smoothing",
@@ -118,7 +120,8 @@ def test_scheduler_warms_up_for_the_configured_steps(cross, warmup: dict, steps:
     trainer = cross("trainer", training={"num_steps": steps, "scheduler_type": "linear", **warmup}).trainer
     lrs = _lrs(trainer)
     expect("training.warmup_steps", LAYER, lrs.index(max(lrs)), expected,
-           "the learning rate peaks when warmup ends (linear schedule)")
+           "the learning rate peaks when warmup ends (linear schedule)",
+           also=("training.warmup_ratio", "training.num_steps"))
 
 
 @covers(LAYER, "training.scheduler_type")
@@ -163,7 +166,8 @@ def test_each_optimizer_step_accumulates_the_configured_batches(trained) -> None
 def test_evaluation_runs_every_eval_every_steps(trained) -> None:
     trainer, _ = trained
     steps = [h["step"] for h in trainer.state.log_history if "eval_loss" in h]
-    expect("training.eval_every", LAYER, steps, [2, 4], "evaluation at every eval_every-th step")
+    expect("training.eval_every", LAYER, steps, [2, 4], "evaluation at every eval_every-th step on the validation data",
+           also=("data.val_data_dir",))
 
 
 @covers(LAYER, "training.save_steps", "training.output_dir")
@@ -238,6 +242,25 @@ def test_lr_others_zero_keeps_the_heads_bit_identical_while_the_encoder_trains(c
     expect("training.lr_encoder", LAYER, _moved(before, after, encoder=True), True, "the encoder trains")
     expect("training.lr_others", LAYER, _moved(before, after, encoder=False), heads_move,
            f"lr_others {lr_others}: the heads {'move' if heads_move else 'stay bit-identical (0.0 freezes them)'}")
+
+
+@covers(LAYER, "training.weight_decay_other")
+def test_weight_decay_other_zero_reaches_the_heads_and_is_not_the_encoders(cross) -> None:
+    """With the encoder held still (lr_encoder 0), the heads after 2 real steps depend only on their own decay:
+    0.0 differs from 0.5, and unset takes the encoder's 0.5 exactly (same seed, same data: bit for bit)."""
+    import torch
+
+    def heads(**training: Any) -> dict[str, Any]:
+        _, after, _ = _trained_parameters(cross, lr_encoder=0.0, lr_others=1e-2, weight_decay_encoder=0.5, **training)
+        return {n: p for n, p in after.items() if "token_rep_layer" not in n}
+
+    def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        return all(torch.equal(a[n], b[n]) for n in a)
+
+    zero, half, unset = heads(weight_decay_other=0.0), heads(weight_decay_other=0.5), heads()
+    assert same(half, unset), "unset follows weight_decay_encoder: the control is bit-identical"
+    expect("training.weight_decay_other", LAYER, same(zero, unset), False,
+           "0.0 is a value: the heads decay differently than with the encoder's 0.5")
 
 
 @covers(LAYER, "training.max_grad_norm")

@@ -60,7 +60,7 @@ def one_step(tmp_path_factory, tiny_backbone):
     return get
 
 
-@covers(LAYER, "training.bf16", "training.use_cpu")
+@covers(LAYER, "training.bf16")
 @pytest.mark.parametrize(("bf16", "dtype"), [(True, "bfloat16"), (False, "float32")], ids=["bf16", "fp32"])
 def test_forward_pass_computes_in_the_configured_precision(one_step, bf16: bool, dtype: str) -> None:
     import torch  # imported in the test, not at collection: the xdist controller never pays for torch

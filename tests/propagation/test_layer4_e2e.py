@@ -55,9 +55,8 @@ def test_loss_trace_matches_the_golden_trace(tmp_path: Path) -> None:
 def test_another_seed_gives_another_trace(tmp_path: Path) -> None:
     golden = json.loads(GOLDEN.read_text())
     got = loss_trace(tmp_path, seed=8, steps=1)  # another random init shows in the first loss already
-    assert not _close(got, golden["reference"][:1], golden["rtol"]), (
-        f"training.seed [{LAYER}]: expected seed 8 to train unlike seed 7, got the same first loss {got}"
-    )
+    expect("training.seed", LAYER, _close(got, golden["reference"][:1], golden["rtol"]), False,
+           f"seed 8 trains unlike seed 7 (first loss {got} vs {golden['reference'][:1]})")
 
 
 @covers(LAYER, "training.output_dir", "training.save_steps", "training.save_total_limit", "training.logging_steps",
@@ -76,11 +75,12 @@ def test_run_lands_where_and_when_the_config_says(ptbr, make_config, tmp_path: P
     assert code == 0, err
     state = json.loads((out / "checkpoint-6" / "trainer_state.json").read_text())
     expect("training.save_steps", LAYER, sorted(p.name for p in out.glob("checkpoint-*")),
-           ["checkpoint-4", "checkpoint-6"], "checkpoints every 2 steps, the last 2 kept (save_total_limit)")
+           ["checkpoint-4", "checkpoint-6"], "checkpoints every 2 steps, the last 2 kept (save_total_limit)",
+           also=("training.save_total_limit",))
     expect("training.logging_steps", LAYER, [h["step"] for h in state["log_history"] if "loss" in h], [3, 6],
            "the loss is logged every logging_steps")
     expect("training.eval_every", LAYER, [h["step"] for h in state["log_history"] if "eval_loss" in h], [2, 4, 6],
-           "evaluation every eval_every steps on the validation data")
+           "evaluation every eval_every steps on the validation data", also=("data.val_data_dir",))
     expect("training.output_dir", LAYER, (out / "final" / "gliner_config.json").is_file(), True,
            "the final model is saved in <output_dir>/final")
     expect("training.output_dir", LAYER, type(GLiNER.from_pretrained(str(out / "final"), local_files_only=True)
