@@ -340,8 +340,10 @@ def test_model_type_crosses_when_it_is_what_gliner_builds_and_is_refused_otherwi
     import gliner
 
     if not hasattr(gliner.GLiNER, "_config_from_dict"):  # this gliner never reads model_type: refused, saying so
-        with pytest.raises(ConfigError, match=r"model\.model_type: cannot be honoured: gliner .* has no model setting"):
+        with pytest.raises(ConfigError, match=r"model\.model_type: cannot be honoured: gliner .* has no model setting"
+                           ) as info:
             cross("model", model={"model_type": MODEL_VALUES["model_type"]})
+        expect("model.model_type", LAYER, info.type.__name__, "ConfigError", "refused where gliner never reads it")
         return
     c = cross("model", model={"model_type": MODEL_VALUES["model_type"]})
     expect("model.model_type", LAYER, c.model_config["model_type"], MODEL_VALUES["model_type"],
