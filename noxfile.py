@@ -8,6 +8,7 @@
     nox -s wheelhouse -- <cell id>   fetch every wheel its image needs into wheelhouse/ (PTBR_OFFLINE_BUILD=1 builds)
     nox -s report                    rebuild the report from the cells' result files
     nox -s lock                      regenerate constraints/cells/<id>.txt (full transitive pins)
+    nox -s mutation                  mutation testing of forwarding.py and compat.py (cosmic-ray; -- --sample N)
 
 Cell options after `--`: --docker (in the cell's image, offline: see Dockerfile), --rerun (even if its result is
 current), --explore (exit 0 whatever the status), --timeout SECONDS, --workers N (xdist); anything else goes to
@@ -66,6 +67,15 @@ def tests(session: nox.Session) -> None:
                 env=env, success_codes=[0, 1])
     session.log("the suite:")
     session.run("pytest", "-n", "auto", *session.posargs, env=env)
+
+
+@nox.session(python=PYTHON, default=False)
+def mutation(session: nox.Session) -> None:
+    """Mutation testing (cosmic-ray) of forwarding.py and compat.py against layer 1, in a copy of the tree; score and
+    survivors in reports/mutation.json. Posargs go to harness.mutation (e.g. --sample 8)."""
+    install_torch(session)
+    session.install("-e", ".", *TEST_DEPS, "cosmic-ray==8.7.0")
+    session.run("python", "-m", "harness.mutation", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
 
 
 @nox.session(python=PYTHON)

@@ -5,8 +5,9 @@ reference, compared with a relative tolerance (``rtol`` 0.5 %) that absorbs nume
 between transformers 4.51 and 5.16) but not a behaviour change (gliner 0.2.26 on transformers 5.1 drops
 [CLS]/[SEP]: 2.5 % off at step 1). Where a torch release initialises weights differently (torch 2.6: 0.9 % off at
 step 1, 2.7 % by step 6), a reviewed trace is an ``accepted`` entry keyed by version specifiers, with why;
-golden/record.py re-records the reference and keeps those entries. The trace needs the golden run's string hashing: layers.loss_trace trains it in
-a fresh process with PYTHONHASHSEED=0 when this one hashes otherwise (plain pytest).
+golden/record.py re-records the reference and keeps those entries. The trace needs the golden run's string
+hashing: layers.loss_trace trains it in a fresh process with PYTHONHASHSEED=0 when this one hashes otherwise (plain
+pytest).
 """
 
 from __future__ import annotations

@@ -1,0 +1,138 @@
+"""Mutation testing: how many small changes to PTBR's forwarding table and compat module the suite notices.
+
+cosmic-ray mutates a *copy* of the tree (this checkout is never touched) and runs the fast proving tests against each
+mutant: layer 1 of the propagation suite, the completeness check and the forwarding unit tests. A mutant is killed
+when they fail. The score is killed / (killed + survived); survivors are listed with their diff in
+reports/mutation.json, for a person to read (a survivor is a change no test sees: a missing test or dead code).
+
+    nox -s mutation                       every mutant of forwarding.py and compat.py (about 35 minutes here)
+    nox -s mutation -- --sample 8         a random sample (seeded), as CI runs it
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import shlex
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from harness.definition import ROOT
+from harness.results import REPORTS, write_atomic
+
+MODULES = ("src/ptbr/forwarding.py", "src/ptbr/compat.py")
+TESTS = ("tests/propagation/test_layer1_ptbr.py", "tests/propagation/test_completeness.py", "tests/test_forwarding.py")
+CONFIG = """[cosmic-ray]
+module-path = "{module}"
+timeout = 300.0
+excluded-modules = []
+test-command = "{command}"
+
+[cosmic-ray.distributor]
+name = "local"
+"""
+
+
+def _copy_tree(dest: Path) -> None:
+    """The checkout's files (tracked and new ones git does not ignore), without build leftovers."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+
+
+def _sample(db: Path, keep: int, seed: int) -> None:
+    """Keep ``keep`` mutants of the session, chosen with ``seed``; cosmic-ray runs what is left."""
+    with sqlite3.connect(db) as c:
+        jobs = sorted(j for (j,) in c.execute("SELECT job_id FROM work_items"))
+        drop = set(jobs) - set(random.Random(seed).sample(jobs, min(keep, len(jobs))))
+        c.executemany("DELETE FROM mutation_specs WHERE job_id = ?", [(j,) for j in drop])
+        c.executemany("DELETE FROM work_items WHERE job_id = ?", [(j,) for j in drop])
+
+
+def _in_annotation(diff: str) -> bool:
+    """A mutant of a type annotation (``str | None`` → ``str % None``): never evaluated under
+    ``from __future__ import annotations``, so no test can kill it."""
+    removed = [line[1:] for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
+    return bool(removed) and all(re.search(r"(->|:\s*[\w\[\], .]+\|)", line) and "=" not in line.split(":")[0]
+                                 for line in removed)
+
+
+def outcomes(db: Path) -> list[dict]:
+    """Every mutant of a cosmic-ray session with its outcome: killed, survived, annotation (see above), or what the
+    worker reported (timeout, incompetent)."""
+    with sqlite3.connect(db) as c:
+        rows = c.execute("SELECT s.module_path, s.operator_name, s.start_pos_row, r.test_outcome, r.worker_outcome, "
+                         "r.diff FROM mutation_specs s JOIN work_results r ON r.job_id = s.job_id").fetchall()
+    out = []
+    for module, operator, line, test, worker, diff in rows:
+        outcome = (test or worker or "").lower()
+        if outcome == "survived" and _in_annotation(diff or ""):
+            outcome = "annotation"
+        out.append({"module": module, "operator": operator, "line": line, "outcome": outcome, "diff": diff})
+    return out
+
+
+def run(modules: list[str], sample: int | None, seed: int, cosmic_ray: str) -> dict:
+    """Run the session in a copy of the tree; returns the report (also written to reports/mutation.json)."""
+    start = time.monotonic()
+    command = " ".join(["env", "PYTHONPATH=src", "HF_HUB_OFFLINE=1", shlex.quote(sys.executable), "-m", "pytest",
+                        "-x", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "-n", "2", *TESTS])
+    found: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="ptbr-mutation-") as tmp:
+        tree = Path(tmp)
+        _copy_tree(tree)
+        for i, module in enumerate(modules):
+            config, db = tree / f"cr-{i}.toml", tree / f"cr-{i}.sqlite"
+            config.write_text(CONFIG.format(module=module, command=command))
+            subprocess.run([cosmic_ray, "init", str(config), str(db)], cwd=tree, check=True)
+            if sample is not None:
+                _sample(db, max(1, sample // len(modules)), seed)
+            subprocess.run([cosmic_ray, "exec", str(config), str(db)], cwd=tree, check=True)
+            found += outcomes(db)
+    return summarise(found, modules, sample, seed, time.monotonic() - start)
+
+
+def summarise(found: list[dict], modules: list[str], sample: int | None, seed: int, seconds: float) -> dict:
+    """The report of a session's outcomes, written to reports/mutation.json."""
+    killed = sum(1 for f in found if f["outcome"] == "killed")
+    survived = [f for f in found if f["outcome"] == "survived"]
+    annotation = sum(1 for f in found if f["outcome"] == "annotation")
+    report = {
+        "schema_version": 1, "modules": modules, "tests": list(TESTS), "sample": sample, "seed": seed,
+        "mutants": len(found), "killed": killed, "survived": len(survived), "annotation": annotation,
+        "other": len(found) - killed - len(survived) - annotation,
+        "score": round(killed / (killed + len(survived)), 3) if killed + len(survived) else None,
+        "duration_s": round(seconds, 1), "survivors": survived,
+    }
+    write_atomic(REPORTS / "mutation.json", json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.mutation")
+    parser.add_argument("modules", nargs="*", default=list(MODULES))
+    parser.add_argument("--sample", type=int, help="run this many mutants, chosen at random (seeded)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cosmic-ray", default=str(Path(sys.executable).with_name("cosmic-ray")))
+    args = parser.parse_args(argv)
+    report = run(args.modules, args.sample, args.seed, args.cosmic_ray)
+    print(f"{report['mutants']} mutants: {report['killed']} killed, {report['survived']} survived, "
+          f"{report['annotation']} in annotations (never evaluated), {report['other']} other (timeouts, incompetent);"
+          f" score {report['score']}; {report['duration_s']:.0f} s")
+    for s in report["survivors"]:
+        print(f"SURVIVED {s['module']}:{s['line']} {s['operator']}\n{s['diff']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
