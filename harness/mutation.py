@@ -1,7 +1,8 @@
 """Mutation testing: how many small changes to PTBR's forwarding table and compat module the suite notices.
 
 cosmic-ray mutates a *copy* of the tree (this checkout is never touched) and runs the fast proving tests against each
-mutant: layer 1 of the propagation suite, the completeness check and the forwarding unit tests. A mutant is killed
+mutant: layer 1 of the propagation suite, the completeness check, the forwarding unit tests and the config
+reference (what each key goes to, as documented). A mutant is killed
 when they fail. The score is killed / (killed + survived); survivors are listed with their diff in
 reports/mutation.json, for a person to read (a survivor is a change no test sees: a missing test or dead code).
 
@@ -28,7 +29,8 @@ from harness.definition import ROOT
 from harness.results import REPORTS, write_atomic
 
 MODULES = ("src/ptbr/forwarding.py", "src/ptbr/compat.py")
-TESTS = ("tests/propagation/test_layer1_ptbr.py", "tests/propagation/test_completeness.py", "tests/test_forwarding.py")
+TESTS = ("tests/propagation/test_layer1_ptbr.py", "tests/propagation/test_completeness.py", "tests/test_forwarding.py",
+         "tests/test_reference.py")
 CONFIG = """[cosmic-ray]
 module-path = "{module}"
 timeout = 300.0

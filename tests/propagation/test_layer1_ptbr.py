@@ -116,9 +116,10 @@ PROFILES: dict[str, tuple[dict[str, dict[str, Any]], list[tuple[str, str, Any, s
          ("run.description", "env.WANDB_NOTES", "why", "wandb reads the description from WANDB_NOTES")],
     ),
     "mlflow": (
-        {"run": {"tags": ["a"], "description": "why"}, "training": {"report_to": "mlflow"}},
-        [("run.tags", "env.MLFLOW_TAGS", '{"a": "true", "mlflow.note.content": "why"}',
-          "mlflow reads tags and the description (mlflow.note.content) as JSON from MLFLOW_TAGS")],
+        {"run": {"tags": ["z", "a"], "description": "why"}, "training": {"report_to": "mlflow"}},
+        [("run.tags", "env.MLFLOW_TAGS", '{"a": "true", "mlflow.note.content": "why", "z": "true"}',
+          "mlflow reads tags and the description (mlflow.note.content) as JSON from MLFLOW_TAGS, keys sorted (the "
+          "same config gives the same environment)")],
     ),
     "pretrained-backbone": ({"model": {"backbone_from_pretrained": True}},
                             [("model.backbone_from_pretrained", "from_config.backbone_from_pretrained", True,
@@ -354,6 +355,12 @@ def test_model_type_crosses_when_it_is_what_gliner_builds_and_is_refused_otherwi
 
 def test_every_model_key_has_a_row() -> None:
     assert sorted({*MODEL_KEYS, "model_type"} - set(MODEL_VALUES)) == []
+
+
+@covers(LAYER, "training.warmup_steps")
+def test_warmup_steps_of_one_is_one_step_not_a_ratio_of_one(cross) -> None:
+    got = cross(training={"num_steps": 100, "warmup_steps": 1}).read("args.warmup_steps")
+    expect("training.warmup_steps", LAYER, got, 1, "1 or more is a number of steps: 1, not 100 % of num_steps")
 
 
 @covers(LAYER, "training.warmup_steps", "training.num_steps")
