@@ -53,9 +53,11 @@ def _copy_tree(dest: Path) -> None:
 
 
 def _sample(db: Path, keep: int, seed: int) -> None:
-    """Keep ``keep`` mutants of the session, chosen with ``seed``; cosmic-ray runs what is left."""
+    """Keep ``keep`` mutants of the session, chosen with ``seed`` among the mutants in source order (job ids are
+    random per session: the same seed picks the same mutations); cosmic-ray runs what is left."""
     with sqlite3.connect(db) as c:
-        jobs = sorted(j for (j,) in c.execute("SELECT job_id FROM work_items"))
+        jobs = [j for (j,) in c.execute("SELECT job_id FROM mutation_specs ORDER BY start_pos_row, start_pos_col, "
+                                        "operator_name, occurrence")]
         drop = set(jobs) - set(random.Random(seed).sample(jobs, min(keep, len(jobs))))
         c.executemany("DELETE FROM mutation_specs WHERE job_id = ?", [(j,) for j in drop])
         c.executemany("DELETE FROM work_items WHERE job_id = ?", [(j,) for j in drop])
