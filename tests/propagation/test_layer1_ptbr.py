@@ -357,6 +357,13 @@ def test_every_model_key_has_a_row() -> None:
     assert sorted({*MODEL_KEYS, "model_type"} - set(MODEL_VALUES)) == []
 
 
+@covers(LAYER, "training.warmup_steps", "training.warmup_ratio")
+def test_no_warmup_when_neither_warmup_key_is_set(cross) -> None:
+    got = cross(training={"num_steps": 100}).read("args.warmup_steps")
+    expect("training.warmup_steps", LAYER, got, 0, "neither warmup_steps nor warmup_ratio: no warmup",
+           also=("training.warmup_ratio",))
+
+
 @covers(LAYER, "training.warmup_steps")
 def test_warmup_steps_of_one_is_one_step_not_a_ratio_of_one(cross) -> None:
     got = cross(training={"num_steps": 100, "warmup_steps": 1}).read("args.warmup_steps")
