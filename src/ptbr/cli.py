@@ -70,7 +70,7 @@ def _validate(args: argparse.Namespace) -> int:
     out = train.check_output_dir(config)
     train_items, eval_items = train.load_data(config)
     with train.cpu_only(config.training.use_cpu):
-        plan, targs = train.prepare(config, doc.where)  # what train checks before it writes anything
+        plan, targs, _ = train.prepare(config, doc.where)  # what train checks before it writes anything
     t, a = config.training, plan.args_kwargs
     precision = "bf16" if t.bf16 else "fp16" if t.fp16 else "fp32"
     lines = [
@@ -89,7 +89,7 @@ def _validate(args: argparse.Namespace) -> int:
     if skipped:
         lines.append(f"  not forwarded: {', '.join(skipped)} (see `ptbr explain`)")
     if ignored := plan.ignored_model_keys():
-        lines.append(f"  {forwarding.ignored_with_prev_path('')}: ignored {', '.join(ignored)}")
+        lines.append(f"  {forwarding.ignored_with_prev_path()}: ignored {', '.join(ignored)}")
     print("\n".join(lines))
     return EXIT_OK
 
@@ -100,8 +100,8 @@ def _explain(args: argparse.Namespace) -> int:
     doc, config = _load(args.config, args.overrides)
     refused: list[Any] = []  # what validate and train refuse: shown here, not refused
     with train.cpu_only(config.training.use_cpu):
-        plan, targs = train.prepare(config, doc.where, refused)
-    data = explain.explanation(doc, plan, targs, train.model_config(plan, doc.where), refused)
+        plan, targs, model_config = train.prepare(config, doc.where, refused)
+    data = explain.explanation(doc, plan, targs, model_config, refused)
     print(json.dumps(data, indent=2) if args.json else explain.render(data))
     return EXIT_OK
 

@@ -40,7 +40,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ptbr.errors import ConfigError, Problem
+from ptbr.errors import ConfigError, Problem, keys_named_in
 
 # canonical name → the name older transformers used for the same field
 RENAMED = {
@@ -119,8 +119,8 @@ def build_training_arguments(kwargs: dict[str, Any], sources: dict[str, str], cl
     try:
         args = cls(**installed)
     except (ValueError, TypeError, ImportError) as exc:
-        named = [canonical for canonical, name in zip(kwargs, installed, strict=True)
-                 if re.search(rf"\b{re.escape(name)}\b", str(exc))]
+        canonical = dict(zip(installed, kwargs, strict=True))  # the message names the installed fields
+        named = [canonical[name] for name in keys_named_in(str(exc), installed)]
         key = sources.get(named[0], "training") if named else "training"
         raise ConfigError([Problem(
             where(tuple(key.split("."))) if where and named else "installed versions", key,
@@ -261,13 +261,8 @@ def gliner_config_keys() -> frozenset[str]:
     does not declare is stored in the model config but read by nothing)."""
     import gliner.config as gc
 
-    keys: set[str] = set()
-    for obj in vars(gc).values():
-        if isinstance(obj, type) and obj.__module__ == gc.__name__:
-            for cls in obj.__mro__:
-                if cls.__module__ == gc.__name__ and "__init__" in vars(cls):
-                    keys.update(inspect.signature(cls.__init__).parameters)
-    return frozenset(keys - {"self", "kwargs"})
+    return frozenset().union(*(_declared(obj) for obj in vars(gc).values()
+                               if isinstance(obj, type) and obj.__module__ == gc.__name__))
 
 
 # model: key → the GLiNER.from_pretrained keyword that applies it to a saved model, where the names differ

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -37,3 +38,20 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     """The nearest valid name, phrased as a hint, or None when nothing is close."""
     match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f"did you mean {match[0]!r}?" if match else None
+
+
+def _leaves(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list | tuple):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
+
+
+def keys_named_in(message: str, values: dict[str, object]) -> list[str]:
+    """The keys a library's error message is about: those whose value it quotes first ("Unknown model_type 'bert'"
+    is about the key holding 'bert'), then those it names."""
+    by_value = [k for k, v in values.items()
+                if any(isinstance(x, str) and len(x) > 1 and repr(x) in message for x in _leaves(v))]
+    by_name = [k for k in values if re.search(rf"\b{re.escape(k)}\b", message)]
+    return by_value + [k for k in by_name if k not in by_value]

@@ -152,7 +152,7 @@ def _model_field(name: str) -> Route:
         if config.training.prev_path is not None:
             if name in compat.pretrained_keywords():
                 return Skip("training.prev_path is set: applied to the saved model by GLiNER.from_pretrained")
-            return Skip(ignored_with_prev_path(name))
+            return Skip(ignored_with_prev_path())
         v = getattr(config.model, name)
         if v is None:
             return Skip("not set: gliner's default applies")
@@ -182,7 +182,7 @@ def gliner_model_keys(config: Config) -> dict[str, Any]:
     return {k: v for k, v in config.model.model_dump(exclude_none=True).items() if k not in NOT_GLINER_CONFIG}
 
 
-def ignored_with_prev_path(name: str) -> str:
+def ignored_with_prev_path() -> str:
     applied = ", ".join(sorted(compat.pretrained_keywords())) or "none"
     return (f"training.prev_path is set: the saved model's config is used (gliner {compat.versions()['gliner']} "
             f"applies only {applied} to a saved model)")
@@ -198,7 +198,7 @@ def _pretrained_field(name: str) -> Route:
         if v is None:
             return Skip("not set: the saved model's value applies")
         if name not in compat.pretrained_keywords():
-            return Skip(ignored_with_prev_path(name))
+            return Skip(ignored_with_prev_path())
         return v
 
     keyword = compat.PRETRAINED_RENAMED.get(name, name)
@@ -330,9 +330,7 @@ class Plan:
         """model: keys in the config that a training.prev_path run does not use (their reason: explain)."""
         if self.config.training.prev_path is None:
             return []
-        given = {k for k, v in self.config.model if v is not None and k not in NOT_GLINER_CONFIG}
-        given |= set(self.config.model.model_extra or {})
-        return sorted(f"model.{k}" for k in given if k not in compat.pretrained_keywords())
+        return sorted(f"model.{k}" for k in gliner_model_keys(self.config) if k not in compat.pretrained_keywords())
 
     @property
     def train_model_kwargs(self) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +15,7 @@ from typing import Any
 import yaml
 
 from ptbr import backbone, compat, data, forwarding, preflight
-from ptbr.errors import ConfigError, Problem
+from ptbr.errors import ConfigError, Problem, keys_named_in
 from ptbr.schema import Config
 
 SMOKE_STEPS = 4
@@ -220,9 +219,9 @@ def run(config: Config, *, smoke: bool = False, log: Any = print,
             log(f"smoke: {note}")
     out = check_output_dir(config)
     with cpu_only(config.training.use_cpu):
-        plan, args = prepare(config, where)
+        plan, args, _ = prepare(config, where)
         if ignored := plan.ignored_model_keys():
-            log(f"{forwarding.ignored_with_prev_path('')}: ignored {', '.join(ignored)}")
+            log(f"{forwarding.ignored_with_prev_path()}: ignored {', '.join(ignored)}")
         if plan.pretrained_kwargs:
             log(f"applied to the saved model: {plan.pretrained_kwargs}")
         seed_everything(config.training.seed)  # the Trainer seeds only after the model exists: seed its init too
@@ -245,7 +244,7 @@ def model_config(plan: forwarding.Plan, where: Callable[[tuple[str, ...]], str] 
     try:
         built = compat.built_model_config(plan.model_kwargs)
     except Exception as exc:  # the config classes validate user values with their own errors (e.g. huggingface_hub's
-        named = _named_in(str(exc), plan.model_kwargs)  # StrictDataclassFieldValidationError): all are bad input
+        named = keys_named_in(str(exc), plan.model_kwargs)  # StrictDataclassFieldValidationError): all are bad input
         key = f"model.{named[0]}" if named else "model"
         raise ConfigError([Problem(where(tuple(key.split("."))) if where and named else "installed versions", key,
                                    f"gliner rejected the model config: {exc}", f"with {compat.stack()}")]) from None
@@ -260,28 +259,12 @@ def model_config(plan: forwarding.Plan, where: Callable[[tuple[str, ...]], str] 
     return built
 
 
-def _leaves(value: Any) -> list[Any]:
-    if isinstance(value, dict):
-        return [leaf for v in value.values() for leaf in _leaves(v)]
-    if isinstance(value, list | tuple):
-        return [leaf for v in value for leaf in _leaves(v)]
-    return [value]
-
-
-def _named_in(message: str, values: dict[str, Any]) -> list[str]:
-    """The keys an error message is about: those whose value it quotes first ("Unknown model_type 'bert'" is about
-    the key holding 'bert'), then those it names."""
-    by_value = [k for k, v in values.items()
-                if any(isinstance(x, str) and len(x) > 1 and repr(x) in message for x in _leaves(v))]
-    by_name = [k for k in values if re.search(rf"\b{re.escape(k)}\b", message)]
-    return by_value + [k for k in by_name if k not in by_value]
-
-
 def prepare(config: Config, where: Callable[[tuple[str, ...]], str] | None = None,
-            refused: list[Problem] | None = None) -> tuple[forwarding.Plan, Any]:
+            refused: list[Problem] | None = None) -> tuple[forwarding.Plan, Any, Any]:
     """Everything checked before anything is written or built, the same for `validate`, `explain` and `train`: what
     the installed versions cannot honour, the filesystem and libraries (:mod:`ptbr.preflight`), the real
-    TrainingArguments and gliner's model config. Returns the plan and the TrainingArguments. With ``refused`` (a
+    TrainingArguments and gliner's model config. Returns the plan, the TrainingArguments and the model config (None
+    with prev_path). With ``refused`` (a
     list: explain), what train would refuse is collected there instead of raised, as far as the real objects can
     still be built."""
     plan = forwarding.plan(config)
@@ -294,5 +277,4 @@ def prepare(config: Config, where: Callable[[tuple[str, ...]], str] | None = Non
             refused.extend(exc.problems)
     compat.reset_accelerate_state()
     args = forwarding.build_training_arguments(plan, where)
-    model_config(plan, where)
-    return plan, args
+    return plan, args, model_config(plan, where)
