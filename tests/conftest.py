@@ -10,8 +10,6 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 # CPU only, unless the suite runs in its GPU mode (PTBR_TEST_GPU=1: tests marked `gpu` run, with the GPU visible)
 os.environ.update({} if os.environ.get("PTBR_TEST_GPU") == "1" else {"CUDA_VISIBLE_DEVICES": ""})
-# xdist workers start after this: they hash strings like the golden loss trace's run (tests/propagation/golden)
-os.environ.setdefault("PYTHONHASHSEED", "0")
 # xdist workers share the cores: torch would start one thread per core in each worker, and on 2 cores 2 workers × 2
 # threads ran the propagation suite 1.4x slower than 2 × 1 (benchmarks/suite_ratio.py). Before torch is imported.
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
