@@ -13,9 +13,9 @@ reports/mutation.json, for a person to read (a survivor is a change no test sees
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import random
-import re
 import shlex
 import shutil
 import sqlite3
@@ -63,25 +63,46 @@ def _sample(db: Path, keep: int, seed: int) -> None:
         c.executemany("DELETE FROM work_items WHERE job_id = ?", [(j,) for j in drop])
 
 
-def _in_annotation(diff: str) -> bool:
-    """A mutant of a type annotation (``str | None`` → ``str % None``): never evaluated under
-    ``from __future__ import annotations``, so no test can kill it."""
-    removed = [line[1:] for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
-    return bool(removed) and all(re.search(r"(->|:\s*[\w\[\], .]+\|)", line) and "=" not in line.split(":")[0]
-                                 for line in removed)
+def _annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(start, end) positions (line, column) of every type annotation of a module that imports
+    ``from __future__ import annotations``: never evaluated, so a mutant there is one no test can kill."""
+    tree = ast.parse(source)
+    if not any(isinstance(n, ast.ImportFrom) and n.module == "__future__" and any(a.name == "annotations"
+                                                                                  for a in n.names)
+               for n in tree.body):
+        return []
+    nodes = [n.returns for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    nodes += [n.annotation for n in ast.walk(tree) if isinstance(n, (ast.arg, ast.AnnAssign))]
+    return [((n.lineno, n.col_offset), (n.end_lineno, n.end_col_offset)) for n in nodes if n is not None]
+
+
+def _set_annotations_aside(db: Path, source: str) -> list[dict]:
+    """Remove the session's mutants that lie inside a type annotation (before anything runs: about a quarter of
+    the mutants, and of the time); returned as outcome ``annotation``."""
+    spans = _annotation_spans(source)
+    aside = []
+    with sqlite3.connect(db) as c:
+        rows = c.execute("SELECT job_id, module_path, operator_name, start_pos_row, start_pos_col, end_pos_row, "
+                         "end_pos_col FROM mutation_specs").fetchall()
+        for job, module, operator, *position in rows:
+            start, end = tuple(position[:2]), tuple(position[2:])
+            if any(first <= start and end <= last for first, last in spans):
+                aside.append({"module": module, "operator": operator, "line": start[0], "outcome": "annotation",
+                              "diff": None})
+                c.execute("DELETE FROM mutation_specs WHERE job_id = ?", (job,))
+                c.execute("DELETE FROM work_items WHERE job_id = ?", (job,))
+    return aside
 
 
 def outcomes(db: Path) -> list[dict]:
-    """Every mutant of a cosmic-ray session with its outcome: killed, survived, annotation (see above), or what the
-    worker reported (timeout, incompetent)."""
+    """Every mutant a cosmic-ray session ran, with its outcome: killed, survived, or what the worker reported
+    (timeout, incompetent)."""
     with sqlite3.connect(db) as c:
         rows = c.execute("SELECT s.module_path, s.operator_name, s.start_pos_row, r.test_outcome, r.worker_outcome, "
                          "r.diff FROM mutation_specs s JOIN work_results r ON r.job_id = s.job_id").fetchall()
     out = []
     for module, operator, line, test, worker, diff in rows:
         outcome = (test or worker or "").lower()
-        if outcome == "survived" and _in_annotation(diff or ""):
-            outcome = "annotation"
         out.append({"module": module, "operator": operator, "line": line, "outcome": outcome, "diff": diff})
     return out
 
@@ -99,6 +120,7 @@ def run(modules: list[str], sample: int | None, seed: int, cosmic_ray: str) -> d
             config, db = tree / f"cr-{i}.toml", tree / f"cr-{i}.sqlite"
             config.write_text(CONFIG.format(module=module, command=command))
             subprocess.run([cosmic_ray, "init", str(config), str(db)], cwd=tree, check=True)
+            found += _set_annotations_aside(db, (tree / module).read_text())
             if sample is not None:
                 _sample(db, max(1, sample // len(modules)), seed)
             subprocess.run([cosmic_ray, "exec", str(config), str(db)], cwd=tree, check=True)

@@ -1,5 +1,5 @@
-"""The mutation session's bookkeeping: samples are seeded subsets, annotation mutants are told apart (no test can
-kill them), the score counts killed against survived. cosmic-ray itself runs in `nox -s mutation`."""
+"""The mutation session's bookkeeping: samples are seeded subsets, annotation mutants are set aside before they run
+(no test can kill them), the score counts killed against survived. cosmic-ray itself runs in `nox -s mutation`."""
 
 from __future__ import annotations
 
@@ -8,13 +8,6 @@ from pathlib import Path
 
 from harness import mutation
 
-ANNOTATION = """--- mutation diff ---
---- a/src/ptbr/forwarding.py
-+++ b/src/ptbr/forwarding.py
-@@ -117,7 +117,7 @@
--    def active(config: Config) -> str | None:
-+    def active(config: Config) -> str % None:
-"""
 CODE = """--- mutation diff ---
 --- a/src/ptbr/forwarding.py
 +++ b/src/ptbr/forwarding.py
@@ -24,7 +17,8 @@ CODE = """--- mutation diff ---
 """
 
 
-def _session(path: Path, results: list[tuple[str, str, str]], job_prefix: str = "") -> Path:
+def _session(path: Path, results: list[tuple[str, str, str]], job_prefix: str = "",
+             positions: list[tuple[int, int, int, int]] | None = None) -> Path:
     with sqlite3.connect(path) as c:
         c.execute("CREATE TABLE work_items (job_id VARCHAR PRIMARY KEY)")
         c.execute("CREATE TABLE mutation_specs (module_path VARCHAR, operator_name VARCHAR, operator_args JSON, "
@@ -35,22 +29,47 @@ def _session(path: Path, results: list[tuple[str, str, str]], job_prefix: str = 
         for i, (operator, outcome, diff) in enumerate(results):
             job = f"{job_prefix}{i}"  # cosmic-ray's job ids are random per session
             c.execute("INSERT INTO work_items VALUES (?)", (job,))
-            c.execute("INSERT INTO mutation_specs VALUES (?, ?, '{}', 0, ?, 0, 0, 0, '', ?)",
-                      ("src/ptbr/forwarding.py", operator, i + 1, job))
+            row, col, end_row, end_col = positions[i] if positions else (i + 1, 0, i + 1, 0)
+            c.execute("INSERT INTO mutation_specs VALUES (?, ?, '{}', 0, ?, ?, ?, ?, '', ?)",
+                      ("src/ptbr/forwarding.py", operator, row, col, end_row, end_col, job))
             c.execute("INSERT INTO work_results VALUES ('NORMAL', '', ?, ?, ?)", (outcome, diff, job))
     return path
 
 
-def test_annotation_mutants_are_told_apart_and_the_score_counts_the_rest(tmp_path: Path, monkeypatch) -> None:
+MODULE = """from __future__ import annotations
+
+
+def active(config: Config, size: int = 1 | 2) -> str | None:
+    return None
+"""
+
+
+def test_mutants_inside_annotations_are_set_aside_before_anything_runs(tmp_path: Path) -> None:
+    # cosmic-ray's positions: line from 1, column from 0, end exclusive; `str | None` is line 4, columns 49-59
+    positions = [(4, 53, 4, 54), (4, 41, 4, 42), (4, 19, 4, 25)]  # `|` of the return annotation, `|` of 1 | 2, Config
+    db = _session(tmp_path / "s.sqlite", [("core/ReplaceBinaryOperator_BitOr_Mod", "", "")] * 3, positions=positions)
+    aside = mutation._set_annotations_aside(db, MODULE)
+    assert sorted((a["line"], a["outcome"]) for a in aside) == [(4, "annotation")] * 2, \
+        "the two mutants inside annotations are set aside; the one in the default value (evaluated) is not"
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT start_pos_col FROM mutation_specs").fetchall() == [(41,)], "only the code mutant runs"
+        assert c.execute("SELECT COUNT(*) FROM work_items").fetchone() == (1,), "and only its job is left"
+    evaluated = MODULE.replace("from __future__ import annotations\n", "")
+    db = _session(tmp_path / "t.sqlite", [("core/ReplaceBinaryOperator_BitOr_Mod", "", "")] * 3, positions=positions)
+    assert mutation._set_annotations_aside(db, evaluated) == [], "without the future import annotations are evaluated"
+
+
+def test_the_score_counts_killed_against_survived(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(mutation, "REPORTS", tmp_path)
-    db = _session(tmp_path / "s.sqlite", [("core/ReplaceBinaryOperator_BitOr_Mod", "SURVIVED", ANNOTATION),
-                                          ("core/NumberReplacer", "SURVIVED", CODE),
+    db = _session(tmp_path / "s.sqlite", [("core/NumberReplacer", "SURVIVED", CODE),
                                           ("core/NumberReplacer", "KILLED", CODE),
                                           ("core/NumberReplacer", "KILLED", CODE)])
-    found = mutation.outcomes(db)
+    found = [{"module": "m", "operator": "o", "line": 1, "outcome": "annotation", "diff": None},
+             *mutation.outcomes(db)]
     assert [f["outcome"] for f in found] == ["annotation", "survived", "killed", "killed"]
     report = mutation.summarise(found, ["src/ptbr/forwarding.py"], None, 0, 1.0)
-    assert (report["killed"], report["survived"], report["annotation"], report["score"]) == (2, 1, 1, 0.667)
+    assert (report["killed"], report["survived"], report["annotation"], report["score"]) == (2, 1, 1, 0.667), \
+        "score = killed / (killed + survived); annotation mutants are counted apart"
     assert (tmp_path / "mutation.json").is_file()
 
 
