@@ -1,7 +1,9 @@
-"""Every schema field is proven to reach its destination in layer 1 or 2, or is listed as not forwarded with a reason.
+"""Every schema field is proven to reach its destination in layer 1 or 2, or is listed as not forwarded with a reason;
+and every forwarded field declares the deepest layer that can observe its effect (DEEPEST) and is proven there.
 
 Coverage is read from the ``@covers`` marks of the layer modules themselves (not from the collected session), so the
-check holds whatever subset of tests runs. A new field without a test or a reason fails here.
+check holds whatever subset of tests runs. A new field without a test, a reason or a declared depth fails here; so
+does a field proven deeper than it declares (the declaration is then out of date).
 """
 
 from __future__ import annotations
@@ -14,6 +16,53 @@ from ptbr import forwarding, schema
 
 PROVING_MODULES = ("test_layer1_ptbr", "test_layer2_transformers")
 PROVING_LAYERS = ("ptbr", "transformers")
+EFFECT_MODULES = (*PROVING_MODULES, "test_layer3_torch", "test_gpu", "test_layer4_e2e")
+DEPTH = ("ptbr", "transformers", "torch", "e2e")
+"""Layers by how deep an effect lies: what PTBR hands gliner, what the Trainer does, what torch computes, a run."""
+
+_MODEL = ("the model gliner builds holds it in its config; layer 1 checks it in the architecture gliner's own classes "
+          "declare it for (its effect on the network is gliner's, and would need each architecture's backbones)")
+_TRAINS = "the Trainer's {} (layer 2)"
+DEEPEST: dict[str, tuple[str, str]] = {
+    **dict.fromkeys(("run.name", "run.tags", "run.description"), (
+        "ptbr", "read by wandb / MLflow from the environment when a run starts; their servers are out of reach "
+                "offline, so layer 1 reads the environment the integration sees at Trainer.train")),
+    **{f"model.{k}": ("ptbr", _MODEL) for k in (
+        "name", "model_type", "labels_encoder", "labels_decoder", "decoder_mode", "full_decoder_context",
+        "blank_entity_prob", "decoder_loss_coef", "span_loss_coef", "token_loss_coef", "relations_layer",
+        "triples_layer", "max_width", "hidden_size", "dropout", "fine_tune", "subtoken_pooling", "fuse_layers",
+        "post_fusion_schema", "num_post_fusion_layers", "represent_spans", "span_mode", "max_types", "max_len",
+        "max_neg_type_ratio", "neg_spans_ratio", "words_splitter_type", "num_rnn_layers", "embed_ent_token",
+        "ent_token", "sep_token", "label_token", "right_context_width", "max_cache_length", "span_context_encoder",
+        "span_context_num_layers", "encoder_config", "labels_encoder_config", "labels_decoder_config",
+        "span_encoder_config")},
+    "model.model_name": ("ptbr", "the backbone gliner builds from (GLiNER.from_config's model_name, layer 1)"),
+    "model.backbone_from_pretrained": ("ptbr", "whether gliner loads the backbone's weights (from_config, layer 1)"),
+    "model.trust_remote_code": ("ptbr", "whether a backbone with custom code is built at all (layer 1 builds one)"),
+    "data.root_dir": ("ptbr", "where relative paths resolve; the run's files on disk are output_dir's (e2e)"),
+    "data.train_data": ("ptbr", "the examples handed to train_model, compared with the file's (layer 1)"),
+    "data.val_data_dir": ("e2e", "evaluation runs on it at the configured cadence"),
+    "training.prev_path": ("ptbr", "the weights GLiNER.from_pretrained starts from (layer 1)"),
+    "training.resume_from_checkpoint": ("ptbr", "the checkpoint handed to Trainer.train (layer 1)"),
+    "training.compile_model": ("ptbr", "torch.compile needs a C compiler at run time; layer 1 reads torch_compile"),
+    **{f"training.{k}": ("e2e", "files on disk and the loss of a whole ptbr train") for k in (
+        "output_dir", "num_steps", "eval_every", "save_steps", "logging_steps", "save_total_limit", "seed",
+        "lr_others")},
+    **{f"training.{k}": ("transformers", _TRAINS.format(what)) for k, what in {
+        "train_batch_size": "dataloader", "eval_batch_size": "eval dataloader",
+        "gradient_accumulation_steps": "forward passes per optimizer step", "warmup_steps": "scheduler",
+        "warmup_ratio": "scheduler", "scheduler_type": "scheduler", "lr_encoder": "optimizer groups",
+        "weight_decay_encoder": "optimizer groups", "weight_decay_other": "heads after real steps",
+        "max_grad_norm": "clipped gradients", "loss_alpha": "loss call", "loss_gamma": "loss call",
+        "loss_prob_margin": "loss call", "label_smoothing": "loss call", "loss_reduction": "loss call",
+        "negatives": "loss call", "masking": "loss call", "freeze_components": "trainable parameters",
+        "dataloader_num_workers": "dataloader", "dataloader_pin_memory": "dataloader",
+        "dataloader_persistent_workers": "dataloader", "dataloader_prefetch_factor": "dataloader",
+        "report_to": "callbacks"}.items()},
+    **dict.fromkeys(("training.bf16", "training.fp16", "training.use_cpu"), (
+        "torch", "the dtype and device of the forward pass, and CUDA left alone (fp16: GPU mode only)")),
+}
+"""Each forwarded field: the deepest layer that can observe it, and what it observes there."""
 
 
 def _marks(test) -> list:
@@ -24,16 +73,35 @@ def _marks(test) -> list:
     return marks
 
 
-def covered_fields() -> set[str]:
-    fields = set()
-    for name in PROVING_MODULES:
+def proven_at(modules: tuple[str, ...] = EFFECT_MODULES) -> dict[str, set[str]]:
+    """field → the layers whose tests claim it (a claim is checked when the test runs: conftest.py)."""
+    layers: dict[str, set[str]] = {}
+    for name in modules:
         module = importlib.import_module(name)
         for attr, test in vars(module).items():
             if attr.startswith("test_"):
                 for mark in _marks(test):
-                    if mark.name == "propagation" and mark.kwargs["layer"] in PROVING_LAYERS:
-                        fields.update(mark.kwargs["fields"])
-    return fields
+                    if mark.name == "propagation":
+                        for field in mark.kwargs["fields"]:
+                            layers.setdefault(field, set()).add(mark.kwargs["layer"])
+    return layers
+
+
+def covered_fields() -> set[str]:
+    return {f for f, layers in proven_at(PROVING_MODULES).items() if layers & set(PROVING_LAYERS)}
+
+
+def depth_problems(declared: dict[str, tuple[str, str]], proven: dict[str, set[str]],
+                   forwarded: list[str]) -> list[str]:
+    problems = [f"{f}: no declared depth" for f in forwarded if f not in declared]
+    problems += [f"{f}: declared but not forwarded" for f in declared if f not in forwarded]
+    for field, (layer, _) in declared.items():
+        deepest = max((DEPTH.index(x) for x in proven.get(field, ()) if x in DEPTH), default=-1)
+        if layer not in proven.get(field, ()):
+            problems.append(f"{field}: declared deepest at {layer}, proven at {sorted(proven.get(field, ()))}")
+        elif deepest > DEPTH.index(layer):
+            problems.append(f"{field}: proven at {DEPTH[deepest]}, deeper than its declared {layer}")
+    return problems
 
 
 def uncovered(fields: list[str], covered: set[str], not_forwarded: dict[str, str]) -> list[str]:
@@ -57,3 +125,21 @@ def test_a_new_untested_field_is_reported() -> None:
 def test_not_forwarded_fields_are_not_also_claimed_as_forwarded() -> None:
     both = sorted(set(forwarding.NOT_FORWARDED) & covered_fields())
     assert both == [], f"completeness: {both} are listed as not forwarded but a test claims to forward them"
+
+
+def test_every_forwarded_field_is_proven_at_the_deepest_layer_it_declares() -> None:
+    forwarded = [f for f in schema.fields() if f not in forwarding.NOT_FORWARDED]
+    problems = depth_problems(DEEPEST, proven_at(), forwarded)
+    assert problems == [], f"completeness: expected each forwarded field proven at its declared depth, got {problems}"
+
+
+def test_a_field_proven_above_or_below_its_declared_depth_is_reported() -> None:
+    # the rule itself, on made-up declarations: shallower proof, deeper proof, no declaration
+    proven = {"training.a": {"ptbr"}, "training.b": {"transformers", "e2e"}, "training.c": {"transformers"}}
+    declared = {"training.a": ("transformers", ""), "training.b": ("transformers", ""),
+                "training.c": ("transformers", "")}
+    assert depth_problems(declared, proven, ["training.a", "training.b", "training.c", "training.d"]) == [
+        "training.d: no declared depth",
+        "training.a: declared deepest at transformers, proven at ['ptbr']",
+        "training.b: proven at e2e, deeper than its declared transformers",
+    ]

@@ -91,18 +91,18 @@ def test_loss_receives_the_configured_arguments(cross) -> None:
         expect(f"training.{fields[name]}", LAYER, seen.get(name), value, f"the model's loss gets {name}={value!r}")
 
 
-def _lrs(trainer) -> list[float]:
-    """The learning rate the real scheduler gives at each step."""
-    trainer.create_optimizer_and_scheduler(num_training_steps=trainer.args.max_steps)
+def _lrs(trainer, steps: int) -> list[float]:
+    """The learning rate the real scheduler gives at each of ``steps`` steps (the config's num_steps)."""
+    trainer.create_optimizer_and_scheduler(num_training_steps=steps)
     lrs = []
-    for _ in range(trainer.args.max_steps):
+    for _ in range(steps):
         lrs.append(trainer.lr_scheduler.get_last_lr()[0])
         trainer.optimizer.step()
         trainer.lr_scheduler.step()
     return lrs
 
 
-@covers(LAYER, "training.warmup_steps", "training.warmup_ratio", "training.num_steps")
+@covers(LAYER, "training.warmup_steps", "training.warmup_ratio")
 @pytest.mark.parametrize(
     ("warmup", "steps", "expected"),
     [
@@ -118,10 +118,9 @@ def _lrs(trainer) -> list[float]:
 )
 def test_scheduler_warms_up_for_the_configured_steps(cross, warmup: dict, steps: int, expected: int) -> None:
     trainer = cross("trainer", training={"num_steps": steps, "scheduler_type": "linear", **warmup}).trainer
-    lrs = _lrs(trainer)
+    lrs = _lrs(trainer, steps)
     expect("training.warmup_steps", LAYER, lrs.index(max(lrs)), expected,
-           "the learning rate peaks when warmup ends (linear schedule)",
-           also=("training.warmup_ratio", "training.num_steps"))
+           "the learning rate peaks when warmup ends (linear schedule)", also=("training.warmup_ratio",))
 
 
 @covers(LAYER, "training.scheduler_type")
@@ -130,7 +129,7 @@ def test_scheduler_warms_up_for_the_configured_steps(cross, warmup: dict, steps:
 def test_scheduler_has_the_configured_shape(cross, name: str, quarter: float) -> None:
     trainer = cross("trainer", training={"num_steps": 8, "scheduler_type": name, "lr_encoder": 1.0,
                                          "lr_others": 1.0}).trainer
-    got = round(_lrs(trainer)[2] / 1.0, 6)
+    got = round(_lrs(trainer, 8)[2] / 1.0, 6)
     expect("training.scheduler_type", LAYER, got, round(quarter, 6), f"{name} schedule at a quarter of training")
 
 
@@ -155,11 +154,12 @@ def trained(tmp_path_factory, tiny_backbone):
     return trainer, calls
 
 
-@covers(LAYER, "training.gradient_accumulation_steps")
+@covers(LAYER, "training.gradient_accumulation_steps", "training.num_steps")
 def test_each_optimizer_step_accumulates_the_configured_batches(trained) -> None:
     trainer, calls = trained
     expect("training.gradient_accumulation_steps", LAYER, (trainer.state.global_step, sum(calls)), (4, 8),
-           "4 optimizer steps × 2 accumulated batches = 8 training forward passes")
+           "num_steps 4 optimizer steps × 2 accumulated batches = 8 training forward passes",
+           also=("training.num_steps",))
 
 
 @covers(LAYER, "training.eval_every", "data.val_data_dir")
@@ -168,14 +168,6 @@ def test_evaluation_runs_every_eval_every_steps(trained) -> None:
     steps = [h["step"] for h in trainer.state.log_history if "eval_loss" in h]
     expect("training.eval_every", LAYER, steps, [2, 4], "evaluation at every eval_every-th step on the validation data",
            also=("data.val_data_dir",))
-
-
-@covers(LAYER, "training.save_steps", "training.output_dir")
-def test_trainer_args_hold_the_save_cadence_and_output_dir(cross) -> None:
-    args = cross("trainer", training={"save_steps": 3, "output_dir": "ckpts"}).trainer.args
-    strategy = getattr(args.save_strategy, "value", args.save_strategy)
-    expect("training.save_steps", LAYER, (strategy, args.save_steps), ("steps", 3), "save every save_steps steps")
-    expect("training.output_dir", LAYER, args.output_dir, "ckpts", "checkpoints go to the output directory")
 
 
 @covers(LAYER, "training.report_to")
@@ -199,12 +191,15 @@ def test_train_dataloader_uses_the_configured_options(cross) -> None:
            "num_workers, prefetch_factor, persistent_workers, pin_memory of the real DataLoader")
 
 
-@covers(LAYER, "training.max_grad_norm", "training.seed", "training.num_steps")
-def test_trainer_args_hold_clipping_seed_and_steps(cross) -> None:
-    args = cross("trainer", training={"max_grad_norm": 0.0, "seed": 0, "num_steps": 9}).trainer.args
-    expect("training.max_grad_norm", LAYER, args.max_grad_norm, 0.0, "0.0 disables clipping: kept")
-    expect("training.seed", LAYER, args.seed, 0, "seed 0 is a seed")
-    expect("training.num_steps", LAYER, args.max_steps, 9, "max_steps")
+@covers(LAYER, "training.seed")
+@pytest.mark.parametrize("seed", [0, 7], ids=["zero", "seven"])
+def test_the_trainer_seeds_torch_with_the_configured_seed(cross, seed: int) -> None:
+    import torch
+
+    torch.manual_seed(12345)  # neither value: a Trainer that did not seed would leave this
+    cross("trainer", training={"seed": seed})
+    expect("training.seed", LAYER, torch.initial_seed(), seed,
+           "the Trainer seeds torch's generator with the seed when it is built (0 is a seed, not unset)")
 
 
 @covers(LAYER, "training.freeze_components")
@@ -282,10 +277,13 @@ def test_gradients_reach_the_optimizer_clipped_to_max_grad_norm(cross) -> None:
             handle.remove()
         return seen
 
-    tight, loose = norms_at_each_step(0.01), norms_at_each_step(1e6)
-    assert min(loose) > 0.01, "unclipped, the gradient is larger than the tight clip (else the contrast shows nothing)"
+    tight, loose, off = norms_at_each_step(0.01), norms_at_each_step(1e6), norms_at_each_step(0.0)
+    assert min(loose) > 1.0, ("unclipped, the gradient is larger than the tight clip and the default 1.0 (else the "
+                              "contrast shows nothing)")
     expect("training.max_grad_norm", LAYER, all(n <= 0.01 * 1.001 for n in tight), True,
            f"max_grad_norm 0.01: every step's gradient norm is at most 0.01, got {tight}")
     expect("training.max_grad_norm", LAYER, len(tight), 2, "one clipped gradient per optimizer step")
+    expect("training.max_grad_norm", LAYER, off, loose,
+           "0.0 turns clipping off: the same gradients as unclipped, bit for bit (not the default 1.0)")
 
 
