@@ -6,12 +6,17 @@
     nox -s cell -- --torch 2.13.0 --transformers 5.1.0 --gliner 0.2.25    an ad-hoc cell
     nox -s image -- <cell id>        build a cell's Docker image (ptbr-matrix:<cell id>); `matrix -- --docker` runs it
     nox -s wheelhouse -- <cell id>   fetch every wheel its image needs into wheelhouse/ (PTBR_OFFLINE_BUILD=1 builds)
-    nox -s report                    rebuild the report from the cells' result files
+    nox -s report                    rebuild the report from the cells' result files; compare with the expected verdicts
+    nox -s accept [-- <cell id>...]  take the current verdicts as expected (constraints/expected.toml); prints the diff
+    nox -s discover [-- --write]     releases newer than the definition's newest pins, and the cells to add
+    nox -s bisect -- --gliner 0.2.24 --transformers 4.57.3..5.24.0    the first release whose verdict differs
     nox -s lock                      regenerate constraints/cells/<id>.txt (full transitive pins)
     nox -s mutation                  mutation testing of forwarding.py and compat.py (cosmic-ray; -- --sample N)
 
-Cell options after `--`: --docker (in the cell's image, offline: see Dockerfile), --rerun (even if its result is
-current), --explore (exit 0 whatever the status), --timeout SECONDS, --workers N (xdist); anything else goes to
+A matrix cell's session fails when its verdict differs from the expected one (constraints/expected.toml) or the
+harness could not judge it; an ad-hoc cell's when it is not pass. Cell options after `--`: --docker (in the cell's
+image, offline: see Dockerfile), --rerun (even if its result is current), --explore (exit 0 whatever the verdict),
+--timeout SECONDS, --workers N (xdist); anything else goes to
 pytest (test ids, -k, -x, ...) and makes the run a repro run, stored apart (reports/cells/<id>/repro/) and never
 replacing the cell's full result.
 """
@@ -29,8 +34,10 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from harness import bisect as bisect_
 from harness import cell as cells
-from harness import definition, docker, report, results, sources
+from harness import definition, docker, expected, report, results, sources
+from harness import discover as discover_
 
 nox.needs_version = ">=2026.10.20"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -158,19 +165,29 @@ def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
     if done == len(ids):
         session.log("the matrix is complete:\n" + report.terminal(written))
     session.log(f"report: {results.REPORTS / 'matrix.md'}")
-    if result["status"] != "pass" and not explore:
-        how = f"{result['repro']['docker_build']}\n{result['repro']['docker_run']}" if args.docker \
-            else result["repro"]["nox"]
-        session.error(f"{cell.id} is {result['status']}; reproduce with:\n{how}")
+    how = f"{result['repro']['docker_build']}\n{result['repro']['docker_run']}" if args.docker \
+        else result["repro"]["nox"]
+    mine = next((e for e in written["expected"] if e["id"] == cell.id), None)
+    if mine is None:  # an ad-hoc cell has no expectation: pass or not
+        if result["status"] != "pass" and not explore:
+            session.error(f"{cell.id} is {result['status']}; reproduce with:\n{how}")
+        return
+    session.log(f"{cell.id}: {mine['state']}" + "".join(f"\n  + {f}" for f in mine["new"])
+                + "".join(f"\n  - {f}" for f in mine["fixed"]))
+    if expected.failures([mine]) and not explore:
+        session.error(f"{cell.id} is not as expected ({mine['state']}); reproduce with:\n{how}\n"
+                      "if the difference is right: nox -s accept -- " + cell.id)
 
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False, allow_parallel=True, tags=["matrix"])
 # plain strings (-j sends them to workers); each cell is tagged with its versions: `nox -t gliner0.2.26`
-@nox.parametrize("cell_id", [nox.param(c.id, id=c.id, tags=[f"torch{c.torch}", f"tf{c.transformers}",
-                                                             f"gliner{c.gliner}"]) for c in CELLS])
+# (`floating`: resolved from floating axes; `override`: transformers installed outside gliner's declared range)
+@nox.parametrize("cell_id", [nox.param(c.id, id=c.id, tags=[
+    f"torch{c.torch}", f"tf{c.transformers}", f"gliner{c.gliner}", *(["floating"] if c.floating else []),
+    *(["override"] if c.override else [])]) for c in CELLS])
 def matrix(session: nox.Session, cell_id: str) -> None:
     """One cell of the version matrix: install its pins, check them, run the propagation suite, record the result."""
-    _run_cell(session, definition.find(cell_id))
+    _run_cell(session, next(c for c in CELLS if c.id == cell_id))
 
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False, allow_parallel=True)
@@ -186,11 +203,46 @@ def cell(session: nox.Session) -> None:
 
 @nox.session(name="report", venv_backend="none", default=False)
 def report_session(session: nox.Session) -> None:
-    """Rebuild reports/matrix.{json,md} from the cells' result files; exit 1 if a cell is not pass (--explore: 0)."""
+    """Rebuild reports/matrix.{json,md} from the cells' result files and compare each cell with its expected verdict:
+    exit 1 on a difference or a cell that cannot be judged (--require-all: also a cell that has not run; --explore:
+    exit 0 whatever the verdicts)."""
     written = report.write(current=report.current_fingerprints())
     session.log("\n" + report.terminal(written))
-    if any(c["status"] != "pass" for c in written["cells"]) and "--explore" not in session.posargs:
-        session.error("some cells are not pass: see reports/matrix.md")
+    failing = expected.failures(written["expected"], "--require-all" in session.posargs)
+    if failing and "--explore" not in session.posargs:
+        session.error(f"{len(failing)} cell(s) not as expected: see reports/matrix.md")
+
+
+@nox.session(venv_backend="none", default=False)
+def accept(session: nox.Session) -> None:
+    """Take the current verdicts of the matrix's cells (posargs: only these cell ids) as expected: rewrite
+    constraints/expected.toml, keeping each finding's why, and print the diff."""
+    written = report.write(current=report.current_fingerprints())
+    now = {c["id"]: c for c in written["cells"] if c["current"]}
+    old = expected.EXPECTED.read_text() if expected.EXPECTED.is_file() else ""
+    new, kept = expected.accept(CELLS, now, expected.load(), set(session.posargs) or None)
+    text = expected.dump(new)
+    expected.EXPECTED.write_text(text)
+    for line in kept:
+        session.warn(f"left as it was: {line}")
+    change = expected.diff(old, text)
+    session.log(change or "no change: every accepted cell was already as expected")
+    if change:
+        session.log(f"review the diff, write the `why` of new findings in {expected.EXPECTED.name}, and commit it")
+
+
+@nox.session(venv_backend="none", default=False)
+def discover(session: nox.Session) -> None:
+    """Releases newer than the definition's newest pins (torch, transformers, gliner) and the cells to add
+    (-- --write appends them to constraints/matrix.toml)."""
+    discover_.main(session.posargs, log=session.log)
+
+
+@nox.session(venv_backend="none", default=False)
+def bisect(session: nox.Session) -> None:
+    """The first release whose verdict differs from a range's start, by bisection over real cells:
+    -- --gliner 0.2.24 --transformers 4.57.3..5.24.0 [--torch X] [--pre] [--yanked]."""
+    bisect_.main(session.posargs, log=session.log)
 
 
 @nox.session(venv_backend="none", default=False)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import subprocess
@@ -13,16 +14,39 @@ from harness.definition import ROOT, Cell
 
 
 def listed_cells(tags: list[str]) -> list[dict[str, Any]]:
-    """The matrix cells nox lists (all of them, or those with any of ``tags``): one entry per cell job."""
+    """The matrix cells nox lists (all of them, or those with any of ``tags``): one entry per cell job. A floating
+    cell runs as the ad-hoc cell of its versions: its job lists nox's sessions again, maybe after a release that
+    would rename its matrix session."""
     listing = subprocess.run([sys.executable, "-m", "nox", "--list", "--json", "--tags", *(tags or ["matrix"])],
                              cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    return [{"id": s["call_spec"]["cell_id"], "session": s["session"], "override": False}
+    return [{"id": s["call_spec"]["cell_id"], "session": "cell" if "floating" in s["tags"] else s["session"],
+             "override": "override" in s["tags"]}
             for s in json.loads(listing) if "matrix" in s["tags"]]
+
+
+# What a pull request must change for the matrix to run (the workflow has no `paths:` filter: GitHub would leave a
+# required check of a skipped workflow pending forever; the cells job lists no cell instead, and the gate passes)
+PATHS = ("src/ptbr/*", "tests/propagation/*", "tests/conftest.py", "tests/support.py", "constraints/*", "harness/*",
+         "examples/*", "Dockerfile", "noxfile.py", "pyproject.toml", ".github/workflows/matrix.yml")
+
+
+def relevant(changed: list[str]) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for name in changed for pattern in PATHS)
+
+
+def changed_files(base: str) -> list[str]:
+    """The files a pull request changes: from its base commit to HEAD (the checkout needs the base: fetch-depth 0)."""
+    out = subprocess.run(["git", "diff", "--name-only", f"{base}...HEAD"], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout
+    return out.split()
 
 
 def matrix(env: dict[str, str]) -> list[dict[str, Any]]:
     """The cells a workflow run covers: an ad-hoc cell when TORCH, TRANSFORMERS and GLINER are given (OVERRIDE
-    "true" installs transformers outside gliner's range), else the cells with any of the space-separated TAGS."""
+    "true" installs transformers outside gliner's range), else the cells with any of the space-separated TAGS; none
+    for a pull request (BASE: its base commit) that changes nothing the matrix depends on (PATHS)."""
+    if env.get("BASE") and not relevant(changed_files(env["BASE"])):
+        return []
     versions = [env.get(k, "").strip() for k in ("TORCH", "TRANSFORMERS", "GLINER")]
     if any(versions):
         if not all(versions):
@@ -62,14 +86,14 @@ def _break(b: dict[str, str]) -> str:
     return f"{b['field']} [{b['layer']}]: {b['message']}"
 
 
-def gate(report: dict[str, Any]) -> list[str]:
-    """Why the matrix should block a merge: PTBR's own path broken in every cell (a PTBR regression, not a version
-    finding), or a cell the harness could not judge (error, timeout). Broken versions are findings, not failures."""
-    why = [f"PTBR's path breaks in every cell: {b['field']} [{b['layer']}]"
-           for b in report["version_independent"]["ptbr_path"]]
-    why += [f"{c['id']}: {c['status']} ({(c.get('reason') or '').splitlines()[0] if c.get('reason') else ''})"
-            for c in report["cells"] if c["status"] in ("error", "timeout")]
-    return why
+def gate(report: dict[str, Any], require_all: bool = False) -> list[str]:
+    """Why the matrix should block a merge: a cell of the definition that differs from its expected verdict (a new
+    break, a fixed one, another status) or that the harness could not judge (error, timeout, a failed build);
+    ``require_all``: also a cell with no current result (a workflow that ran every cell). A cell with no
+    expectation yet (a floating cell on new releases) is a finding, listed in the summary, not a failure."""
+    from harness import expected
+
+    return expected.lines(expected.failures(report["expected"], require_all))
 
 
 def main(argv: list[str]) -> int:
@@ -81,13 +105,16 @@ def main(argv: list[str]) -> int:
             # stderr: stdout goes to $GITHUB_OUTPUT; the runner reads workflow commands from both
             print(f"::error title=cannot list the cells::{_escape(str(e))}", file=sys.stderr)
             return 2
+        if not cells:
+            print("::notice title=matrix skipped::the pull request changes nothing the matrix depends on",
+                  file=sys.stderr)
         print("cells=" + json.dumps(cells, separators=(",", ":")))
         return 0
     if command in ("annotate", "gate"):
         with open(argv[1], encoding="utf-8") as f:
             report = json.load(f)
-        out = annotations(report) if command == "annotate" else gate(report)
+        out = annotations(report) if command == "annotate" else gate(report, "--require-all" in argv[2:])
         print("\n".join(out))
         return 1 if command == "gate" and out else 0
-    print("usage: python -m harness github (cells | annotate REPORT | gate REPORT)", file=sys.stderr)
+    print("usage: python -m harness github (cells | annotate REPORT | gate REPORT [--require-all])", file=sys.stderr)
     return 2

@@ -1,10 +1,12 @@
 """The matrix report, built from the cells' result files: reports/matrix.json (versioned), reports/matrix.md (a
 torch × transformers table per gliner version, then the breaks with their repro commands) and a terminal summary.
 
-A break found in every cell that ran the suite does not depend on the versions: it is listed once, apart, and left
-out of the table, so the table shows at a glance which versions break. Breaks that share one exception (a cell that
-cannot train fails every test that trains) are one cause, listed with the tests and fields it blocked. A cell's
-latest repro run (selected tests) is shown beside its full result, never in its place.
+Each cell of the definition is compared with its expected verdict first (harness/expected.py): that comparison is
+what gates. A break found in every cell of the definition that ran the suite does not depend on the versions: it is
+listed once, apart, and left out of the table, so the table shows at a glance which versions break (computed only
+when every cell of the definition has a current result; results of ad-hoc cells never count). Breaks that share
+one exception (a cell that cannot train fails every test that trains) are one cause, listed with the tests and
+fields it blocked. A cell's latest repro run (selected tests) is shown beside its full result, never in its place.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 from harness import definition, junit, results
 from harness.results import Break, CellResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: "expected" (the comparison), "unresolved", in_definition, version_independent.computed
 MARK = {"pass": "✓", "broken": "✗", "install-failed": "install-failed", "import-failed": "import-failed",
         "timeout": "timeout", "error": "error"}
 
@@ -34,7 +36,7 @@ def _breaks(c: CellResult, part: str) -> list[Break]:
 
 
 def common_breaks(cells: list[CellResult], part: str = "breaks") -> set[tuple[str, str, str]]:
-    """Breaks present in every cell that ran the suite (at least two cells)."""
+    """Breaks present in every one of ``cells`` that ran the suite (at least two cells)."""
     ran = [c for c in cells if c["status"] in ("pass", "broken")]
     if len(ran) < 2:
         return set()
@@ -93,12 +95,26 @@ def broken_lines(result: CellResult) -> list[str]:
     return lines
 
 
-def build(cells: list[CellResult], current: dict[str, str] | None = None,
-          repro_runs: list[CellResult] = ()) -> dict[str, Any]:
+def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_runs: list[CellResult] = (),
+          definition_cells: list[definition.Cell] | None = None,
+          expected: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The report as data. ``current`` maps cell id → the fingerprint a result of its runner must have now (see
-    ``current_fingerprints``), to mark results from older code or pins; ``repro_runs``: the cells' latest repro runs."""
-    common = common_breaks(cells)
-    common_gliner = common_breaks(cells, "gliner_path")
+    ``current_fingerprints``), to mark results from older code or pins; ``repro_runs``: the cells' latest repro runs;
+    ``definition_cells`` and ``expected``: the matrix's cells and their expected verdicts (default: the files')."""
+    from harness import expected as expected_
+
+    definition_cells = definition.cells() if definition_cells is None else definition_cells
+    expected = expected_.load() if expected is None else expected
+
+    def is_current(c: CellResult) -> bool:
+        return (current is None or current.get(c["id"]) == c["fingerprint"]) and not c.get("selection")
+
+    now = {c["id"]: c for c in cells if is_current(c)}
+    ids = [c.id for c in definition_cells]
+    complete = all(i in now for i in ids)
+    of_definition = [now[i] for i in ids if i in now] if complete else []
+    common = common_breaks(of_definition)
+    common_gliner = common_breaks(of_definition, "gliner_path")
     repros = {r["id"]: r for r in repro_runs}
     out_cells = []
     for c in cells:
@@ -106,13 +122,14 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None,
         entry["version_dependent_breaks"] = [b for b in c["breaks"] if _key(b) not in common]
         entry["gliner_path_dependent_breaks"] = [b for b in c["gliner_path"]["breaks"] if _key(b) not in common_gliner]
         entry["causes"] = causes(entry["version_dependent_breaks"])
-        entry["current"] = (current is None or current.get(c["id"]) == c["fingerprint"]) and not c.get("selection")
+        entry["current"] = is_current(c)
+        entry["in_definition"] = c["id"] in ids
         entry["latest_repro"] = _repro_summary(repros[c["id"]]) if c["id"] in repros else None
         out_cells.append(entry)
 
     def listed(keys: set, part: str) -> list[dict[str, str]]:
         seen = {}
-        for c in cells:
+        for c in of_definition:
             for b in _breaks(c, part):
                 if _key(b) in keys:
                     seen.setdefault(_key(b), b)
@@ -122,8 +139,12 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None,
         "schema_version": SCHEMA_VERSION,
         "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "summary": dict(Counter(c["status"] for c in cells)),
+        "expected": expected_.compare(definition_cells, now, expected),
+        "unresolved": list(definition.UNRESOLVED),
         "version_independent": {"ptbr_path": listed(common, "breaks"),
-                                "gliner_path": listed(common_gliner, "gliner_path")},
+                                "gliner_path": listed(common_gliner, "gliner_path"),
+                                "computed": complete,
+                                "over": len(of_definition)},
         "cells": out_cells,
     }
 
@@ -162,23 +183,39 @@ def _cell_text(c: dict[str, Any]) -> str:
         text += " ᵍ"
     if c.get("selection"):
         return f"{text} (subset)"
+    if not c.get("in_definition", True):
+        text += " (ad hoc)"
     return text if c["current"] else f"{text} (stale)"
 
 
 def markdown(report: dict[str, Any]) -> str:
     cells = report["cells"]
     counts = ", ".join(f"{n} {s}" for s, n in sorted(report["summary"].items()))
-    lines = ["# PTBR version matrix", "", f"{len(cells)} cells: {counts}. Generated {report['generated_at']}.", "",
-             "✓ pass · ✗ broken (fields broken in this cell only) · ⚠ outside gliner's declared transformers range "
-             "(installed with an override) · ᵍ gliner's own train_model(**kwargs) path also broke · (stale) result "
-             "from older code or pins", ""]
+    lines = ["# PTBR version matrix", "", f"{len(cells)} cells: {counts}. Generated {report['generated_at']}.", ""]
+    from harness import expected as expected_
+
+    lines += ["## Against the expected verdicts (constraints/expected.toml)", "",
+              expected_.summary(report["expected"]) + ".", ""]
+    differences = expected_.lines(report["expected"])
+    if differences:
+        lines += ["```", *differences, "```", ""]
+    if report["unresolved"]:
+        lines += ["Floating cells left out (the package index could not be read):", "",
+                  *[f"- {u}" for u in report["unresolved"]], ""]
     independent = report["version_independent"]
+    if not independent["computed"]:
+        lines += ["Version-independent defects: not computed (not every cell of the definition has a current "
+                  "result).", ""]
     if independent["ptbr_path"] or independent["gliner_path"]:
-        lines += ["## Version-independent defects (in every cell)", ""]
+        lines += [f"## Version-independent defects (in every one of the definition's {independent['over']} cells)",
+                  ""]
         for path, key in (("PTBR's path", "ptbr_path"), ("gliner's own path", "gliner_path")):
             for b in independent[key]:
                 lines.append(f"- {path}, `{b['layer']}` `{b['field']}`: {b['message']} (`{b['test']}`)")
         lines.append("")
+    lines += ["✓ pass · ✗ broken (fields broken in this cell only) · ⚠ outside gliner's declared transformers range "
+              "(installed with an override) · ᵍ gliner's own train_model(**kwargs) path also broke · (stale) result "
+              "from older code or pins · (ad hoc) not a cell of the definition", ""]
     by_gliner: dict[str, list[dict[str, Any]]] = {}
     for c in cells:
         by_gliner.setdefault(c["requested"]["gliner"], []).append(c)
@@ -237,15 +274,21 @@ def terminal(report: dict[str, Any]) -> str:
     if independent:
         lines.append(f"in every cell: {len(independent)} version-independent break(s), see reports/matrix.md")
     counts = ", ".join(f"{n} {s}" for s, n in sorted(report["summary"].items()))
-    lines.append(f"{len(report['cells'])} cells: {counts}")
+    lines.append(f"{len(report['cells'])} result(s): {counts}")
+    from harness import expected as expected_
+
+    lines += expected_.lines(report["expected"])
+    lines.append("against the expected verdicts: " + expected_.summary(report["expected"]))
     return "\n".join(lines)
 
 
-def write(root: Path = results.REPORTS, cells_root: Path | None = None,
-          current: dict[str, str] | None = None) -> dict[str, Any]:
+def write(root: Path = results.REPORTS, cells_root: Path | None = None, current: dict[str, str] | None = None,
+          definition_cells: list[definition.Cell] | None = None,
+          expected: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Build the report from every result file and write matrix.json and matrix.md atomically."""
     cells_root = cells_root or root / "cells"
-    report = build(results.load_all(cells_root), current, results.load_all(cells_root, repro=True))
+    report = build(results.load_all(cells_root), current, results.load_all(cells_root, repro=True), definition_cells,
+                   expected)
     results.write_atomic(root / "matrix.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     results.write_atomic(root / "matrix.md", markdown(report))
     return report

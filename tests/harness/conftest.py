@@ -51,3 +51,11 @@ def checkout(tmp_path: Path) -> Path:
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, dest / name)
     return dest
+
+
+@pytest.fixture(autouse=True)
+def no_package_index(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The package index is out of reach (a refused local port) and nothing is cached: floating cells are left out
+    of every listing, whatever this machine's reports/index/ holds. Tests of the index give it pages themselves."""
+    monkeypatch.setenv("PTBR_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("PTBR_INDEX_CACHE", str(tmp_path_factory.mktemp("index-cache")))

@@ -113,3 +113,31 @@ FAKE_DOCKER = textwrap.dedent('''\
         sys.exit(b.get("run_exit", 0))
     sys.exit(0)
 ''')
+
+
+def fake_index(monkeypatch, releases: dict[str, list[str]], requires: dict[tuple[str, str], list[str]] = (),
+               yanked: tuple[str, ...] = ()) -> list[str]:
+    """Serve an index at the boundary the harness reads it through (harness.index._get): PEP 691 project pages with
+    a wheel per release (``yanked``: "package==version"), and each wheel's PEP 658 METADATA. Returns the URLs read."""
+    import json
+
+    from harness import index
+
+    read: list[str] = []
+    requires = dict(requires)
+
+    def get(url: str, accept: str | None = None) -> bytes:
+        read.append(url)
+        base = index._url()
+        package = url.removeprefix(base + "/").split("/")[0]
+        if url.endswith(".metadata"):
+            name, version = url.rsplit("/", 1)[1].split("-")[:2]
+            lines = [f"Name: {name}", f"Version: {version}"]
+            lines += [f"Requires-Dist: {r}" for r in requires.get((name, version), [])]
+            return ("\n".join(lines) + "\n").encode()
+        files = [{"filename": f"{package}-{v}-py3-none-any.whl", "url": f"{base}/files/{package}-{v}-py3-none-any.whl",
+                  "yanked": f"{package}=={v}" in yanked, "core-metadata": True} for v in releases[package]]
+        return json.dumps({"files": files}).encode()
+
+    monkeypatch.setattr(index, "_get", get)
+    return read

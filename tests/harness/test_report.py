@@ -30,6 +30,15 @@ def _result(torch: str, tf: str, gliner: str, status: str = "pass", breaks=(), g
         fingerprint="f", finished_at="2026-11-25T00:00:00+00:00", selection=None)
 
 
+def _build(cells: list[results.CellResult], **kwargs) -> dict:
+    """The report of these results, as if they were the definition's cells, with no expected verdicts."""
+    return report.build(cells, definition_cells=[results.cell_of(c) for c in cells], expected={}, **kwargs)
+
+
+def _write(root: Path) -> dict:
+    return report.write(root, definition_cells=[results.cell_of(c) for c in CELLS], expected={})
+
+
 CELLS = [
     _result("2.13.0", "5.0.0", "0.2.29", "broken", [COMMON]),
     _result("2.13.0", "4.51.3", "0.2.26", "broken", [COMMON, ONLY_OLD]),
@@ -39,7 +48,7 @@ CELLS = [
 
 
 def test_break_in_every_cell_that_ran_is_version_independent() -> None:
-    built = report.build(CELLS)
+    built = _build(CELLS)
     assert built["version_independent"]["ptbr_path"] == [COMMON]
     assert built["version_independent"]["gliner_path"] == [GLINER]
     by_id = {c["id"]: c for c in built["cells"]}
@@ -48,21 +57,37 @@ def test_break_in_every_cell_that_ran_is_version_independent() -> None:
 
 
 def test_one_cell_alone_has_no_version_independent_breaks() -> None:
-    assert report.build(CELLS[:1])["version_independent"]["ptbr_path"] == []
+    assert _build(CELLS[:1])["version_independent"]["ptbr_path"] == []
+
+
+def test_version_independence_counts_the_definitions_cells_only_and_only_when_all_ran() -> None:
+    # two cells of gliner 0.2.24 selected by tags share gliner's freeze_components crash: with the rest of the
+    # definition not run, that is not "PTBR's path breaks in every cell"
+    selected = [_result("2.13.0", "4.57.6", "0.2.24", "broken", [ONLY_OLD]),
+                _result("2.13.0", "5.0.0", "0.2.24", "broken", [ONLY_OLD])]
+    definition_cells = [results.cell_of(c) for c in (*selected, CELLS[0])]
+    built = report.build(selected, definition_cells=definition_cells, expected={})
+    assert (built["version_independent"]["ptbr_path"], built["version_independent"]["computed"]) == ([], False), \
+        "not computed while a cell of the definition has no current result"
+    assert "not computed (not every cell of the definition" in report.markdown(built)
+    ad_hoc = _result("2.13.0", "5.1.0", "0.2.25", "broken", [COMMON])
+    built = report.build([*CELLS, ad_hoc], definition_cells=[results.cell_of(c) for c in CELLS], expected={})
+    assert built["version_independent"]["over"] == 4, "an ad-hoc cell's result never counts"
+    assert "(ad hoc)" in report.markdown(built)
 
 
 def test_table_shows_which_versions_break_and_what_is_outside_support() -> None:
-    text = report.markdown(report.build(CELLS))
+    text = report.markdown(_build(CELLS))
     assert "## gliner 0.2.26" in text
     assert "| 2.13.0 | ✗ training.freeze_components |" in text
     assert "✗ (common only) ⚠" in text, "an override cell is marked outside declared support"
     assert "| 2.6.0 | install-failed |" in text
-    assert "## Version-independent defects (in every cell)" in text
+    assert "## Version-independent defects (in every one of the definition's 4 cells)" in text
     assert "always broken" in text
 
 
 def test_breaks_section_lists_reasons_and_repro_commands() -> None:
-    text = report.markdown(report.build(CELLS))
+    text = report.markdown(_build(CELLS))
     assert "### torch2.6.0-tf5.0.0-gliner0.2.29: install-failed" in text
     assert "No solution" in text
     section = text.split("### torch2.13.0-tf4.51.3-gliner0.2.26: broken")[1].split("###")[0]
@@ -76,7 +101,7 @@ def test_breaks_section_lists_reasons_and_repro_commands() -> None:
 def test_json_report_has_a_versioned_schema(tmp_path: Path) -> None:
     for r in CELLS:
         results.save(r, tmp_path / "cells")
-    report.write(tmp_path)
+    _write(tmp_path)
     data = json.loads((tmp_path / "matrix.json").read_text())
     assert data["schema_version"] == report.SCHEMA_VERSION
     cell = data["cells"][0]
@@ -90,24 +115,26 @@ def test_report_is_written_even_with_an_unreadable_result(tmp_path: Path) -> Non
     results.save(CELLS[0], tmp_path / "cells")
     (tmp_path / "cells" / "broken-cell").mkdir()
     (tmp_path / "cells" / "broken-cell" / "result.json").write_text('{"id": "half')
-    assert [c["id"] for c in report.write(tmp_path)["cells"]] == [CELLS[0]["id"]]
+    assert [c["id"] for c in _write(tmp_path)["cells"]] == [CELLS[0]["id"]]
 
 
 def test_results_from_other_code_are_marked_stale() -> None:
-    built = report.build(CELLS[:1], current={CELLS[0]["id"]: "another"})
+    built = _build(CELLS[:1], current={CELLS[0]["id"]: "another"})
     assert built["cells"][0]["current"] is False
     assert "(stale)" in report.markdown(built)
 
 
 def test_terminal_summary_has_a_line_per_cell_and_the_counts() -> None:
-    text = report.terminal(report.build(CELLS))
-    assert len(text.splitlines()) == len(CELLS) + 2
-    assert text.splitlines()[-1] == "4 cells: 3 broken, 1 install-failed"
+    text = report.terminal(_build(CELLS))
+    assert text.splitlines()[len(CELLS):len(CELLS) + 2] == [
+        "in every cell: 2 version-independent break(s), see reports/matrix.md",
+        "4 result(s): 3 broken, 1 install-failed"]
+    assert text.splitlines()[-1].startswith("against the expected verdicts: 4 cells: "), "the comparison ends it"
 
 
 def test_a_cell_broken_in_many_fields_stays_readable_in_the_table() -> None:
     many = [{**COMMON, "field": f"training.f{i}", "test": f"t::{i}"} for i in range(5)]
-    text = report.markdown(report.build([_result("2.13.0", "5.0.0", "0.2.24", "broken", many)]))
+    text = report.markdown(_build([_result("2.13.0", "5.0.0", "0.2.24", "broken", many)]))
     assert "| 2.13.0 | ✗ 5 fields: training.f0, training.f1, training.f2, … ᵍ |" in text
 
 
@@ -117,7 +144,7 @@ def test_breaks_that_share_one_exception_are_one_cause() -> None:
     in_own_words = ("AssertionError: ptbr train exited 1: ptbr: training failed: TypeError: Trainer.__init__() got "
                     "an unexpected keyword argument 'tokenizer' (rerun with --traceback for details)")
     blocked[0] = {**blocked[0], "message": in_own_words, "cause": in_own_words}  # the CLI's report of the same
-    built = report.build([_result("2.13.0", "5.24.0", "0.2.23", "broken", blocked, inside=False)])
+    built = _build([_result("2.13.0", "5.24.0", "0.2.23", "broken", blocked, inside=False)])
     (cause,) = built["cells"][0]["causes"]
     assert (cause["label"], cause["layers"], len(cause["tests"]), len(cause["fields"])) == \
         ("cannot train", ["e2e", "transformers"], 28, 56)
@@ -130,7 +157,7 @@ def test_breaks_that_share_one_exception_are_one_cause() -> None:
 
 
 def test_a_single_test_exception_reads_as_its_field() -> None:
-    text = report.markdown(report.build(CELLS))
+    text = report.markdown(_build(CELLS))
     assert "| 2.13.0 | ✗ training.freeze_components |" in text
 
 
@@ -138,7 +165,7 @@ def test_the_latest_repro_run_is_shown_beside_the_full_result(tmp_path: Path) ->
     results.save(CELLS[1], tmp_path / "cells")
     subset = {**CELLS[1], "status": "pass", "breaks": [], "selection": ["t::freeze"]}
     results.save(subset, tmp_path / "cells")
-    written = report.write(tmp_path)
+    written = _write(tmp_path)
     (entry,) = written["cells"]
     assert (entry["status"], entry["current"]) == ("broken", True), "the table keeps the full result"
     assert entry["latest_repro"]["status"] == "pass"
@@ -147,7 +174,7 @@ def test_the_latest_repro_run_is_shown_beside_the_full_result(tmp_path: Path) ->
 
 def test_report_files_are_readable_by_others(tmp_path: Path) -> None:
     results.save(CELLS[0], tmp_path / "cells")
-    report.write(tmp_path)
+    _write(tmp_path)
     for name in ("matrix.json", "matrix.md", f"cells/{CELLS[0]['id']}/result.json"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
 

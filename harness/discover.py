@@ -1,0 +1,76 @@
+"""`nox -s discover`: the releases of torch, transformers and gliner newer than the newest the definition pins, and
+the cells that would test them, as a [[group]] to paste into constraints/matrix.toml (or `-- --write` to append it).
+
+Each new release is paired with the newest pinned versions of the other two packages: a new transformers with the
+newest gliner (installed with an override where gliner's declared range excludes it), a new gliner with the newest
+transformers inside its declared range, a new torch with the newest gliner and its newest pinned transformers.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from harness import definition, index
+from harness.definition import Cell
+
+
+def newer(pinned: list[Cell]) -> dict[str, list[index.Release]]:
+    """Package → its releases newer than the newest pinned one (yanked ones included, flagged)."""
+    out = {}
+    for package in ("torch", "transformers", "gliner"):
+        newest = max((Version(getattr(c, package)) for c in pinned), default=Version("0"))
+        out[package] = [r for r in index.releases(package) if r.version > newest]
+    return out
+
+
+def cells_for(found: dict[str, list[index.Release]], pinned: list[Cell]) -> list[Cell]:
+    """The cells that test the new releases (see the module doc); yanked releases are left out."""
+    gliner = max((c.gliner for c in pinned), key=Version)
+    torch = max((c.torch for c in pinned), key=Version)
+    declared = index.requires("gliner", gliner, "transformers")
+    in_range = [c.transformers for c in pinned if c.gliner == gliner and Version(c.transformers) in
+                SpecifierSet(declared)]
+    transformers = max(in_range or [c.transformers for c in pinned if c.gliner == gliner], key=Version)
+    out = []
+    for r in (r for r in found["transformers"] if not r.yanked):
+        out.append(Cell(torch, str(r), gliner, override=r.version not in SpecifierSet(declared)))
+    for r in (r for r in found["gliner"] if not r.yanked):
+        out.append(Cell(torch, str(index.latest("transformers", index.requires("gliner", str(r), "transformers"))),
+                        str(r)))
+    out += [Cell(str(r), transformers, gliner) for r in found["torch"] if not r.yanked]
+    return out
+
+
+def groups(new: list[Cell]) -> str:
+    """TOML [[group]]s for the cells, one per cell (a cross product would add cells nobody asked for)."""
+    text = []
+    for c in new:
+        text += ["", "[[group]]", f'gliner = ["{c.gliner}"]', f'transformers = ["{c.transformers}"]',
+                 f'torch = ["{c.torch}"]'] + (["override = true"] if c.override else [])
+    return "\n".join(text) + "\n"
+
+
+def main(argv: list[str], log: Callable[[str], None] = print) -> int:
+    parser = argparse.ArgumentParser(prog="nox -s discover --", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--write", action="store_true", help="append the groups to constraints/matrix.toml")
+    args = parser.parse_args(argv)
+    pinned = definition.cells(definition.MATRIX, floating=False)
+    found = newer(pinned)
+    for package, releases in found.items():
+        newest = max((getattr(c, package) for c in pinned), key=Version)
+        listed = ", ".join(f"{r}{' (yanked)' if r.yanked else ''}" for r in releases) or "none"
+        log(f"{package}: newer than {newest}: {listed}")
+    new = [c for c in cells_for(found, pinned) if c.id not in {p.id for p in pinned}]
+    if not new:
+        log("no cells to add: the definition pins the newest releases")
+        return 0
+    log(f"{len(new)} cell(s) to add to constraints/matrix.toml:" + groups(new))
+    if args.write:
+        with definition.MATRIX.open("a", encoding="utf-8") as f:
+            f.write(f"\n# added by `nox -s discover --write`{groups(new)}")
+        log(f"appended to {definition.MATRIX}; accept their verdicts once they ran: nox -s accept")
+    return 0

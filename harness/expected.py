@@ -1,0 +1,177 @@
+"""Expected verdicts: the breaks of each cell of the definition that are known and accepted
+(constraints/expected.toml), and each cell's current result compared with them.
+
+A cell's verdict is its status and its *findings*: one line per field whose value arrived wrong
+(``training.lr_others [ptbr]``) and one per cause that stopped tests (``cannot train: AttributeError: ...``), each
+prefixed ``gliner's path: `` when it is on gliner's own ``train_model(**kwargs)`` path. Compared with the
+expectation, a cell is:
+
+- ``as expected``: same status, same findings;
+- ``new break``: a finding (or a status) the expectation does not have: a regression, or a new finding to accept;
+- ``fixed``: an expected finding that no longer happens (and nothing new);
+- ``not run``: no current result (none, or one from other code or pins);
+- ``no expectation``: a cell the file does not know yet (a floating cell resolved to new releases): reported as a
+  finding, never a failure;
+- ``cannot judge``: the harness could not tell (error, timeout, an install or build that failed for another reason
+  than a resolver conflict): always a failure, and never accepted.
+
+``nox -s accept`` rewrites the file from the current results (keeping each finding's ``why``) and prints the diff.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from harness import report as report_
+from harness.definition import ROOT, Cell
+from harness.results import CellResult
+
+EXPECTED = ROOT / "constraints" / "expected.toml"
+GLINER_PATH = "gliner's path: "
+HEADER = """\
+# Expected verdicts of the version matrix (constraints/matrix.toml): for each cell, its status and the breaks that
+# are known and accepted, each with why. The report compares every cell's current result with this file; `nox -s
+# matrix` and the GitHub gate fail on any difference (a new break, a fixed one, another status) and on a cell the
+# harness could not judge. `nox -s accept [-- <cell id> ...]` rewrites it from the current results, keeping each
+# `why`, and prints the diff: review it, write the why of new entries, commit. See harness/expected.py.
+"""
+FAILING = ("new break", "fixed", "cannot judge")
+
+
+def _short(text: str) -> str:
+    """A cause as one stable line: its first line, machine paths and object addresses left out."""
+    line = text.strip().splitlines()[0] if text.strip() else text
+    line = re.sub(r"(?<![\w.])/(?:[\w.+-]+/)+[\w.+-]*", "<path>", line)
+    return re.sub(r"0x[0-9a-f]{6,}", "0x…", line)[:240]
+
+
+def findings(result: CellResult) -> list[str]:
+    """A result's findings (see the module doc), sorted."""
+    out: set[str] = set()
+    for prefix, found in (("", result["breaks"]), (GLINER_PATH, result["gliner_path"]["breaks"])):
+        for b in found:
+            if not b.get("cause"):
+                out.add(f"{prefix}{b['field']} [{b['layer']}]")
+        for k in report_.causes(found):
+            out.add(f"{prefix}{_short(k['cause'])}")
+    return sorted(out)
+
+
+def judgeable(result: CellResult) -> bool:
+    """Whether a result can be compared (and accepted): the harness could tell what the versions do."""
+    return result["status"] in ("pass", "broken", "import-failed") or bool(result.get("conclusive"))
+
+
+def load(path: Path = EXPECTED) -> dict[str, dict[str, Any]]:
+    """Cell id → {"status", "breaks": [{"finding", "why"}]}; an absent file expects nothing."""
+    if not path.is_file():
+        return {}
+    with path.open("rb") as f:
+        return tomllib.load(f)
+
+
+def compare(cells: list[Cell], current: dict[str, CellResult], expected: dict[str, dict[str, Any]]
+            ) -> list[dict[str, Any]]:
+    """Each cell of the definition against its expectation. ``current``: cell id → its current full result."""
+    out = []
+    for cell in cells:
+        entry: dict[str, Any] = {"id": cell.id, "floating": cell.floating, "new": [], "fixed": []}
+        result, want = current.get(cell.id), expected.get(cell.id)
+        if result is None:
+            entry["state"] = "not run"
+        elif not judgeable(result):
+            entry["state"] = "cannot judge"
+            entry["new"] = [f"status {result['status']}: {_short(result.get('reason') or '')}"]
+        else:
+            got = findings(result)
+            if want is None:
+                entry["state"] = "no expectation"
+                entry["new"] = [f"status {result['status']}", *got]
+            else:
+                wanted = [b["finding"] for b in want.get("breaks", [])]
+                entry["new"] = [f for f in got if f not in wanted]
+                entry["fixed"] = [f for f in wanted if f not in got]
+                status = f"status {result['status']} (expected {want['status']})"
+                if result["status"] != want["status"]:  # a broken cell that passes now is a fix
+                    (entry["fixed"] if result["status"] == "pass" else entry["new"]).insert(0, status)
+                entry["state"] = "new break" if entry["new"] else "fixed" if entry["fixed"] else "as expected"
+        out.append(entry)
+    return out
+
+
+def failures(comparison: list[dict[str, Any]], require_all: bool = False) -> list[dict[str, Any]]:
+    """The cells that fail the gate: a difference or a cell that cannot be judged (``require_all``: also a cell
+    that has not run, as in a workflow that ran every cell)."""
+    return [c for c in comparison if c["state"] in FAILING or (require_all and c["state"] == "not run")]
+
+
+def lines(comparison: list[dict[str, Any]]) -> list[str]:
+    """One line per cell that is not as expected, then its new and fixed findings, indented."""
+    out = []
+    for c in comparison:
+        if c["state"] == "as expected":
+            continue
+        floating = f" (floating: {c['floating']})" if c["floating"] else ""
+        out.append(f"{c['state'].upper()} {c['id']}{floating}")
+        out += [f"  + {f}" for f in c["new"]] + [f"  - {f}" for f in c["fixed"]]
+    return out
+
+
+def summary(comparison: list[dict[str, Any]]) -> str:
+    counts: dict[str, int] = {}
+    for c in comparison:
+        counts[c["state"]] = counts.get(c["state"], 0) + 1
+    if counts.get("as expected") == len(comparison):
+        return f"all {len(comparison)} cells are as expected"
+    return f"{len(comparison)} cells: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+
+
+def dump(expected: dict[str, dict[str, Any]]) -> str:
+    """The file's text: cells in id order, findings sorted (TOML strings written as JSON strings, which TOML reads)."""
+    out = [HEADER]
+    for cell_id in sorted(expected):
+        e = expected[cell_id]
+        out += ["", f"[{json.dumps(cell_id)}]", f"status = {json.dumps(e['status'])}"]
+        if e.get("breaks"):
+            out.append("breaks = [")
+            out += [f"  {{ finding = {json.dumps(b['finding'], ensure_ascii=False)}, "
+                    f"why = {json.dumps(b.get('why', ''), ensure_ascii=False)} }},"
+                    for b in sorted(e["breaks"], key=lambda b: b["finding"])]
+            out.append("]")
+        else:
+            out.append("breaks = []")
+    return "\n".join(out) + "\n"
+
+
+def accept(cells: list[Cell], current: dict[str, CellResult], expected: dict[str, dict[str, Any]],
+           only: set[str] | None = None) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """New expectations from the current results of the definition's cells (``only``: these ids), keeping the why
+    of each finding that stays; cells no longer in the definition are dropped. Returns them and what was left as
+    it was (no current result, or one that cannot be judged), with why."""
+    ids = {c.id for c in cells}
+    new = {i: e for i, e in expected.items() if i in ids}
+    kept = []
+    for cell in cells:
+        if only is not None and cell.id not in only:
+            continue
+        result = current.get(cell.id)
+        if result is None or not judgeable(result):
+            why_not = "no current result" if result is None else \
+                f"{result['status']} cannot be accepted ({_short(result.get('reason') or '')})"
+            kept.append(f"{cell.id}: {why_not}")
+            continue
+        why = {b["finding"]: b.get("why", "") for b in expected.get(cell.id, {}).get("breaks", [])}
+        new[cell.id] = {"status": result["status"],
+                        "breaks": [{"finding": f, "why": why.get(f, "")} for f in findings(result)]}
+    return new, kept
+
+
+def diff(old: str, new: str, path: Path = EXPECTED) -> str:
+    name = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"a/{name}", f"b/{name}"))

@@ -1,0 +1,153 @@
+"""Expected verdicts: each cell of the definition against constraints/expected.toml; what fails the gate; accepting
+the current verdicts as one rewrite with its diff, keeping each finding's why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tomllib
+from harness import expected, github, report, results
+from harness.definition import Cell
+from test_report import GLINER, ONLY_OLD, TOKENIZER, _result
+
+OLD = _result("2.13.0", "4.51.3", "0.2.26", "broken", [ONLY_OLD])
+NEW = _result("2.13.0", "5.0.0", "0.2.29")
+CAUSE = {"layer": "e2e", "field": "training.seed,training.num_steps", "test": "t::train", "message": TOKENIZER,
+         "cause": TOKENIZER}
+REGRESSION = {"layer": "ptbr", "field": "training.lr_others", "test": "t::lr", "message": "expected 0.0, got 1e-05",
+              "cause": None}
+
+
+def _expect(*cells: results.CellResult) -> dict:
+    """The expectations a reviewed `nox -s accept` would write for these results."""
+    return expected.accept([results.cell_of(c) for c in cells], {c["id"]: c for c in cells}, {})[0]
+
+
+def _compare(now: list[results.CellResult], want: dict, cells: list[results.CellResult] | None = None) -> dict:
+    definition_cells = [results.cell_of(c) for c in (cells or now)]
+    return {c["id"]: c for c in expected.compare(definition_cells, {c["id"]: c for c in now}, want)}
+
+
+def test_findings_are_value_breaks_by_field_and_causes_by_exception_on_each_path() -> None:
+    result = _result("2.13.0", "5.0.0", "0.2.24", "broken", [ONLY_OLD, CAUSE, REGRESSION], gliner_breaks=(GLINER,))
+    assert expected.findings(result) == [
+        "AttributeError: 'UniEncoderSpanConfig' object has no attribute 'labels_encoder'",
+        "cannot train: TypeError: Trainer.__init__() got an unexpected keyword argument 'tokenizer'",
+        "gliner's path: training.lr_others [gliner-kwargs]",
+        "training.lr_others [ptbr]",
+    ], "one line per cause (whatever the tests it stopped), one per wrong value, gliner's path prefixed"
+
+
+def test_a_cause_is_one_stable_line_without_machine_paths() -> None:
+    cause = "FileNotFoundError: [Errno 2] No such file: '/tmp/pytest-of-root/pytest-7/x0/train.json'\nTraceback..."
+    result = _result("2.13.0", "5.0.0", "0.2.29", "broken", [{**CAUSE, "cause": cause, "message": cause}], ())
+    assert expected.findings(result) == ["FileNotFoundError: [Errno 2] No such file: '<path>'"], \
+        "another run on another machine has the same finding"
+
+
+def test_each_cell_is_as_expected_new_fixed_not_run_or_unknown() -> None:
+    want = _expect(OLD, NEW)
+    regressed = {**NEW, "status": "broken", "breaks": [REGRESSION]}
+    fixed = {**OLD, "status": "pass", "breaks": []}
+    floating = _result("2.13.0", "5.25.0", "0.2.29", "broken", [REGRESSION])
+    unrun = Cell("2.6.0", "5.0.0", "0.2.29")
+    definition_cells = [results.cell_of(c) for c in (regressed, fixed, floating)] + [unrun]
+    got = {c["id"]: c for c in expected.compare(definition_cells, {c["id"]: c for c in (regressed, fixed, floating)},
+                                                want)}
+    assert (got[NEW["id"]]["state"], got[NEW["id"]]["new"]) == \
+        ("new break", ["status broken (expected pass)", "training.lr_others [ptbr]"])
+    assert (got[OLD["id"]]["state"], got[OLD["id"]]["fixed"]) == \
+        ("fixed", ["status pass (expected broken)",
+                   "AttributeError: 'UniEncoderSpanConfig' object has no attribute 'labels_encoder'"])
+    assert got[floating["id"]]["state"] == "no expectation"
+    assert got[unrun.id]["state"] == "not run"
+    assert [c["id"] for c in expected.failures(list(got.values()))] == [NEW["id"], OLD["id"]], \
+        "a regression and a fix fail; a cell with no expectation is a finding; a cell not run is not judged"
+    assert [c["id"] for c in expected.failures(list(got.values()), require_all=True)][-1] == unrun.id, \
+        "where every cell ran (a workflow), a cell without a result fails too"
+
+
+def test_the_current_results_as_accepted_are_as_expected() -> None:
+    want = _expect(OLD, NEW)
+    got = _compare([OLD, NEW], want)
+    assert [c["state"] for c in got.values()] == ["as expected"] * 2
+    assert expected.summary(list(got.values())) == "all 2 cells are as expected"
+    assert expected.lines(list(got.values())) == []
+
+
+@pytest.mark.parametrize("status", ["error", "timeout"])
+def test_a_cell_the_harness_could_not_judge_fails_and_cannot_be_accepted(status: str) -> None:
+    stuck = {**NEW, "status": status, "conclusive": False, "reason": "the suite did not finish within 1200 s"}
+    got = _compare([stuck], _expect(NEW))
+    assert got[NEW["id"]]["state"] == "cannot judge"
+    _, kept = expected.accept([results.cell_of(NEW)], {NEW["id"]: stuck}, _expect(NEW))
+    assert kept == [f"{NEW['id']}: {status} cannot be accepted (the suite did not finish within 1200 s)"]
+
+
+def test_a_failed_build_fails_but_a_resolver_conflict_is_a_verdict() -> None:
+    build = {**NEW, "status": "install-failed", "conclusive": False, "reason": "docker build exit 1: no space"}
+    conflict = {**NEW, "status": "install-failed", "conclusive": True, "reason": "No solution found"}
+    assert _compare([build], _expect(NEW))[NEW["id"]]["state"] == "cannot judge"
+    assert _compare([conflict], _expect(conflict))[NEW["id"]]["state"] == "as expected", \
+        "versions that cannot be installed together are a finding that can be expected"
+
+
+def test_a_regression_only_on_transformers_5_and_one_everywhere_fail_the_gate() -> None:
+    cells = [OLD, NEW, _result("2.13.0", "4.57.6", "0.2.29"), _result("2.13.0", "5.16.1", "0.2.29")]
+    want = _expect(*cells)
+    on_5 = [{**c, "status": "broken", "breaks": [*c["breaks"], REGRESSION]} if c["requested"]["transformers"] >= "5"
+            else c for c in cells]
+    everywhere = [{**c, "status": "broken", "breaks": [*c["breaks"], REGRESSION]} for c in cells]
+    built = [_report(now, cells, want) for now in (on_5, everywhere)]
+    assert [_failing(github.gate(b)) for b in built] == [
+        ["NEW BREAK torch2.13.0-tf5.0.0-gliner0.2.29", "NEW BREAK torch2.13.0-tf5.16.1-gliner0.2.29"],
+        [f"NEW BREAK {c['id']}" for c in cells]], "every cell that regressed fails the gate"
+    assert "  + training.lr_others [ptbr]" in github.gate(built[0]), "with the new finding"
+    no_build = [{**c, "status": "install-failed", "conclusive": False, "reason": "docker build exit 1"}
+                for c in cells]
+    assert _failing(github.gate(_report(no_build, cells, want))) == [f"CANNOT JUDGE {c['id']}" for c in cells], \
+        "all cells failing to build fail the gate"
+    assert github.gate(_report(cells, cells, want)) == [], "as expected passes"
+
+
+def _failing(gate: list[str]) -> list[str]:
+    return [line for line in gate if not line.startswith(" ")]
+
+
+def _report(now: list, cells: list, want: dict) -> dict:
+    return report.build(now, definition_cells=[results.cell_of(c) for c in cells], expected=want)
+
+
+def test_accepting_rewrites_the_file_keeps_each_why_and_shows_the_diff(tmp_path: Path) -> None:
+    path = tmp_path / "expected.toml"
+    want = _expect(OLD, NEW)
+    for b in want[OLD["id"]]["breaks"]:
+        if b["finding"] == expected.findings(OLD)[0]:
+            b["why"] = "gliner 0.2.23–0.2.27 read config.labels_encoder on uni-encoder models"
+    old = expected.dump(want)
+    path.write_text(old)
+    assert expected.load(path) == want, "the file reads back as written (TOML)"
+    now = [{**OLD, "breaks": [ONLY_OLD, REGRESSION]}, NEW]
+    new, kept = expected.accept([results.cell_of(c) for c in now], {c["id"]: c for c in now}, expected.load(path))
+    assert kept == []
+    whys = {b["finding"]: b["why"] for b in new[OLD["id"]]["breaks"]}
+    assert (whys[expected.findings(OLD)[0]], whys["training.lr_others [ptbr]"]) == (
+        "gliner 0.2.23–0.2.27 read config.labels_encoder on uni-encoder models", ""), \
+        "a finding that stays keeps its why; a new one gets an empty why to write"
+    diff = expected.diff(old, expected.dump(new), path)
+    assert [line for line in diff.splitlines() if line.startswith(("+ ", "- "))] == [
+        '+  { finding = "training.lr_others [ptbr]", why = "" },'], "the diff shows exactly what was accepted"
+    with path.open("w") as f:
+        f.write(expected.dump(new))
+    assert tomllib.loads(path.read_text())[OLD["id"]]["status"] == "broken"
+
+
+def test_accepting_some_cells_leaves_the_others_and_drops_cells_no_longer_defined() -> None:
+    want = {**_expect(OLD, NEW), "torch2.0.0-tf4.0.0-gliner0.2.0": {"status": "pass", "breaks": []}}
+    regressed = {**NEW, "status": "broken", "breaks": [REGRESSION]}
+    now = {OLD["id"]: {**OLD, "status": "pass", "breaks": []}, NEW["id"]: regressed}
+    new, _ = expected.accept([results.cell_of(OLD), results.cell_of(NEW)], now, want, only={NEW["id"]})
+    assert new[OLD["id"]] == want[OLD["id"]], "a cell not named keeps its expectation"
+    assert new[NEW["id"]]["status"] == "broken"
+    assert "torch2.0.0-tf4.0.0-gliner0.2.0" not in new, "a cell the definition no longer has is dropped"
