@@ -175,7 +175,8 @@ def describe(outcome: Outcome, name: str, ran: dict[str, results.CellResult]) ->
                                            else f"; {v[outcome.first - 1]} was not run: it shares "
                                                 f"{v[0]}'s verdict by bisection"))
     lines += [f"  + {f}" for f in after if f not in before] + [f"  - {f}" for f in before if f not in after]
-    lines.append(f"reproduce: {hit['repro']['nox']}")
+    lines.append(f"reproduce: {cells.repro(results.cell_of(hit), ['--rerun'])} (its failing tests are listed in "
+                 f"reports/cells/{hit['id']}/result.json)")
     if len(outcome.changes) > 1:
         seen = ", ".join(f"{v[i]} ({ran[v[i]]['status']})" for i in outcome.changes)
         lines.append(f"WARNING: the verdict changes {len(outcome.changes)} times among the probed releases (at "

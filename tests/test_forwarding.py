@@ -113,3 +113,74 @@ def test_tokenizer_keyword_is_a_parameter_of_the_installed_trainer() -> None:
     from transformers import Trainer
 
     assert compat.trainer_tokenizer_kwarg() in inspect.signature(Trainer.__init__).parameters
+
+
+def _route(kind: str, name: str) -> forwarding.Route:
+    return next(r for r in forwarding.ROUTES if (r.kind, r.name) == (kind, name))
+
+
+def test_a_fallback_route_names_the_key_whose_value_it_uses() -> None:
+    eval_batch = _route("args", "per_device_eval_batch_size")
+    assert eval_batch.rule == "training.eval_batch_size, else training.train_batch_size", \
+        "explain and the reference say: the first key set wins, in this order"
+    assert eval_batch.effective_source(config()) == "training.train_batch_size", "unset: the fallback is used"
+    assert eval_batch.effective_source(config(training={"eval_batch_size": 3})) == "training.eval_batch_size"
+    steps = _route("args", "max_steps")
+    assert (steps.rule, steps.effective_source(config())) == ("training.num_steps", None), \
+        "a single-source route is no fallback"
+    strategy = _route("args", "eval_strategy")
+    assert strategy.effective_source(config(data={"val_data_dir": "v.json"})) is None, \
+        "a route with its own value function is no fallback, whatever its sources"
+
+
+def test_an_argument_error_names_the_most_specific_config_key() -> None:
+    sources = forwarding.plan(config()).arg_sources()
+    assert (sources["per_device_eval_batch_size"], sources["max_steps"]) == ("training.eval_batch_size",
+                                                                            "training.num_steps"), \
+        "a rejected value is reported at the key it comes from (the first of a fallback's sources)"
+
+
+def test_routes_that_describe_what_the_run_does_say_it() -> None:
+    run = {r.route.name: r.value for r in forwarding.plan(config(model={"trust_remote_code": True})).resolved}
+    assert run[forwarding.CUSTOM_CODE] == "allowed"
+    assert {r.route.name: r.value for r in forwarding.plan(config()).resolved}[forwarding.CUSTOM_CODE] == "refused"
+    evaluation = {r.route.name: r.value for r in forwarding.plan(config(data={"val_data_dir": "v.json"})).resolved}
+    assert evaluation["evaluation examples"] == "v.json", "explain shows the validation file"
+    unset = {r.route.name: r.value for r in forwarding.plan(config()).resolved}["evaluation examples"]
+    assert isinstance(unset, forwarding.Skip), "no validation file: nothing to evaluate on"
+    assert unset.reason == "no validation set"
+
+
+def test_a_model_key_gliner_does_not_have_is_refused_whatever_its_name() -> None:
+    # "aaa" sorts before "model_type": a check that compared names by order would let it through
+    for name in ("aaa_setting", "zzz_setting"):
+        with pytest.raises(ConfigError, match=f"model.{name}: cannot be honoured: gliner .* has no model setting"):
+            forwarding.plan(config(model={name: 1})).check()
+
+
+def test_a_prev_path_run_says_which_model_keys_it_applies_and_which_it_ignores() -> None:
+    assert forwarding.plan(config(model={"max_width": 3})).ignored_model_keys() == [], "no prev_path: all apply"
+    applied = compat.pretrained_keywords()  # model: key → from_pretrained keyword, read from the installed gliner
+    ignored = next(k for k in ("hidden_size", "dropout", "max_types") if k not in applied)
+    values = {k: v for k, v in {"max_len": 100, "max_width": 5, "post_fusion_schema": "l2l-l2t"}.items()
+              if k in applied}  # model: keys the installed gliner applies to a saved model, with valid values
+    p = forwarding.plan(config(model={ignored: 7, **values}, training={"prev_path": "m/x"}))
+    assert p.ignored_model_keys() == sorted([f"model.{ignored}", "model.model_name"]), \
+        "the keys the saved model does not take (model_name included: its backbone is the saved one)"
+    reasons = {r.route.sources[0]: r.value.reason for r in p.resolved if r.route.kind == "model"
+               and isinstance(r.value, forwarding.Skip) and r.route.sources[0] in (f"model.{ignored}",
+                                                                                    *(f"model.{k}" for k in values))}
+    names = ", ".join(sorted(applied)) or "none"
+    assert reasons[f"model.{ignored}"] == (f"training.prev_path is set: the saved model's config is used (gliner "
+                                           f"{compat.versions()['gliner']} applies only {names} to a saved model)")
+    assert values, "the installed gliner applies some model: keys to a saved model (else nothing is shown)"
+    assert all(reasons[f"model.{k}"] == "training.prev_path is set: applied to the saved model by "
+               "GLiNER.from_pretrained" for k in values), "an applied key says where it goes instead"
+
+
+def test_fine_tune_refused_points_to_freeze_components() -> None:
+    unread = compat.unread_model_keys()
+    if "fine_tune" not in unread:
+        pytest.skip(f"gliner {compat.versions()['gliner']} reads fine_tune: nothing to refuse")
+    with pytest.raises(ConfigError, match=r"to keep the backbone frozen, use training\.freeze_components"):
+        forwarding.plan(config(model={"fine_tune": not unread["fine_tune"]})).check()
