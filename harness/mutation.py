@@ -8,6 +8,7 @@ reports/mutation.json, for a person to read (a survivor is a change no test sees
 
     nox -s mutation                       every mutant of forwarding.py and compat.py (about 35 minutes here)
     nox -s mutation -- --sample 8         a random sample (seeded), as CI runs it
+    nox -s mutation -- --survivors reports/mutation.json    only what survived last time
 """
 
 from __future__ import annotations
@@ -94,6 +95,16 @@ def _set_annotations_aside(db: Path, source: str) -> list[dict]:
     return aside
 
 
+def _keep_only(db: Path, survivors: set[tuple[str, str, int]]) -> None:
+    """Keep the mutants at the (module, operator, line) of a previous run's survivors (a superset where one line
+    has several mutants of one operator): rerun what survived after writing tests for it."""
+    with sqlite3.connect(db) as c:
+        rows = c.execute("SELECT job_id, module_path, operator_name, start_pos_row FROM mutation_specs").fetchall()
+        drop = [(job,) for job, module, operator, line in rows if (module, operator, line) not in survivors]
+        c.executemany("DELETE FROM mutation_specs WHERE job_id = ?", drop)
+        c.executemany("DELETE FROM work_items WHERE job_id = ?", drop)
+
+
 def outcomes(db: Path) -> list[dict]:
     """Every mutant a cosmic-ray session ran, with its outcome: killed, survived, or what the worker reported
     (timeout, incompetent)."""
@@ -107,7 +118,8 @@ def outcomes(db: Path) -> list[dict]:
     return out
 
 
-def run(modules: list[str], sample: int | None, seed: int, cosmic_ray: str) -> dict:
+def run(modules: list[str], sample: int | None, seed: int, cosmic_ray: str,
+        survivors: set[tuple[str, str, int]] | None = None) -> dict:
     """Run the session in a copy of the tree; returns the report (also written to reports/mutation.json)."""
     start = time.monotonic()
     command = " ".join(["env", "PYTHONPATH=src", "HF_HUB_OFFLINE=1", shlex.quote(sys.executable), "-m", "pytest",
@@ -121,6 +133,9 @@ def run(modules: list[str], sample: int | None, seed: int, cosmic_ray: str) -> d
             config.write_text(CONFIG.format(module=module, command=command))
             subprocess.run([cosmic_ray, "init", str(config), str(db)], cwd=tree, check=True)
             found += _set_annotations_aside(db, (tree / module).read_text())
+            if survivors is not None:
+                _keep_only(db, survivors)
+                found = [f for f in found if (f["module"], f["operator"], f["line"]) in survivors]
             if sample is not None:
                 _sample(db, max(1, sample // len(modules)), seed)
             subprocess.run([cosmic_ray, "exec", str(config), str(db)], cwd=tree, check=True)
@@ -150,8 +165,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--sample", type=int, help="run this many mutants, chosen at random (seeded)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cosmic-ray", default=str(Path(sys.executable).with_name("cosmic-ray")))
+    parser.add_argument("--survivors", type=Path, help="run only the survivors of this earlier report "
+                        "(reports/mutation.json): after writing tests for them")
     args = parser.parse_args(argv)
-    report = run(args.modules, args.sample, args.seed, args.cosmic_ray)
+    survivors = None
+    if args.survivors:
+        earlier = json.loads(args.survivors.read_text())["survivors"]
+        survivors = {(s["module"], s["operator"], s["line"]) for s in earlier}
+    report = run(args.modules, args.sample, args.seed, args.cosmic_ray, survivors)
     print(f"{report['mutants']} mutants: {report['killed']} killed, {report['survived']} survived, "
           f"{report['annotation']} in annotations (never evaluated), {report['other']} other (timeouts, incompetent);"
           f" score {report['score']}; {report['duration_s']:.0f} s")

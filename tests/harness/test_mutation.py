@@ -83,3 +83,13 @@ def test_a_sample_is_the_same_mutations_for_the_same_seed_whatever_the_job_ids(t
     first = kept(0, "a")
     assert len(first) == 3
     assert kept(0, "z") == first, "the same seed picks the same mutations (source lines), whatever the job ids"
+
+
+def test_a_rerun_of_survivors_keeps_only_their_mutants(tmp_path: Path) -> None:
+    db = _session(tmp_path / "s.sqlite", [("core/NumberReplacer", "", ""), ("core/AddNot", "", ""),
+                                          ("core/NumberReplacer", "", "")])  # on lines 1, 2, 3
+    mutation._keep_only(db, {("src/ptbr/forwarding.py", "core/NumberReplacer", 3)})
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT start_pos_row FROM mutation_specs").fetchall() == [(3,)], \
+            "only the mutant at the survivor's module, operator and line runs again"
+        assert c.execute("SELECT COUNT(*) FROM work_items").fetchone() == (1,)
