@@ -80,8 +80,8 @@ class Crossing:
         kind, _, name = what.partition(".")
         if kind == "args":
             return compat.read_back(self.args, name)
-        if kind == "model":  # a mapping: what PTBR passes to GLiNER.from_config
-            return self.model_config[name]
+        if kind == "model":  # on the configuration gliner builds from what PTBR passed to GLiNER.from_config
+            return getattr(gliner_config(self.model_config), name, None)
         if kind == "from_config":
             return self.from_config_kwargs[name]
         if kind == "kwargs":
@@ -89,6 +89,16 @@ class Crossing:
         if kind == "env":
             return self.env.get(name)
         raise ValueError(what)
+
+
+def gliner_config(given: dict[str, Any]) -> Any:
+    """The configuration object gliner makes of a from_config dict, with its own conversion (its class for the keys
+    given, nested configs as config objects): what the model it builds is configured with, without the network
+    (whose backbones would have to come from the Hub)."""
+    import gliner
+
+    from_dict = getattr(gliner.GLiNER, "_config_from_dict", None)  # gliner 0.2.24+: picks the config class
+    return from_dict(dict(given)) if from_dict else gliner.GLiNERConfig(**given)
 
 
 @contextlib.contextmanager
