@@ -20,8 +20,8 @@ EFFECT_MODULES = (*PROVING_MODULES, "test_layer3_torch", "test_gpu", "test_layer
 DEPTH = ("ptbr", "transformers", "torch", "e2e")
 """Layers by how deep an effect lies: what PTBR hands gliner, what the Trainer does, what torch computes, a run."""
 
-_MODEL = ("layer 1 reads it on the configuration gliner makes of what crossed (its own conversion), in the architecture "
-          "gliner's own classes declare it for; its effect on the network is gliner's, and building each "
+_MODEL = ("layer 1 reads it on the configuration gliner makes of what crossed (its own conversion), in the "
+          "architecture gliner's own classes declare it for; its effect on the network is gliner's, and building each "
           "architecture's network would need its backbones from the Hub")
 _TRAINS = "the Trainer's {} (layer 2)"
 DEEPEST: dict[str, tuple[str, str]] = {
