@@ -10,6 +10,8 @@
     nox -s accept [-- <cell id>...]  take the current verdicts as expected (constraints/expected.toml); prints the diff
     nox -s discover [-- --write]     releases newer than the definition's newest pins, and the cells to add
     nox -s bisect -- --gliner 0.2.24 --transformers 4.57.3..5.24.0    the first release whose verdict differs
+    nox -s drift                     static scan of the training API of every release (reports/drift.md)
+    nox -s atlas [-- --verify N]     every gliner × transformers pair, predicted and verified (reports/atlas.{md,svg})
     nox -s lock                      regenerate constraints/cells/<id>.txt (full transitive pins)
     nox -s mutation                  mutation testing of forwarding.py and compat.py (cosmic-ray; -- --sample N)
 
@@ -34,10 +36,12 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from harness import atlas as atlas_
 from harness import bisect as bisect_
 from harness import cell as cells
 from harness import definition, docker, expected, report, results, sources
 from harness import discover as discover_
+from harness import drift as drift_
 
 nox.needs_version = ">=2026.10.20"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -243,6 +247,21 @@ def bisect(session: nox.Session) -> None:
     """The first release whose verdict differs from a range's start, by bisection over real cells:
     -- --gliner 0.2.24 --transformers 4.57.3..5.24.0 [--torch X] [--pre] [--yanked]."""
     bisect_.main(session.posargs, log=session.log)
+
+
+@nox.session(venv_backend="none", default=False)
+def drift(session: nox.Session) -> None:
+    """Scan every final transformers release from 4.50 and every gliner release with train_model from their wheels
+    (ast; nothing installed): reports/drift.{json,md}."""
+    drift_.write(drift_.scan(log=session.log))
+    session.log(f"{results.REPORTS / 'drift.md'}")
+
+
+@nox.session(venv_backend="none", default=False)
+def atlas(session: nox.Session) -> None:
+    """Every gliner × transformers pair, predicted from the drift scan and verified by real cells:
+    reports/atlas.{json,md,svg}. -- --verify N [--shard I/K] runs the boundary pairs and N random ones first."""
+    atlas_.main(session.posargs, log=session.log)
 
 
 @nox.session(venv_backend="none", default=False)
