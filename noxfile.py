@@ -36,7 +36,6 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import atlas as atlas_
 from harness import bisect as bisect_
 from harness import cell as cells
 from harness import definition, docker, expected, report, results, sources
@@ -257,11 +256,15 @@ def drift(session: nox.Session) -> None:
     session.log(f"{results.REPORTS / 'drift.md'}")
 
 
-@nox.session(venv_backend="none", default=False)
+@nox.session(python=PYTHON, default=False)
 def atlas(session: nox.Session) -> None:
     """Every gliner × transformers pair, predicted from the drift scan and verified by real cells:
     reports/atlas.{json,md,svg}. -- --verify N [--shard I/K] runs the boundary pairs and N random ones first."""
-    atlas_.main(session.posargs, log=session.log)
+    # PTBR's forwarding table (which fields PTBR sets) without the training stack: each verification cell
+    # installs its own
+    session.install("--no-deps", "-e", ".")
+    session.install("pydantic>=2.7", "PyYAML>=6", "packaging")
+    session.run("python", "-m", "harness", "atlas", *session.posargs)
 
 
 @nox.session(venv_backend="none", default=False)

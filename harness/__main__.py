@@ -3,6 +3,7 @@
     python -m harness in-image [pytest args]     the image's entry point: run the cell it was built for
     python -m harness github cells               the workflow's cell list (see harness/github.py)
     python -m harness github annotate|gate REPORT
+    python -m harness atlas [--verify N]         the compatibility atlas (what `nox -s atlas` runs)
 
 `in-image` runs the cell's lifecycle (harness/cell.py) on the image's own Python, writes its result under reports/
 (mounted from the host) and prints what broke. With pytest arguments it is a repro run (reports/cells/<id>/repro/),
@@ -46,6 +47,10 @@ def in_image(argv: list[str]) -> int:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["in-image"]:
         return in_image(argv[1:])
+    if argv[:1] == ["atlas"]:
+        from harness import atlas
+
+        return atlas.main(argv[1:])
     if argv[:1] == ["github"]:
         from harness import github
 
