@@ -289,7 +289,7 @@ def main(argv: list[str], log: Callable[[str], None] = print) -> int:
         for n, (gv, tv) in enumerate(chosen, 1):
             cell = bisect.probe_cell({"torch": args.torch, "gliner": gv}, "transformers", tv)
             log(f"pair {n} of {len(chosen)}: {cell.id}")
-            cells.run(cell, cells.Venv(bisect._venv(cell)), opts)
+            cells.run(cell, cells.Venv(bisect.own_venv(cell)), opts)
         atlas = build(scanned, current_results())
     write(atlas)
     verified = sum(1 for p in atlas["pairs"] if p["verified"])

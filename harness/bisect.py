@@ -107,7 +107,7 @@ def probe_cell(fixed: dict[str, str], name: str, version: str) -> Cell:
     return Cell(pins["torch"], pins["transformers"], pins["gliner"], override=outside)
 
 
-def _venv(cell: Cell) -> Path:
+def own_venv(cell: Cell) -> Path:
     """A virtualenv of the probe's own (so a current result is reused: it was made in exactly this environment)."""
     path = VENVS / cell.id
     python = path / "bin" / "python"
@@ -143,7 +143,7 @@ def main(argv: list[str], log: Callable[[str], None] = print) -> int:
     def probe(version: str) -> Verdict:
         cell = probe_cell(fixed, name, version)
         log(f"probe {len(ran) + 1}: {cell.id}")
-        result = cells.run(cell, cells.Venv(_venv(cell)), opts)
+        result = cells.run(cell, cells.Venv(own_venv(cell)), opts)
         ran[version] = result
         if not expected.judgeable(result):  # an error or timeout says nothing about the versions
             raise SystemExit(f"{cell.id} ended {result['status']}: {(result['reason'] or '').splitlines()[0]}; "

@@ -54,7 +54,7 @@ def test_bisect_runs_ordinary_cells_and_names_the_first_release_and_what_changed
     fake_index(monkeypatch, {"transformers": releases, "gliner": ["0.2.24"]},
                {("gliner", "0.2.24"): ["transformers>=4.57.3"]}, yanked=("transformers==5.10.0",))
     monkeypatch.setattr(results, "CELLS", tmp_path / "cells")
-    monkeypatch.setattr(bisect, "_venv", lambda c: tmp_path / c.id / "bin" / "python")
+    monkeypatch.setattr(bisect, "own_venv", lambda c: tmp_path / c.id / "bin" / "python")
     monkeypatch.setattr(bisect.report, "write", lambda **_kw: {})
     ran: list[tuple[str, bool]] = []
     cause = {"layer": "e2e", "field": "training.seed", "test": "t::train", "message": TOKENIZER, "cause": TOKENIZER}
