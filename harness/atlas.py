@@ -140,7 +140,8 @@ def shown(pair: dict[str, Any], path: str) -> tuple[str, bool, list[str]]:
 
 
 def boundaries(atlas: dict[str, Any]) -> list[tuple[str, str]]:
-    """Pairs where a path's prediction differs from the previous transformers release's (same gliner)."""
+    """Both sides of each place where a path's prediction changes from one transformers release to the next (same
+    gliner; yanked releases skipped)."""
     out = []
     by_gliner: dict[str, list[dict[str, Any]]] = {}
     for p in atlas["pairs"]:
@@ -149,7 +150,8 @@ def boundaries(atlas: dict[str, Any]) -> list[tuple[str, str]]:
         live = [p for p in row if not p["yanked"]]
         for before, after in itertools.pairwise(live):
             if any(before["predicted"][k]["verdict"] != after["predicted"][k]["verdict"] for k in ("ptbr", "gliner")):
-                out.append((after["gliner"], after["transformers"]))
+                out += [(p["gliner"], p["transformers"]) for p in (before, after)
+                        if (p["gliner"], p["transformers"]) not in out]
     return out
 
 

@@ -132,7 +132,8 @@ def test_the_atlas_predicts_each_path_and_finds_its_boundaries(fake_pypi) -> Non
         {"ptbr": "works", "gliner": "works"}, "gliner 0.2.29 passes processing_class from 5.0 on"
     assert by[("0.2.29", "5.15.0")]["inside_declared_range"] is True
     assert by[("0.2.23", "4.57.6")]["inside_declared_range"] is True
-    assert atlas.boundaries(built) == [("0.2.23", "5.0.0")], "where a prediction changes along transformers"
+    assert atlas.boundaries(built) == [("0.2.23", "4.57.6"), ("0.2.23", "5.0.0")], \
+        "both sides of where a prediction changes along transformers"
     picture = atlas.svg(built)
     assert picture.count("<rect") == len(built["pairs"]) * 2 + 3, "two halves per pair, and the legend"
     assert "gliner 0.2.23 × transformers 5.0.0, ptbr path: breaks (predicted)" in picture
