@@ -263,7 +263,7 @@ def atlas(session: nox.Session) -> None:
     # PTBR's forwarding table (which fields PTBR sets) without the training stack: each verification cell
     # installs its own
     session.install("--no-deps", "-e", ".")
-    session.install("pydantic>=2.7", "PyYAML>=6", "packaging")
+    session.install("pydantic>=2.7", "PyYAML>=6", "packaging", "uv")  # uv: the verification cells install with it
     session.run("python", "-m", "harness", "atlas", *session.posargs)
 
 
