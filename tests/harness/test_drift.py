@@ -7,6 +7,7 @@ import io
 import json
 import textwrap
 import zipfile
+from xml.etree import ElementTree
 
 import pytest
 from harness import atlas, drift, index
@@ -135,7 +136,9 @@ def test_the_atlas_predicts_each_path_and_finds_its_boundaries(fake_pypi) -> Non
     assert atlas.boundaries(built) == [("0.2.23", "4.57.6"), ("0.2.23", "5.0.0")], \
         "both sides of where a prediction changes along transformers"
     picture = atlas.svg(built)
-    assert picture.count("<rect") == len(built["pairs"]) * 2 + 3, "two halves per pair, and the legend"
+    svg = ElementTree.fromstring(picture)  # well-formed: a browser shows it
+    rects = svg.findall("{http://www.w3.org/2000/svg}rect")
+    assert len(rects) == len(built["pairs"]) * 2 + 3, "two halves per pair, and the legend"
     assert "gliner 0.2.23 × transformers 5.0.0, ptbr path: breaks (predicted)" in picture
 
 
