@@ -175,30 +175,37 @@ def markdown(atlas: dict[str, Any]) -> str:
         lines += [f"## gliner {gv} (declares transformers `{atlas['declared'][gv] or 'any'}`)", ""]
         for path, name in (("ptbr", "PTBR's path"), ("gliner", "gliner's own path")):
             first = next((p for p in row if not p["yanked"] and shown(p, path)[0] == "breaks"), None)
-            lines.append(f"- {name}: " + (f"first breaking release **{first['transformers']}** "
+            lines.append(f"- {name}: " + (f"first release that cannot train: **{first['transformers']}** "
                                            f"({'; '.join(shown(first, path)[2][:1])})" if first
-                                           else "no release breaks it"))
+                                           else "every release trains"))
             for start, end, verdict, reasons in _runs(row, path):
                 span = start if start == end else f"{start}–{end}"
                 lines.append(f"  - {span}: {verdict}" + (f" ({'; '.join(reasons[:1])})" if reasons else ""))
-        real = [p for p in row if p["verified"]]
-        if real:
-            lines.append("- verified: " + ", ".join(f"{p['transformers']} ({shown(p, 'ptbr')[0]})" for p in real))
+        for p in (p for p in row if p["verified"]):
+            said = "; ".join(f"{name}: {WORDS[shown(p, path)[0]]}" + (f" ({', '.join(shown(p, path)[2][:2])})"
+                                                                      if shown(p, path)[2] else "")
+                             for path, name in (("ptbr", "PTBR's path"), ("gliner", "gliner's")))
+            lines.append(f"- verified {p['transformers']} ({p['verified'][0]['id']}): {said}")
         lines.append("")
     return "\n".join(lines)
 
 
+WORDS = {"works": "trains", "breaks": "cannot train", "drift": "behaviour drift"}
+
+
 def _runs(row: list[dict[str, Any]], path: str) -> list[tuple[str, str, str, list[str]]]:
-    """Consecutive releases with the same predicted-or-verified verdict, as ranges."""
+    """Consecutive releases with one verdict (verified where a cell ran, else predicted) and one predicted reason
+    (release numbers left out), as ranges."""
     out: list[list[Any]] = []
     for p in row:
-        verdict, _, reasons = shown(p, path)
-        key = verdict + ("" if p["inside_declared_range"] else " (outside the declared range)")
+        verdict = shown(p, path)[0]
+        reasons = p["predicted"][path]["reasons"]
+        key = WORDS[verdict] + ("" if p["inside_declared_range"] else " (outside the declared range)")
         general = [r.replace(p["transformers"], "…") for r in reasons[:1]]
         if out and out[-1][2] == key and out[-1][4] == general:
             out[-1][1] = p["transformers"]
         else:
-            out.append([p["transformers"], p["transformers"], key, reasons, general])
+            out.append([p["transformers"], p["transformers"], key, general, general])
     return [(a, b, k, r) for a, b, k, r, _ in out]
 
 
@@ -234,7 +241,7 @@ def svg(atlas: dict[str, Any], size: int = 12) -> str:
     legend_y = top + size * len(gls) * 2 + 20
     for n, (name, colour) in enumerate(COLOURS.items()):
         x = left + n * 120
-        label = {"works": "trains", "breaks": "cannot train", "drift": "behaviour drift"}[name]
+        label = WORDS[name]
         out.append(f'<rect x="{x}" y="{legend_y}" width="10" height="10" fill="{colour}"/>'
                    f'<text x="{x + 14}" y="{legend_y + 9}">{label}</text>')
     out.append(f'<text x="{left}" y="{legend_y + 26}">upper half: PTBR\'s path, lower: gliner\'s own · faded: outside '
