@@ -7,15 +7,15 @@ absorbs numeric drift between releases but not a behaviour change (gliner 0.2.26
 step 1), a reviewed trace is an ``accepted`` entry keyed by version specifiers, with why;
 golden/record.py re-records the reference and keeps those entries. The run labels its examples explicitly
 (layers.golden_data), so the trace does not depend on how Python hashes strings: plain pytest, xdist, any
-PYTHONHASHSEED and Python 3.10's hash algorithm train the same (a test proves it with another hash seed).
+PYTHONHASHSEED and Python 3.10's hash algorithm train the same. Nothing sets PYTHONHASHSEED, so every process that
+runs this test hashes with another random seed: a reference that followed the hash would fail nearly every run
+(measured: without the labels, seeds 0 and 1 already give different first losses).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from layers import GOLDEN, covers, expect, loss_trace
@@ -51,21 +51,7 @@ def _expect_golden(got: list[float], how: str) -> None:
 
 @covers(LAYER, "(loss trace)")
 def test_loss_trace_matches_the_golden_trace(tmp_path: Path) -> None:
-    _expect_golden(loss_trace(tmp_path), "in this process")
-
-
-@covers(LAYER, "(loss trace)")
-def test_loss_trace_does_not_depend_on_the_string_hash(tmp_path: Path) -> None:
-    # the same run in a fresh process that hashes strings unlike this one (another PYTHONHASHSEED): gliner orders
-    # labels through sets of strings unless the data names them, so a trace that follows the hash fails here
-    seed = "1" if os.environ.get("PYTHONHASHSEED") == "0" else "0"
-    code = ("import json, sys; from pathlib import Path; sys.path[:0] = [sys.argv[1]]; import layers; "
-            "print(json.dumps(layers.loss_trace(Path(sys.argv[2]))))")
-    env = {**os.environ, "PYTHONHASHSEED": seed, "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
-    done = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), str(tmp_path)], env=env,
-                          capture_output=True, text=True, check=False, timeout=600)
-    assert done.returncode == 0, f"the trace's training failed:\n{done.stderr[-3000:]}"
-    _expect_golden(json.loads(done.stdout.strip().splitlines()[-1]), f"with PYTHONHASHSEED={seed}")
+    _expect_golden(loss_trace(tmp_path), f"(PYTHONHASHSEED={os.environ.get('PYTHONHASHSEED', 'random')})")
 
 
 @covers(LAYER, "training.seed")
