@@ -169,3 +169,13 @@ def test_a_moved_loss_trace_is_behaviour_drift_and_other_findings_still_train() 
     assert atlas.real_verdict(_result("2.13.0", "4.51.3", "0.2.26", "broken", [freeze], ()))["ptbr"]["verdict"] \
         == "works", "one test's crash is a finding of the pair, not a pair that cannot train"
     assert atlas.real_verdict(_result("2.13.0", "5.0.0", "0.2.29", "error", [], ())) is None
+
+
+def test_verification_takes_the_boundaries_first_then_a_seeded_sample_shared_out_by_shard(fake_pypi) -> None:
+    built = atlas.build(drift.scan(workers=2, log=lambda _m: None), [], ptbr={"output_dir", "report_to"})
+    chosen = atlas.to_verify(built, 2, seed=3)
+    assert chosen[:2] == atlas.boundaries(built), "both sides of every boundary first"
+    assert len(chosen) == 4
+    assert atlas.to_verify(built, 2, seed=3) == chosen, "the same seed picks the same pairs"
+    shards = [atlas.to_verify(built, 2, seed=3, shard=(i, 3)) for i in (1, 2, 3)]
+    assert sorted(p for s in shards for p in s) == sorted(chosen), "the shards share the pairs out, none twice"
