@@ -19,7 +19,10 @@ from harness import definition
 ROOT = Path(__file__).parents[2]
 CELL = definition.Cell("2.13.0", "5.0.0", "0.2.29")
 HARNESS = """
-import sys
+import signal, sys
+# Ctrl-C as from a terminal, however this test was started: a shell running it in the background (`cmd &`) starts
+# every child with SIGINT ignored, and Python keeps an inherited SIG_IGN
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path[:0] = [{root!r}]
 from harness import cell, definition, docker
 this = definition.Cell("2.13.0", "5.0.0", "0.2.29")
