@@ -35,7 +35,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from harness import cell as cells
-from harness import drift, expected, junit, results
+from harness import drift, expected, junit, report, results
 from harness.results import REPORTS, write_atomic
 
 SCHEMA_VERSION = 1
@@ -81,15 +81,13 @@ def real_verdict(result: results.CellResult) -> dict[str, dict[str, Any]] | None
         return None
     out = {}
     for path, found in (("ptbr", result["breaks"]), ("gliner", result["gliner_path"]["breaks"])):
-        from harness import report
-
         # a cause that stopped the training tests (several of them), or PTBR refusing the versions up front
         stopped = [k for k in report.causes(found) if len(k["tests"]) > 3
                    or (junit.CANNOT_TRAIN in k["cause"] and len(k["tests"]) > 1)
                    or "installed versions: training:" in k["cause"]]
         findings = expected.findings({**result, "breaks": found, "gliner_path": {"breaks": []}})
         if stopped:
-            out[path] = {"verdict": "breaks", "reasons": [expected._short(k["cause"]) for k in stopped]}
+            out[path] = {"verdict": "breaks", "reasons": [expected.one_line(k["cause"]) for k in stopped]}
         elif any(f.startswith("loss trace") for f in findings):
             out[path] = {"verdict": "drift", "reasons": findings}
         else:
@@ -202,11 +200,11 @@ def _runs(row: list[dict[str, Any]], path: str) -> list[tuple[str, str, str, lis
         reasons = p["predicted"][path]["reasons"]
         key = WORDS[verdict] + ("" if p["inside_declared_range"] else " (outside the declared range)")
         general = [r.replace(p["transformers"], "…") for r in reasons[:1]]
-        if out and out[-1][2] == key and out[-1][4] == general:
+        if out and out[-1][2:] == [key, general]:
             out[-1][1] = p["transformers"]
         else:
-            out.append([p["transformers"], p["transformers"], key, general, general])
-    return [(a, b, k, r) for a, b, k, r, _ in out]
+            out.append([p["transformers"], p["transformers"], key, general])
+    return [tuple(run) for run in out]
 
 
 def svg(atlas: dict[str, Any], size: int = 12) -> str:
@@ -257,8 +255,6 @@ def write(atlas: dict[str, Any]) -> None:
 
 
 def current_results() -> list[results.CellResult]:
-    from harness import report
-
     fingerprints = report.current_fingerprints()
     return [r for r in results.load_all() if fingerprints.get(r["id"]) == r["fingerprint"]]
 

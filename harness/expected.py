@@ -28,7 +28,6 @@ from typing import Any
 
 import tomllib
 
-from harness import report as report_
 from harness.definition import ROOT, Cell
 from harness.results import CellResult
 
@@ -44,7 +43,7 @@ HEADER = """\
 FAILING = ("new break", "fixed", "cannot judge")
 
 
-def _short(text: str) -> str:
+def one_line(text: str) -> str:
     """A cause as one stable line: its first line, machine paths and object addresses left out."""
     line = text.strip().splitlines()[0] if text.strip() else text
     line = re.sub(r"(?<![\w.])/(?:[\w.+-]+/)+[\w.+-]*", "<path>", line)
@@ -53,13 +52,15 @@ def _short(text: str) -> str:
 
 def findings(result: CellResult) -> list[str]:
     """A result's findings (see the module doc), sorted."""
+    from harness import report  # report compares with expected verdicts: imported where both are loaded
+
     out: set[str] = set()
     for prefix, found in (("", result["breaks"]), (GLINER_PATH, result["gliner_path"]["breaks"])):
         for b in found:
             if not b.get("cause"):
                 out.add(f"{prefix}{b['field']} [{b['layer']}]")
-        for k in report_.causes(found):
-            out.add(f"{prefix}{_short(k['cause'])}")
+        for k in report.causes(found):
+            out.add(f"{prefix}{one_line(k['cause'])}")
     return sorted(out)
 
 
@@ -87,7 +88,7 @@ def compare(cells: list[Cell], current: dict[str, CellResult], expected: dict[st
             entry["state"] = "not run"
         elif not judgeable(result):
             entry["state"] = "cannot judge"
-            entry["new"] = [f"status {result['status']}: {_short(result.get('reason') or '')}"]
+            entry["new"] = [f"status {result['status']}: {one_line(result.get('reason') or '')}"]
         else:
             got = findings(result)
             if want is None:
@@ -163,7 +164,7 @@ def accept(cells: list[Cell], current: dict[str, CellResult], expected: dict[str
         result = current.get(cell.id)
         if result is None or not judgeable(result):
             why_not = "no current result" if result is None else \
-                f"{result['status']} cannot be accepted ({_short(result.get('reason') or '')})"
+                f"{result['status']} cannot be accepted ({one_line(result.get('reason') or '')})"
             kept.append(f"{cell.id}: {why_not}")
             continue
         why = {b["finding"]: b.get("why", "") for b in expected.get(cell.id, {}).get("breaks", [])}

@@ -71,10 +71,10 @@ def _project(package: str) -> dict:
         if path.is_file():  # stale beats nothing; said where it is used
             return json.loads(path.read_text())
         raise
+    kept = {"files": [{k: f.get(k) for k in ("filename", "url", "yanked", "core-metadata")} for f in page["files"]]}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"files": [{k: f.get(k) for k in ("filename", "url", "yanked", "core-metadata")}
-                                          for f in page["files"]]}))
-    return json.loads(path.read_text())
+    path.write_text(json.dumps(kept))
+    return kept
 
 
 def _version_of(filename: str, package: str) -> Version | None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import definition, junit, results
+from harness import expected as expected_
 from harness.results import Break, CellResult
 
 SCHEMA_VERSION = 2  # 2: "expected" (the comparison), "unresolved", in_definition, version_independent.computed
@@ -101,8 +102,6 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_
     """The report as data. ``current`` maps cell id → the fingerprint a result of its runner must have now (see
     ``current_fingerprints``), to mark results from older code or pins; ``repro_runs``: the cells' latest repro runs;
     ``definition_cells`` and ``expected``: the matrix's cells and their expected verdicts (default: the files')."""
-    from harness import expected as expected_
-
     definition_cells = definition.cells() if definition_cells is None else definition_cells
     expected = expected_.load() if expected is None else expected
 
@@ -192,8 +191,6 @@ def markdown(report: dict[str, Any]) -> str:
     cells = report["cells"]
     counts = ", ".join(f"{n} {s}" for s, n in sorted(report["summary"].items()))
     lines = ["# PTBR version matrix", "", f"{len(cells)} cells: {counts}. Generated {report['generated_at']}.", ""]
-    from harness import expected as expected_
-
     lines += ["## Against the expected verdicts (constraints/expected.toml)", "",
               expected_.summary(report["expected"]) + ".", ""]
     differences = expected_.lines(report["expected"])
@@ -275,8 +272,6 @@ def terminal(report: dict[str, Any]) -> str:
         lines.append(f"in every cell: {len(independent)} version-independent break(s), see reports/matrix.md")
     counts = ", ".join(f"{n} {s}" for s, n in sorted(report["summary"].items()))
     lines.append(f"{len(report['cells'])} result(s): {counts}")
-    from harness import expected as expected_
-
     lines += expected_.lines(report["expected"])
     lines.append("against the expected verdicts: " + expected_.summary(report["expected"]))
     return "\n".join(lines)

@@ -97,8 +97,10 @@ def gliner_config(given: dict[str, Any]) -> Any:
     (whose backbones would have to come from the Hub)."""
     import gliner
 
-    from_dict = getattr(gliner.GLiNER, "_config_from_dict", None)  # gliner 0.2.24+: picks the config class
-    return from_dict(dict(given)) if from_dict else gliner.GLiNERConfig(**given)
+    from_dict = getattr(gliner.GLiNER, "_config_from_dict", None)  # gliner 0.2.28+: picks the class from model_type
+    if from_dict is not None:
+        return from_dict(dict(given))
+    return gliner.GLiNERConfig(**{k: v for k, v in given.items() if k != "model_type"})  # infers the type itself
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from layers import Crossing, covers, expect, run_to
+from layers import Crossing, covers, expect, gliner_config, run_to
 from support import EXAMPLE, write_config
 
 from ptbr import forwarding
@@ -267,10 +267,7 @@ def declared(arch: str) -> frozenset[str]:
     if select is None:  # an older gliner builds GLiNERConfig whatever the keys: every class's keys are accepted
         classes = [c for c in vars(gc).values() if isinstance(c, type) and c.__module__ == gc.__name__]
     else:
-        from_dict = getattr(gliner.GLiNER, "_config_from_dict", None)
-        given = dict(ARCHITECTURES[arch])
-        config = from_dict(given) if from_dict else gliner.GLiNERConfig(**{k: v for k, v in given.items()
-                                                                           if k != "model_type"})
+        config = gliner_config(ARCHITECTURES[arch])
         classes = [getattr(select(config), "config_class", None) or type(config)]
     return frozenset(p for cls in classes for base in cls.__mro__ if base.__module__ == gc.__name__
                      and "__init__" in vars(base) for p in inspect.signature(base.__init__).parameters)
