@@ -18,6 +18,7 @@ import ast
 import concurrent.futures
 import json
 import os
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -288,6 +289,34 @@ def markdown(drift: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+RELEASES_FILE = Path(__file__).parents[1] / "src" / "ptbr" / "releases.json"
+"""Which releases have each field: PTBR ships it, for the message a config gets when it sets a field the installed
+release lacks (``ptbr.surface``). Written by every scan; committed."""
+
+
+def _spans(by_release: dict[str, list[str]]) -> dict[str, list[str]]:
+    spans: dict[str, list[str]] = {}
+    for version in sorted(by_release, key=Version):
+        for name in by_release[version]:
+            spans.setdefault(name, [version, version])[1] = version
+    return dict(sorted(spans.items()))
+
+
+def releases_file(drift: dict[str, Any]) -> dict[str, Any]:
+    """Per TrainingArguments field of transformers and per field of gliner's own subclass: the first and the last
+    final, not yanked, release scanned that has it, and the scanned range."""
+    out: dict[str, Any] = {"made_by": "nox -s drift (harness/drift.py): read from every release's wheel on PyPI"}
+    for package in ("transformers", "gliner"):
+        kept = {v: r for v, r in drift["releases"][package].items() if not r["yanked"]}
+        names = {v: [n for n in (r["fields"] if package == "transformers" else r["subclass_fields"])
+                     if not n.startswith("_")] for v, r in kept.items()}  # _n_gpu: not an argument
+        ordered = sorted(kept, key=Version)
+        out[package] = {"scanned": [ordered[0], ordered[-1]], "fields": _spans(names)}
+    return out
+
+
 def write(drift: dict[str, Any]) -> None:
     write_atomic(REPORTS / "drift.json", json.dumps(drift, indent=1) + "\n")
     write_atomic(REPORTS / "drift.md", markdown(drift))
+    pairs = re.sub(r'\[\n\s*("[^"]*"),\n\s*("[^"]*")\n\s*\]', r"[\1, \2]", json.dumps(releases_file(drift), indent=1))
+    write_atomic(RELEASES_FILE, pairs + "\n")  # one line per field

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import EXAMPLES, RELEASED, ROOT, UPSTREAM
+from support import EXAMPLES, ROOT, UPSTREAM
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["validate", "--help"], ["explain", "--help"], ["train", "--help"],
@@ -74,14 +74,6 @@ def test_unwritable_output_directory_is_exit_2(ptbr, make_config, tmp_path) -> N
     code, _, err = ptbr("validate", make_config(data={"root_dir": str(blocker / "out")}))
     assert code == 2
     assert "data.root_dir: cannot create output directory" in err
-
-
-@pytest.mark.parametrize("path", RELEASED, ids=[p.stem for p in RELEASED])
-def test_upstream_config_validates_with_local_data(ptbr, path: Path) -> None:
-    code, out, err = ptbr("validate", path, "--set", f"data.train_data={EXAMPLES / 'train.json'}",
-                          "--set", "data.root_dir=/tmp/ptbr-validate-only")
-    assert (code, err) == (0, "")
-    assert "not forwarded: training.size_sup" in out
 
 
 def test_config_needing_an_unreleased_gliner_is_refused_naming_field_and_version(ptbr) -> None:
@@ -183,11 +175,12 @@ def test_validate_says_which_model_keys_a_fine_tuning_run_ignores(ptbr, make_con
     saved.mkdir()
     for name in ("gliner_config.json", "model.safetensors"):
         (saved / name).write_text("{}")
-    code, out, err = ptbr("validate", make_config(model={"dropout": 0.3}, training={"prev_path": str(saved)}))
-    assert (code, err) == (0, "")
-    line = next(line for line in out.splitlines() if "the saved model's config is used" in line)
-    assert "ignored model.dropout, model.hidden_size" in line, "every model: key the saved model's config replaces"
-    assert "model.max_width" not in line, "max_width is applied to the saved model (gliner's from_pretrained)"
+    code, _, err = ptbr("validate", make_config(model={"dropout": 0.3}, training={"prev_path": str(saved)}))
+    warned = {line.split(": ")[2] for line in err.splitlines() if line.startswith("warning: ")}
+    assert code == 0
+    assert {"model.dropout", "model.hidden_size"} <= warned, "every model: key the saved model's config replaces"
+    assert "the saved model's config is used" in err
+    assert "model.max_width" not in warned, "max_width is applied to the saved model (gliner's from_pretrained)"
 
 
 def test_explain_shows_what_validate_and_train_would_refuse(ptbr, make_config, tmp_path) -> None:

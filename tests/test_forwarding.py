@@ -159,13 +159,13 @@ def test_a_model_key_gliner_does_not_have_is_refused_whatever_its_name() -> None
 
 
 def test_a_prev_path_run_says_which_model_keys_it_applies_and_which_it_ignores() -> None:
-    assert forwarding.plan(config(model={"max_width": 3})).ignored_model_keys() == [], "no prev_path: all apply"
+    assert forwarding.plan(config(model={"max_width": 3})).warnings() == [], "no prev_path: all apply"
     applied = compat.pretrained_keywords()  # model: key → from_pretrained keyword, read from the installed gliner
     ignored = next(k for k in ("hidden_size", "dropout", "max_types") if k not in applied)
     values = {k: v for k, v in {"max_len": 100, "max_width": 5, "post_fusion_schema": "l2l-l2t"}.items()
               if k in applied}  # model: keys the installed gliner applies to a saved model, with valid values
     p = forwarding.plan(config(model={ignored: 7, **values}, training={"prev_path": "m/x"}))
-    assert p.ignored_model_keys() == sorted([f"model.{ignored}", "model.model_name"]), \
+    assert sorted(w.key for w in p.warnings()) == sorted([f"model.{ignored}", "model.model_name"]), \
         "the keys the saved model does not take (model_name included: its backbone is the saved one)"
     reasons = {r.route.sources[0]: r.value.reason for r in p.resolved if r.route.kind == "model"
                and isinstance(r.value, forwarding.Skip) and r.route.sources[0] in (f"model.{ignored}",

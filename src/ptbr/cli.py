@@ -30,11 +30,15 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config value, e.g. --set training.num_steps=100 (repeatable; the value is "
                             "read as YAML)")
+        p.add_argument("--strict", action="store_true",
+                       help="refuse keys the installed versions would read nowhere (each is otherwise a warning: "
+                            "e.g. decoder settings without a labels decoder); the same as run.strict: true")
         return p
 
     with_config("validate", "check a config and its data files",
                 "Check the config, its data files and output directory against the installed versions. Prints a "
-                "one-screen summary, or every problem (exit 2).")
+                "one-screen summary and a warning for each key the installed versions would read nowhere (on "
+                "stderr), or every problem (exit 2).")
     explain = with_config("explain", "show where every key goes and the value the trainer receives",
                           "For every key of the file: its value, its destination (GLiNER model config, a "
                           "TrainingArguments field under the installed name, data loading, run metadata) and the "
@@ -50,8 +54,11 @@ def _parser() -> argparse.ArgumentParser:
                             "a few steps on a few examples, output in <output>/smoke, nothing downloaded")
     train.add_argument("--traceback", action="store_true", help="print the full traceback when training fails")
     schema = sub.add_parser("schema", help="print the config's JSON Schema (for editor completion)",
-                            description="Print the JSON Schema of the config. Save it and point yaml-language-"
-                                        "server at it: `# yaml-language-server: $schema=ptbr.schema.json`.")
+                            description="Print the JSON Schema of the config on the installed versions: PTBR's keys "
+                                        "and every TrainingArguments field of the installed transformers and gliner "
+                                        "that training: accepts under its own name. Save it and point "
+                                        "yaml-language-server at it: `# yaml-language-server: "
+                                        "$schema=ptbr.schema.json`.")
     schema.add_argument("--markdown", action="store_true", help="print the config reference (Markdown) instead")
     return parser
 
@@ -70,7 +77,7 @@ def _validate(args: argparse.Namespace) -> int:
     out = train.check_output_dir(config)
     train_items, eval_items = train.load_data(config)
     with train.cpu_only(config.training.use_cpu):
-        plan, targs, _ = train.prepare(config, doc.where)  # what train checks before it writes anything
+        plan, targs, _ = train.prepare(config, doc.where, strict=args.strict)  # what train checks before writing
     t, a = config.training, plan.args_kwargs
     precision = "bf16" if t.bf16 else "fp16" if t.fp16 else "fp32"
     lines = [
@@ -85,12 +92,11 @@ def _validate(args: argparse.Namespace) -> int:
         f"report_to {compat.read_back(targs, 'report_to')}",
         f"  output     {out} (checkpoint every {a['save_steps']} steps)",
     ]
-    skipped = [f for f in forwarding.NOT_FORWARDED if tuple(f.split(".")) in doc.origins]
-    if skipped:
-        lines.append(f"  not forwarded: {', '.join(skipped)} (see `ptbr explain`)")
-    if ignored := plan.ignored_model_keys():
-        lines.append(f"  {forwarding.ignored_with_prev_path()}: ignored {', '.join(ignored)}")
+    if passthrough := forwarding.passthrough_keys(config):
+        lines.append(f"  passthrough {', '.join(f'{k}={compat.read_back(targs, k)!r}' for k in passthrough)}")
     print("\n".join(lines))
+    for warning in plan.warnings(doc.where):
+        print(f"warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -100,7 +106,7 @@ def _explain(args: argparse.Namespace) -> int:
     doc, config = _load(args.config, args.overrides)
     refused: list[Any] = []  # what validate and train refuse: shown here, not refused
     with train.cpu_only(config.training.use_cpu):
-        plan, targs, model_config = train.prepare(config, doc.where, refused)
+        plan, targs, model_config = train.prepare(config, doc.where, refused, strict=args.strict)
     data = explain.explanation(doc, plan, targs, model_config, refused)
     print(json.dumps(data, indent=2) if args.json else explain.render(data))
     return EXIT_OK
@@ -112,7 +118,7 @@ def _train(args: argparse.Namespace) -> int:
     doc, config = _load(args.config, args.overrides)
     try:
         result = train.run(config, smoke=args.smoke, log=lambda m: print(f"ptbr: {m}", file=sys.stderr),
-                           where=doc.where)
+                           where=doc.where, strict=args.strict)
     except ConfigError:
         raise  # bad input found while preparing: main() prints it, exit 2
     except KeyboardInterrupt:
@@ -132,7 +138,7 @@ def _train(args: argparse.Namespace) -> int:
 def _schema(args: argparse.Namespace) -> int:
     from ptbr import reference
 
-    print(reference.markdown() if args.markdown else json.dumps(reference.json_schema(), indent=2))
+    print(reference.markdown(installed=True) if args.markdown else json.dumps(reference.json_schema(), indent=2))
     return EXIT_OK
 
 

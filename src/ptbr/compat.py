@@ -47,6 +47,22 @@ RENAMED = {
     "eval_strategy": "evaluation_strategy",  # transformers 4.41
 }
 
+# A TrainingArguments field that transformers renamed or folded into another → the field that took its place (for the
+# message a config gets when it names a field the installed release does not have; releases: ptbr/releases.json)
+SUCCESSORS = {
+    "evaluation_strategy": "eval_strategy",  # renamed in 4.41; gone after 4.50
+    "no_cuda": "use_cpu",  # 4.34; gone in 5.0
+    "per_gpu_train_batch_size": "per_device_train_batch_size",  # gone in 5.0
+    "per_gpu_eval_batch_size": "per_device_eval_batch_size",  # gone in 5.0
+    "push_to_hub_token": "hub_token",  # gone in 5.0
+    "push_to_hub_model_id": "hub_model_id",  # gone in 5.0
+    "fp16_backend": "half_precision_backend",  # both gone in 5.0
+    "include_inputs_for_metrics": "include_for_metrics",  # gone in 5.0
+    "adafactor": "optim",  # optim: adafactor; gone in 5.0
+    "group_by_length": "train_sampling_strategy",  # train_sampling_strategy: group_by_length, 5.2
+    "warmup_ratio": "warmup_steps",  # a ratio below 1 in warmup_steps; gone from transformers in 5.15
+}
+
 
 @functools.cache
 def versions() -> dict[str, str]:
@@ -113,20 +129,29 @@ def build_training_arguments(kwargs: dict[str, Any], sources: dict[str, str], cl
                              where: Callable[[tuple[str, ...]], str] | None = None) -> Any:
     """The real TrainingArguments of the installed versions, built from canonical keyword arguments. When
     transformers rejects them, the error is reported at the config key of the field its message names (``where``
-    locates a key in its file)."""
+    locates a key in its file); that field is then left out and the rest built again, so that every rejected value
+    is reported at once."""
     cls = cls or training_arguments_class()
     installed = to_installed(kwargs, argument_names(cls), sources)
-    try:
-        args = cls(**installed)
-    except (ValueError, TypeError, ImportError) as exc:
-        canonical = dict(zip(installed, kwargs, strict=True))  # the message names the installed fields
-        named = [canonical[name] for name in keys_named_in(str(exc), installed)]
-        key = sources.get(named[0], "training") if named else "training"
-        raise ConfigError([Problem(
-            where(tuple(key.split("."))) if where and named else "installed versions", key,
-            f"transformers rejected the training arguments: {exc}",
-            f"with {stack()}; see `ptbr explain` for the value each field receives",
-        )]) from None
+    canonical = dict(zip(installed, kwargs, strict=True))  # transformers' messages name the installed fields
+    problems: list[Problem] = []
+    while True:
+        try:
+            args = cls(**installed)
+            break
+        except Exception as exc:  # __post_init__ checks values with whatever it calls: all of it is bad input
+            named = keys_named_in(str(exc), installed)
+            key = sources.get(canonical[named[0]], "training") if named else "training"
+            problems.append(Problem(
+                where(tuple(key.split("."))) if where and named else "installed versions", key,
+                f"transformers rejected the training arguments: {exc}",
+                f"with {stack()}; see `ptbr explain` for the value each field receives",
+            ))
+            if not named:
+                break
+            installed = {k: v for k, v in installed.items() if k != named[0]}
+    if problems:
+        raise ConfigError(problems)
     _keep_warmup(args, kwargs.get("warmup_steps"), sources.get("warmup_steps", "training.warmup_steps"))
     return args
 
@@ -312,7 +337,9 @@ def _declared(config_class: type) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=64)
-def _architecture(model_json: str) -> tuple[str, frozenset[str]] | None:
+def _picked(model_json: str) -> tuple[Any, type] | None:
+    """(the config gliner builds from these model: keys, the model class it picks for it), or None where the
+    installed gliner has no ``_get_gliner_class`` or rejects the values."""
     import json
 
     import gliner
@@ -322,10 +349,29 @@ def _architecture(model_json: str) -> tuple[str, frozenset[str]] | None:
         return None
     try:
         config = built_model_config(json.loads(model_json))
-        config_class = getattr(pick(config), "config_class", None) or type(config)
+        return config, pick(config)
     except Exception:  # whatever gliner or transformers raise for the values: reported by train.model_config
         return None
+
+
+@functools.lru_cache(maxsize=64)
+def _architecture(model_json: str) -> tuple[str, frozenset[str]] | None:
+    picked = _picked(model_json)
+    if picked is None:
+        return None
+    config, model_class = picked
+    config_class = getattr(model_class, "config_class", None) or type(config)
     return str(getattr(config, "model_type", config_class.__name__)), _declared(config_class)
+
+
+def model_class(model_kwargs: dict[str, Any]) -> type:
+    """The model class the installed gliner builds from these model: keys (``GLiNER`` itself where it cannot say)."""
+    import json
+
+    import gliner
+
+    picked = _picked(json.dumps(model_kwargs, sort_keys=True, default=str))
+    return picked[1] if picked is not None else gliner.GLiNER
 
 
 def architecture(model_kwargs: dict[str, Any]) -> tuple[str, frozenset[str]] | None:

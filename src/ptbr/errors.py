@@ -53,5 +53,9 @@ def keys_named_in(message: str, values: dict[str, object]) -> list[str]:
     is about the key holding 'bert'), then those it names."""
     by_value = [k for k, v in values.items()
                 if any(isinstance(x, str) and len(x) > 1 and repr(x) in message for x in _leaves(v))]
-    by_name = [k for k in values if re.search(rf"\b{re.escape(k)}\b", message)]
+    # the longest name first: "--fp16_full_eval ... --fp16" is about fp16_full_eval before fp16
+    by_name = sorted((k for k in values if re.search(rf"\b{re.escape(k)}\b", message)), key=len, reverse=True)
+    if not by_value and not by_name:  # "bogus is not a valid OptimizerNames": the value, unquoted, opens the message
+        by_value = [k for k, v in values.items()
+                    if any(isinstance(x, str) and len(x) > 1 and message.startswith(f"{x} ") for x in _leaves(v))]
     return by_value + [k for k in by_name if k not in by_value]

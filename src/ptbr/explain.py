@@ -63,9 +63,11 @@ def explanation(doc: Document, plan: Plan, args: Any, model_config: Any,
         for r in plan.resolved
         if r.route.kind in ("args", "train_model") and not named.intersection(r.route.sources)
     ]
-    problems = [{"where": p.where, "key": p.key, "message": p.message, "hint": p.hint} for p in refused]
+    def problems(found: list[Problem]) -> list[dict[str, Any]]:
+        return [{"where": p.where, "key": p.key, "message": p.message, "hint": p.hint} for p in found]
+
     return {"config": str(doc.path), "versions": compat.versions(), "keys": keys, "defaults": defaults,
-            "refused": problems}
+            "warnings": problems(plan.warnings(doc.where)), "refused": problems(list(refused))}
 
 
 def _plain(value: Any) -> Any:
@@ -102,6 +104,9 @@ def render(data: dict[str, Any]) -> str:
     lines += ["", "Set by PTBR though not in the file:"]
     for d in data["defaults"]:
         lines.append(f"  {d['destination']} = {_show(d.get('value'))}   ({d['rule']})")
+    if data["warnings"]:
+        lines += ["", "Read nowhere by the installed versions (warnings; --strict refuses them):"]
+        lines += [f"  {p['where']}: {p['key']}: {p['message']}" for p in data["warnings"]]
     if data["refused"]:
         lines += ["", "validate and train would refuse this config:"]
         lines += [f"  {p['where']}: {p['key']}: {p['message']}" for p in data["refused"]]

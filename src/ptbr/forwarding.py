@@ -22,13 +22,14 @@ from typing import Any, Literal
 
 from ptbr import compat
 from ptbr.errors import ConfigError, Problem
-from ptbr.schema import Config, ModelConfig
+from ptbr.schema import Config, ModelConfig, TrainingConfig
 
 DestKind = Literal["model", "pretrained", "args", "train_model", "data", "run", "env"]
 # names of the "run" destinations, for the code that acts on them
 BACKBONE_WEIGHTS = "GLiNER.from_config(backbone_from_pretrained)"
 START_FROM = "GLiNER.from_pretrained"
 RESUME = "Trainer.train(resume_from_checkpoint)"
+STRICT = "keys read nowhere"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class Skip:
     reason: str
     blocking: bool = False
     """The config asks for something the installed versions cannot do: validate and train refuse it."""
+    warn: bool = False
+    """A value was given that the installed versions read nowhere, and the config trains as written without it:
+    validate, explain and train warn (and refuse it with --strict)."""
 
 
 @dataclass(frozen=True)
@@ -149,11 +153,11 @@ def _mlflow_tags(config: Config) -> Any:
 
 def _model_field(name: str) -> Route:
     def value(config: Config) -> Any:
+        v = getattr(config.model, name)
         if config.training.prev_path is not None:
             if name in compat.pretrained_keywords():
                 return Skip("training.prev_path is set: applied to the saved model by GLiNER.from_pretrained")
-            return Skip(ignored_with_prev_path())
-        v = getattr(config.model, name)
+            return Skip(ignored_with_prev_path(), warn=v is not None and name in gliner_model_keys(config))
         if v is None:
             return Skip("not set: gliner's default applies")
         # model_type is a key where gliner reads it to pick the class: checked on what gliner builds
@@ -169,9 +173,8 @@ def _model_field(name: str) -> Route:
                         blocking=True)
         built = compat.architecture(gliner_model_keys(config))
         if built is not None and name != "model_type" and name not in built[1]:
-            return Skip(f"gliner {compat.versions()['gliner']} builds a {built[0]} model from these keys, which has "
-                        f"no setting {name!r} (it would be stored in the model config and read by nothing; other "
-                        "keys select other architectures)", blocking=True)
+            return Skip(f"gliner {compat.versions()['gliner']} builds a {built[0]} model from these keys, which reads "
+                        f"no setting {name!r}: not forwarded (other keys select other architectures)", warn=True)
         return v
 
     return Route("model", name, (f"model.{name}",), value, f"model.{name}")
@@ -232,6 +235,9 @@ ROUTES: tuple[Route, ...] = (
     Route("run", START_FROM, ("training.prev_path",),
           lambda c: c.training.prev_path if c.training.prev_path is not None else Skip("not set: built from model:"),
           "training.prev_path: GLiNER.from_pretrained"),
+    Route("run", STRICT, ("run.strict",), lambda c: "refused" if c.run.strict else "warned",
+          "run.strict: validate, explain and train refuse the keys the installed versions read nowhere when true, "
+          "and warn about them otherwise (as --strict)"),
     Route("run", RESUME, ("training.resume_from_checkpoint",),
           lambda c: c.training.resume_from_checkpoint if c.training.resume_from_checkpoint not in (None, False)
           else Skip("not resuming"),
@@ -326,12 +332,6 @@ class Plan:
         """Keywords of GLiNER.from_pretrained that apply model: keys to the saved model of training.prev_path."""
         return self.values("pretrained")
 
-    def ignored_model_keys(self) -> list[str]:
-        """model: keys in the config that a training.prev_path run does not use (their reason: explain)."""
-        if self.config.training.prev_path is None:
-            return []
-        return sorted(f"model.{k}" for k in gliner_model_keys(self.config) if k not in compat.pretrained_keywords())
-
     @property
     def train_model_kwargs(self) -> dict[str, Any]:
         return self.values("train_model")
@@ -344,8 +344,9 @@ class Plan:
         """Canonical argument name → the config key it comes from, for error messages."""
         return {r.route.name: (r.route.sources or ("training",))[0] for r in self.resolved if r.route.kind == "args"}
 
-    def check(self, where: Callable[[tuple[str, ...]], str] | None = None) -> None:
-        """Raise ConfigError for every value the installed versions cannot honour. ``where`` locates a key."""
+    def check(self, where: Callable[[tuple[str, ...]], str] | None = None, strict: bool = False) -> None:
+        """Raise ConfigError for every value the installed versions cannot honour, and with ``strict`` for every
+        warning too. ``where`` locates a key."""
         locate = where or (lambda _key: "installed versions")
         problems = [
             Problem(locate(tuple(r.route.sources[0].split("."))), r.route.sources[0],
@@ -353,16 +354,51 @@ class Plan:
                     "install a gliner release that has it, or remove the key")
             for r in self.resolved if isinstance(r.value, Skip) and r.value.blocking
         ]
+        if strict:
+            problems += [Problem(w.where, w.key, f"read nowhere (strict): {w.message}",
+                                 "remove the key, or drop --strict (run.strict) to train with a warning")
+                         for w in self.warnings(where)]
         if problems:
             raise ConfigError(problems)
+
+    def warnings(self, where: Callable[[tuple[str, ...]], str] | None = None) -> list[Problem]:
+        """Keys given a value that the installed versions read nowhere, while the config trains as written: a
+        model: key of another architecture, a model: key a fine-tuning run does not apply, an upstream key no gliner
+        reads. Each once, at its place."""
+        locate = where or (lambda _key: "installed versions")
+        found: dict[str, str] = {}
+        for r in self.resolved:
+            if isinstance(r.value, Skip) and r.value.warn:
+                found.setdefault(r.route.sources[0], r.value.reason)
+        for dotted, reason in NOT_FORWARDED.items():
+            section, name = dotted.split(".")
+            if name in getattr(self.config, section).model_fields_set:
+                found.setdefault(dotted, f"not forwarded: {reason}")
+        return [Problem(locate(tuple(key.split("."))), key, message, "remove the key to silence this; --strict "
+                        "refuses it") for key, message in found.items()]
 
     def for_field(self, dotted: str) -> list[Resolved]:
         return [r for r in self.resolved if dotted in r.route.sources]
 
 
+def _passthrough(name: str) -> Route:
+    """A training: key under the name of a field of the installed TrainingArguments that PTBR has no key for."""
+    return Route("args", name, (f"training.{name}",), lambda c: getattr(c.training, name),
+                 f"training.{name}, as written (a field of the installed TrainingArguments)")
+
+
+def passthrough_keys(config: Config) -> list[str]:
+    """The passthrough options this config sets (:mod:`ptbr.surface`: fields of the installed TrainingArguments
+    under their own name); null means not set."""
+    declared = TrainingConfig.model_fields
+    return [name for name in type(config.training).model_fields
+            if name not in declared and getattr(config.training, name) is not None]
+
+
 def plan(config: Config) -> Plan:
     """Evaluate every route for this config. Pure: builds nothing, imports only gliner's config module."""
     extra = tuple(route(name) for name in config.model.model_extra or {} for route in (_model_field, _pretrained_field))
+    extra += tuple(_passthrough(name) for name in passthrough_keys(config))
     return Plan(config, tuple(Resolved(route, route.value(config)) for route in ROUTES + extra))
 
 

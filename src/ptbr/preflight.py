@@ -7,7 +7,8 @@ problem names the config key and its place in the file.
 - no model declares custom code (``auto_map``) unless ``model.trust_remote_code`` is true;
 - ``training.resume_from_checkpoint`` names a checkpoint (or, ``true``, the output directory has one);
 - every integration in ``report_to`` is installed;
-- the learning-rate schedule can be built with what PTBR passes (some need ``lr_scheduler_kwargs``);
+- the learning-rate schedule can be built with the config's ``lr_scheduler_kwargs`` (some schedules need them);
+- the model gliner builds can do what the options ask of it (``gradient_checkpointing``);
 - the installed gliner's ``train_model`` can build a Trainer of the installed transformers.
 """
 
@@ -131,26 +132,53 @@ def _report_to(config: Config) -> list[tuple[str, str, str | None]]:
 
 
 def _scheduler(config: Config) -> list[tuple[str, str, str | None]]:
-    """Build the schedule once on a stand-in optimizer: what the Trainer will do at its first step."""
+    """Build the schedule once on a stand-in optimizer, with the config's ``lr_scheduler_kwargs`` (a passthrough
+    option: a mapping, or its JSON text): what the Trainer will do at its first step."""
+    import json
+
     import torch
     from transformers import get_scheduler
 
+    t, key = config.training, "training.scheduler_type"
+    given = getattr(t, "lr_scheduler_kwargs", None)
+    try:
+        kwargs = json.loads(given) if isinstance(given, str) else dict(given or {})
+    except ValueError as exc:
+        return [("training.lr_scheduler_kwargs", f"not a JSON object: {exc}", "write a mapping, e.g. "
+                 "{min_lr_rate: 0.1}")]
+    if given is not None:
+        key = "training.lr_scheduler_kwargs"
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     try:
-        get_scheduler(config.training.scheduler_type, optimizer, num_warmup_steps=0,
-                      num_training_steps=config.training.num_steps)
+        get_scheduler(t.scheduler_type, optimizer, num_warmup_steps=0, num_training_steps=t.num_steps,
+                      **({"scheduler_specific_kwargs": kwargs} if kwargs else {}))
     except (ValueError, TypeError) as exc:
-        return [("training.scheduler_type", f"transformers cannot build the {config.training.scheduler_type!r} "
-                 f"schedule from what PTBR passes: {exc}", "choose another scheduler_type (PTBR does not pass "
-                 "lr_scheduler_kwargs)")]
+        return [(key, f"transformers cannot build the {t.scheduler_type!r} schedule with "
+                 f"lr_scheduler_kwargs {kwargs}: {exc}", "give the arguments it needs in training.lr_scheduler_kwargs "
+                 "(e.g. cosine_with_min_lr: {min_lr_rate: 0.1}), or choose another scheduler_type")]
     return []
+
+
+def _gradient_checkpointing(config: Config) -> list[tuple[str, str, str | None]]:
+    """transformers' Trainer calls ``model.gradient_checkpointing_enable()`` when the option is on; no gliner model
+    class has that method (0.2.23 to 0.2.29), so the run would fail once the model is built."""
+    if getattr(config.training, "gradient_checkpointing", None) is not True:
+        return []
+    from ptbr import forwarding
+
+    cls = compat.model_class(forwarding.gliner_model_keys(config) if config.training.prev_path is None else {})
+    if hasattr(cls, "gradient_checkpointing_enable"):
+        return []
+    return [("training.gradient_checkpointing", f"gliner {compat.versions()['gliner']}'s {cls.__name__} cannot "
+             "checkpoint gradients (it has no gradient_checkpointing_enable, which transformers' Trainer calls "
+             "before the first step)", "remove the key, or set it to false")]
 
 
 def check(config: Config, output_dir: Path, where: Where | None = None) -> None:
     """Raise ConfigError with every problem above, each at its key's place."""
     locate = where or (lambda _key: "installed versions")
     found = [*_paths(config), *_custom_code(config), *_resume(config, output_dir), *_report_to(config),
-             *_scheduler(config)]
+             *_scheduler(config), *_gradient_checkpointing(config)]
     problems = [Problem(locate(tuple(key.split("."))), key, message, hint) for key, message, hint in found]
     if config.training.resume_from_checkpoint is None and (why := compat.gliner_trainer_problem()):
         problems.append(Problem("installed versions", "training", why, "install gliner 0.2.25 or newer, or a "

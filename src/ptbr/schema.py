@@ -36,7 +36,8 @@ class _Section(BaseModel):
 
 
 class RunConfig(_Section):
-    """Run metadata: how this run is named and described to people and reporting integrations."""
+    """Run metadata: how this run is named and described to people and reporting integrations, and how strictly PTBR
+    treats keys the installed versions would read nowhere."""
 
     name: str | None = None
     """Run name, shown by reporting integrations (TrainingArguments.run_name)."""
@@ -44,6 +45,9 @@ class RunConfig(_Section):
     """Tags for the run; passed to the reporting integrations that accept tags (wandb, mlflow)."""
     description: str | None = None
     """Free-text description; passed to the reporting integrations that accept one (wandb notes, mlflow note)."""
+    strict: bool = False
+    """Refuse keys that the installed versions would read nowhere (e.g. decoder settings without a labels decoder),
+    instead of training with a warning for each; the same as `--strict`."""
 
 
 class ModelConfig(_Section):
@@ -161,7 +165,9 @@ class DataConfig(_Section):
 
 
 class TrainingConfig(_Section):
-    """How to train. Every value PTBR passes to the trainer comes from here or from a documented default."""
+    """How to train. Every value PTBR passes to the trainer comes from here or from a documented default. Any other
+    field of the installed TrainingArguments (transformers' and gliner's) is accepted under its own name, checked
+    against its type and forwarded as written, unless PTBR sets it under a key of its own (see below)."""
 
     prev_path: str | None = None
     """Start from this GLiNER model (id or directory) instead of building one from `model:`; null or "none" for no."""
@@ -277,6 +283,20 @@ def fields() -> list[str]:
     return [f"{name}.{field}" for name, section in SECTIONS.items() for field in section.model_fields]
 
 
+def _unknown_training_key(doc: Document, key: tuple[str, ...]) -> Problem:
+    """A training: key that is not a field of the schema on the installed versions: PTBR's own name for it, why it is
+    refused, the releases that have it, or the nearest name."""
+    from ptbr import compat, surface
+
+    why = surface.refusal(key[1])
+    if why is not None:
+        return Problem(doc.where(key), ".".join(key), why.message, why.hint)
+    v = compat.versions()
+    return Problem(doc.where(key), ".".join(key), f"unknown key (not a PTBR key, nor a field of TrainingArguments in "
+                   f"transformers {v['transformers']} / gliner {v['gliner']})",
+                   surface.suggestion(key[1]) or _unknown_key_hint(key))
+
+
 def _unknown_key_hint(key: tuple[str, ...]) -> str | None:
     name = key[-1]
     if len(key) == 1:
@@ -317,8 +337,12 @@ def type_name(annotation: Any) -> str:
 
 
 def _field_type(loc: tuple[Any, ...]) -> str | None:
-    """The declared type of a section field in words, e.g. "string | list of string"."""
+    """The declared type of a section field in words, e.g. "string | list of string" (passthrough options too)."""
     section = SECTIONS.get(str(loc[0])) if loc else None
+    if section is not None and len(loc) >= 2 and loc[1] not in section.model_fields and loc[0] == "training":
+        from ptbr import surface
+
+        section = surface.config_class().model_fields["training"].annotation
     if section is None or len(loc) < 2 or loc[1] not in section.model_fields:
         return None
     return type_name(section.model_fields[loc[1]].annotation)
@@ -329,6 +353,8 @@ def _problem(doc: Document, error: dict[str, Any]) -> Problem:
     given = error.get("input")
     if error["type"] in ("model_type", "dict_type") and len(key) == 1:
         return Problem(doc.where(key), key[0], f"expected a mapping of keys (a section), got {given!r}")
+    if error["type"] == "extra_forbidden" and len(key) == 2 and key[0] == "training":
+        return _unknown_training_key(doc, key)
     if error["type"] == "extra_forbidden":
         return Problem(doc.where(key), _dotted(error["loc"]), "unknown key", _unknown_key_hint(key))
     if error["type"] == "missing":
@@ -445,10 +471,13 @@ def _installed_choices(config: Config, doc: Document) -> list[Problem]:
 
 
 def validate(doc: Document) -> Config:
-    """The typed config of a loaded document, or ConfigError with every problem (type errors and contradictions)."""
+    """The typed config of a loaded document on the installed versions (:func:`ptbr.surface.config_class`: PTBR's keys
+    and the passthrough options), or ConfigError with every problem (type errors and contradictions)."""
+    from ptbr import surface
+
     problems = _unknown_model_keys(doc)
     try:
-        config = Config.model_validate(doc.data)
+        config = surface.config_class().model_validate(doc.data)
     except ValidationError as exc:
         raise ConfigError(problems + _problems(doc, exc.errors())) from None
     problems += _cross_checks(config, doc) + _installed_choices(config, doc)

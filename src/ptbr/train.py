@@ -205,9 +205,10 @@ def _fit(model: Any, args: Any, train: list, evaluation: list | None, plan: forw
 
 
 def run(config: Config, *, smoke: bool = False, log: Any = print,
-        where: Callable[[tuple[str, ...]], str] | None = None) -> Result:
+        where: Callable[[tuple[str, ...]], str] | None = None, strict: bool = False) -> Result:
     """Train for real. Bad input raises ConfigError before anything is written or built; ``where`` locates a config
-    key in its file for those errors."""
+    key in its file for those errors. Keys the installed versions read nowhere are logged as warnings first (refused
+    with ``strict`` or ``run.strict``)."""
     start = time.monotonic()
     check_output_dir(config)  # before --smoke writes its tiny backbone there
     train, evaluation = load_data(config)
@@ -219,9 +220,9 @@ def run(config: Config, *, smoke: bool = False, log: Any = print,
             log(f"smoke: {note}")
     out = check_output_dir(config)
     with cpu_only(config.training.use_cpu):
-        plan, args, _ = prepare(config, where)
-        if ignored := plan.ignored_model_keys():
-            log(f"{forwarding.ignored_with_prev_path()}: ignored {', '.join(ignored)}")
+        plan, args, _ = prepare(config, where, strict=strict)
+        for warning in plan.warnings(where):
+            log(f"warning: {warning}")
         if plan.pretrained_kwargs:
             log(f"applied to the saved model: {plan.pretrained_kwargs}")
         seed_everything(config.training.seed)  # the Trainer seeds only after the model exists: seed its init too
@@ -260,15 +261,15 @@ def model_config(plan: forwarding.Plan, where: Callable[[tuple[str, ...]], str] 
 
 
 def prepare(config: Config, where: Callable[[tuple[str, ...]], str] | None = None,
-            refused: list[Problem] | None = None) -> tuple[forwarding.Plan, Any, Any]:
+            refused: list[Problem] | None = None, strict: bool = False) -> tuple[forwarding.Plan, Any, Any]:
     """Everything checked before anything is written or built, the same for `validate`, `explain` and `train`: what
     the installed versions cannot honour, the filesystem and libraries (:mod:`ptbr.preflight`), the real
     TrainingArguments and gliner's model config. Returns the plan, the TrainingArguments and the model config (None
-    with prev_path). With ``refused`` (a
-    list: explain), what train would refuse is collected there instead of raised, as far as the real objects can
-    still be built."""
+    with prev_path). With ``refused`` (a list: explain), what train would refuse is collected there instead of raised,
+    as far as the real objects can still be built. With ``strict`` (or ``run.strict``) warnings are refusals."""
     plan = forwarding.plan(config)
-    for check in (lambda: plan.check(where), lambda: preflight.check(config, output_dir(config), where)):
+    strict = strict or config.run.strict
+    for check in (lambda: plan.check(where, strict), lambda: preflight.check(config, output_dir(config), where)):
         try:
             check()
         except ConfigError as exc:

@@ -12,9 +12,9 @@ import importlib
 
 from _pytest.mark.structures import ParameterSet
 
-from ptbr import forwarding, schema
+from ptbr import forwarding, schema, surface
 
-PROVING_MODULES = ("test_layer1_ptbr", "test_layer2_transformers")
+PROVING_MODULES = ("test_layer1_ptbr", "test_layer2_transformers", "test_layer1_surface")
 PROVING_LAYERS = ("ptbr", "transformers")
 EFFECT_MODULES = (*PROVING_MODULES, "test_layer3_torch", "test_gpu", "test_layer4_e2e")
 DEPTH = ("ptbr", "transformers", "torch", "e2e")
@@ -46,6 +46,7 @@ DEEPEST: dict[str, tuple[str, str]] = {
     "training.prev_path": ("ptbr", "the weights GLiNER.from_pretrained starts from (layer 1)"),
     "training.resume_from_checkpoint": ("ptbr", "the checkpoint handed to Trainer.train (layer 1)"),
     "training.compile_model": ("ptbr", "torch.compile needs a C compiler at run time; layer 1 reads torch_compile"),
+    "run.strict": ("ptbr", "whether validate and train refuse a key the installed versions read nowhere (layer 1)"),
     **{f"training.{k}": ("e2e", "files on disk and the loss of a whole ptbr train") for k in (
         "output_dir", "num_steps", "eval_every", "save_steps", "logging_steps", "save_total_limit", "seed",
         "lr_others")},
@@ -64,6 +65,22 @@ DEEPEST: dict[str, tuple[str, str]] = {
         "torch", "the dtype and device of the forward pass, and CUDA left alone (fp16: GPU mode only)")),
 }
 """Each forwarded field: the deepest layer that can observe it, and what it observes there."""
+
+
+def passthrough_depth() -> dict[str, tuple[str, str]]:
+    """The passthrough options of the installed versions: gliner's loss options are observed in the loss (layer 2);
+    every other one is a field the Trainer reads as it is, read back on the real object layer 1 hands gliner."""
+    from test_layer2_transformers import GLINER_LOSS_OPTIONS
+
+    loss = ("transformers", "the loss call and, for loss_type, dice_gamma and use_span_width_weight, the loss on a "
+            "fixed batch (layer 2)")
+    plain = ("ptbr", "read back on the real TrainingArguments (test_layer1_surface.py)")
+    return {f"training.{name}": loss if name in GLINER_LOSS_OPTIONS else plain for name in surface.passthrough()}
+
+
+def forwarded_fields() -> list[str]:
+    """Every field PTBR forwards on the installed versions: the schema's own and the passthrough options."""
+    return [f for f in schema.fields() if f not in forwarding.NOT_FORWARDED] + sorted(passthrough_depth())
 
 
 def _marks(test) -> list:
@@ -110,7 +127,7 @@ def uncovered(fields: list[str], covered: set[str], not_forwarded: dict[str, str
 
 
 def test_every_field_is_proven_or_listed_as_not_forwarded() -> None:
-    missing = uncovered(schema.fields(), covered_fields(), forwarding.NOT_FORWARDED)
+    missing = uncovered([*schema.fields(), *passthrough_depth()], covered_fields(), forwarding.NOT_FORWARDED)
     assert missing == [], (
         f"completeness: expected every schema field proven in layer 1 or 2 or listed in forwarding.NOT_FORWARDED, "
         f"got no test for {missing}"
@@ -129,8 +146,7 @@ def test_not_forwarded_fields_are_not_also_claimed_as_forwarded() -> None:
 
 
 def test_every_forwarded_field_is_proven_at_the_deepest_layer_it_declares() -> None:
-    forwarded = [f for f in schema.fields() if f not in forwarding.NOT_FORWARDED]
-    problems = depth_problems(DEEPEST, proven_at(), forwarded)
+    problems = depth_problems({**DEEPEST, **passthrough_depth()}, proven_at(), forwarded_fields())
     assert problems == [], f"completeness: expected each forwarded field proven at its declared depth, got {problems}"
 
 

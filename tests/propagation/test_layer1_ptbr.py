@@ -325,12 +325,35 @@ def test_model_key_crosses_into_gliner_config_or_is_refused(cross, crossed, key:
 
 @pytest.mark.parametrize(("key", "arch"), [("right_context_width", "streaming"), ("decoder_mode", "decoder"),
                                            ("labels_encoder_config", "bi-encoder")])
-def test_a_key_of_another_architecture_is_refused_naming_what_gliner_builds(cross, key: str, arch: str) -> None:
+def test_a_key_of_another_architecture_is_a_warning_and_does_not_cross(make_config, tmp_path, key: str,
+                                                                        arch: str) -> None:
+    from layers import run_to
+
+    from ptbr import loader, schema
+
     if key not in declared(arch) or key in declared("span"):
         pytest.skip(f"this gliner's span model declares {key} or its {arch} model does not")
-    with pytest.raises(ConfigError, match=rf"model\.{key}: cannot be honoured: gliner .* builds a "
-                                          rf"gliner_uni_encoder_span model from these keys, which has no setting"):
-        cross("model", model={key: MODEL_VALUES[key]})
+    path = make_config(model={key: MODEL_VALUES[key]})
+    assert key not in run_to("model", path, tmp_path).model_config, \
+        f"model.{key}: a key the built architecture reads nowhere does not cross"
+    plan = forwarding.plan(schema.validate(loader.load(path)))
+    (warning,) = [w for w in plan.warnings() if w.key == f"model.{key}"]
+    assert "builds a gliner_uni_encoder_span model from these keys, which reads no setting" in warning.message
+
+
+@covers(LAYER, "run.strict")
+@pytest.mark.parametrize("strict", [True, False], ids=["strict", "warn"])
+def test_run_strict_refuses_a_key_read_nowhere_and_otherwise_trains(cross, strict: bool) -> None:
+    # training.size_sup is read by no gliner release: a warning on every version
+    sections = {"run": {"strict": strict}, "training": {"size_sup": -1}}
+    if strict:
+        with pytest.raises(ConfigError) as info:
+            cross("model", **sections)
+        expect("run.strict", LAYER, [p.key for p in info.value.problems], ["training.size_sup"],
+               "strict: a key read nowhere is refused, at that key")
+    else:
+        c = cross("model", **sections)
+        expect("run.strict", LAYER, c.model_config is not None, True, "not strict: the model is built (a warning)")
 
 
 @covers(LAYER, "model.model_type")
