@@ -82,10 +82,26 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 def mutation(session: nox.Session) -> None:
     """Mutation testing (cosmic-ray) of forwarding.py and compat.py against layer 1, in a copy of the tree; score and
-    survivors in reports/mutation.json. Posargs go to harness.mutation (e.g. --sample 8)."""
-    install_torch(session)
-    session.install("-e", ".", *TEST_DEPS, "cosmic-ray==8.7.0")
-    session.run("python", "-m", "harness.mutation", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
+    survivors in reports/mutation.json. `-- --cell <id>` runs it in that cell's versions (compat's branches for other
+    releases run there; reports/mutation-<id>.json); `-- --union` combines the per-cell reports. Other posargs go to
+    harness.mutation (e.g. --sample 8)."""
+    parser = argparse.ArgumentParser(prog="nox -s mutation --", add_help=False)
+    parser.add_argument("--cell", type=definition.Cell.parse)
+    args, rest = parser.parse_known_args(session.posargs)
+    if "--union" in rest:
+        session.run("python", "-m", "harness.mutation", *rest)
+        return
+    if args.cell is None:
+        install_torch(session)
+        session.install("-e", ".", *TEST_DEPS)
+    else:
+        python = Path(session.virtualenv.location) / "bin" / "python"
+        _, problem = cells.install(args.cell, python, cells.Options(log=session.log))
+        if problem is not None:
+            session.error(f"{args.cell.id}: {problem.status}: {problem.reason}")
+        rest += ["--report", str(results.REPORTS / f"mutation-{args.cell.id}.json"), "--label", args.cell.id]
+    session.install("cosmic-ray==8.7.0")
+    session.run("python", "-m", "harness.mutation", *rest, env={"HF_HUB_OFFLINE": "1"})
 
 
 @nox.session(python=PYTHON)

@@ -9,6 +9,9 @@ reports/mutation.json, for a person to read (a survivor is a change no test sees
     nox -s mutation                       every mutant of forwarding.py and compat.py (about 35 minutes here)
     nox -s mutation -- --sample 8         a random sample (seeded), as CI runs it
     nox -s mutation -- --survivors reports/mutation.json    only what survived last time
+    nox -s mutation -- --cell <id> src/ptbr/compat.py    in a matrix cell's versions (reports/mutation-<id>.json)
+    nox -s mutation -- --union                  the per-cell reports combined: a mutant survives only where it
+                                                survives in every cell (compat's branches run in different cells)
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from harness.definition import ROOT
 from harness.results import REPORTS, write_atomic
 
 MODULES = ("src/ptbr/forwarding.py", "src/ptbr/compat.py")
-TESTS = ("tests/propagation/test_layer1_ptbr.py", "tests/propagation/test_completeness.py", "tests/test_forwarding.py",
+TESTS = ("tests/propagation/test_layer1_ptbr.py", "tests/propagation/test_layer1_surface.py",
+         "tests/propagation/test_completeness.py", "tests/test_forwarding.py", "tests/test_surface.py",
          "tests/test_reference.py")
 CONFIG = """[cosmic-ray]
 module-path = "{module}"
@@ -119,8 +123,10 @@ def outcomes(db: Path) -> list[dict]:
 
 
 def run(modules: list[str], sample: int | None, seed: int, cosmic_ray: str,
-        survivors: set[tuple[str, str, int]] | None = None) -> dict:
-    """Run the session in a copy of the tree; returns the report (also written to reports/mutation.json)."""
+        survivors: set[tuple[str, str, int]] | None = None, report: Path | None = None,
+        label: str | None = None) -> dict:
+    """Run the session in a copy of the tree; returns the report (also written to ``report``); ``label`` names the
+    environment (a matrix cell's id)."""
     start = time.monotonic()
     command = " ".join(["env", "PYTHONPATH=src", "HF_HUB_OFFLINE=1", shlex.quote(sys.executable), "-m", "pytest",
                         "-x", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "-n", "2", *TESTS])
@@ -140,23 +146,58 @@ def run(modules: list[str], sample: int | None, seed: int, cosmic_ray: str,
                 _sample(db, max(1, sample // len(modules)), seed)
             subprocess.run([cosmic_ray, "exec", str(config), str(db)], cwd=tree, check=True)
             found += outcomes(db)
-    return summarise(found, modules, sample, seed, time.monotonic() - start)
+    return summarise(found, modules, sample, seed, time.monotonic() - start, report, label)
 
 
-def summarise(found: list[dict], modules: list[str], sample: int | None, seed: int, seconds: float) -> dict:
-    """The report of a session's outcomes, written to reports/mutation.json."""
+def summarise(found: list[dict], modules: list[str], sample: int | None, seed: int, seconds: float,
+              path: Path | None = None, label: str | None = None) -> dict:
+    """The report of a session's outcomes, written to ``path`` (reports/mutation.json by default)."""
     killed = sum(1 for f in found if f["outcome"] == "killed")
     survived = [f for f in found if f["outcome"] == "survived"]
     annotation = sum(1 for f in found if f["outcome"] == "annotation")
     report = {
-        "schema_version": 1, "modules": modules, "tests": list(TESTS), "sample": sample, "seed": seed,
+        "schema_version": 1, "environment": label, "versions": _versions(), "modules": modules,
+        "tests": list(TESTS), "sample": sample, "seed": seed,
         "mutants": len(found), "killed": killed, "survived": len(survived), "annotation": annotation,
         "other": len(found) - killed - len(survived) - annotation,
         "score": round(killed / (killed + len(survived)), 3) if killed + len(survived) else None,
         "duration_s": round(seconds, 1), "survivors": survived,
     }
-    write_atomic(REPORTS / "mutation.json", json.dumps(report, indent=2) + "\n")
+    write_atomic(path or REPORTS / "mutation.json", json.dumps(report, indent=2) + "\n")
     return report
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for name in ("torch", "transformers", "gliner"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _mutant(s: dict) -> tuple[str, str, int, str]:
+    return s["module"], s["operator"], s["line"], s["diff"]
+
+
+def union(reports: list[dict]) -> dict:
+    """Several full runs of the same modules in different environments, combined: a mutant is killed when some
+    environment's tests kill it (its branch runs there), and survives only where it survives in every one."""
+    if not reports:
+        raise ValueError("no per-cell mutation reports (reports/mutation-<cell id>.json): run nox -s mutation -- "
+                         "--cell <id> first")
+    if len({tuple(r["modules"]) for r in reports}) != 1 or any(r["sample"] is not None for r in reports):
+        raise ValueError("a union needs full runs (no --sample) of the same modules in every report")
+    left = set.intersection(*({_mutant(s) for s in r["survivors"]} for r in reports))
+    ran = max(r["killed"] + r["survived"] for r in reports)
+    survivors = [s for s in reports[0]["survivors"] if _mutant(s) in left]
+    return {"environments": [r["environment"] or "default" for r in reports], "modules": reports[0]["modules"],
+            "judged": ran, "survived": len(survivors), "killed": ran - len(survivors),
+            "score": round((ran - len(survivors)) / ran, 3) if ran else None, "survivors": survivors,
+            "per_environment": {r["environment"] or "default": r["score"] for r in reports}}
 
 
 def main(argv: list[str]) -> int:
@@ -167,12 +208,32 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--cosmic-ray", default=str(Path(sys.executable).with_name("cosmic-ray")))
     parser.add_argument("--survivors", type=Path, help="run only the survivors of this earlier report "
                         "(reports/mutation.json): after writing tests for them")
+    parser.add_argument("--report", type=Path, help="where to write the report (default: reports/mutation.json)")
+    parser.add_argument("--label", help="the environment's name in the report (a matrix cell's id)")
+    parser.add_argument("--union", nargs="*", type=Path, metavar="REPORT",
+                        help="combine per-cell reports (default: reports/mutation-*.json) into reports/"
+                             "mutation-union.json")
     args = parser.parse_args(argv)
+    if args.union is not None:
+        paths = args.union or sorted(REPORTS.glob("mutation-*.json"))
+        try:
+            combined = union([json.loads(p.read_text()) for p in paths if p.name != "mutation-union.json"])
+        except (ValueError, OSError, KeyError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        write_atomic(REPORTS / "mutation-union.json", json.dumps(combined, indent=2) + "\n")
+        for name, score in combined["per_environment"].items():
+            print(f"{name}: score {score}")
+        print(f"union of {len(combined['environments'])}: {combined['killed']} killed, {combined['survived']} "
+              f"survived everywhere; score {combined['score']}")
+        for s in combined["survivors"]:
+            print(f"SURVIVED EVERYWHERE {s['module']}:{s['line']} {s['operator']}\n{s['diff']}")
+        return 0
     survivors = None
     if args.survivors:
         earlier = json.loads(args.survivors.read_text())["survivors"]
         survivors = {(s["module"], s["operator"], s["line"]) for s in earlier}
-    report = run(args.modules, args.sample, args.seed, args.cosmic_ray, survivors)
+    report = run(args.modules, args.sample, args.seed, args.cosmic_ray, survivors, args.report, args.label)
     print(f"{report['mutants']} mutants: {report['killed']} killed, {report['survived']} survived, "
           f"{report['annotation']} in annotations (never evaluated), {report['other']} other (timeouts, incompetent);"
           f" score {report['score']}; {report['duration_s']:.0f} s")

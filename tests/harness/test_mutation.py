@@ -93,3 +93,32 @@ def test_a_rerun_of_survivors_keeps_only_their_mutants(tmp_path: Path) -> None:
         assert c.execute("SELECT start_pos_row FROM mutation_specs").fetchall() == [(3,)], \
             "only the mutant at the survivor's module, operator and line runs again"
         assert c.execute("SELECT COUNT(*) FROM work_items").fetchone() == (1,)
+
+
+def _report(environment: str, survivors: list[tuple[int, str]], killed: int) -> dict:
+    return {"environment": environment, "modules": ["src/ptbr/compat.py"], "sample": None, "killed": killed,
+            "survived": len(survivors), "score": round(killed / (killed + len(survivors)), 3),
+            "survivors": [{"module": "src/ptbr/compat.py", "operator": "op", "line": line, "diff": diff}
+                          for line, diff in survivors]}
+
+
+def test_a_union_keeps_only_the_mutants_that_survive_in_every_environment() -> None:
+    # line 10 survives in both cells (no test anywhere sees it); 20 only where its branch does not run
+    a = _report("torch2.13.0-tf4.57.6-gliner0.2.29", [(10, "-x\n+y"), (20, "-a\n+b")], killed=8)
+    b = _report("torch2.13.0-tf5.14.1-gliner0.2.29", [(10, "-x\n+y"), (30, "-c\n+d")], killed=8)
+    combined = mutation.union([a, b])
+    assert [s["line"] for s in combined["survivors"]] == [10], "killed in one cell is killed"
+    assert (combined["judged"], combined["killed"], combined["score"]) == (10, 9, 0.9)
+    assert combined["per_environment"] == {a["environment"]: 0.8, b["environment"]: 0.8}
+
+
+def test_a_union_refuses_samples_and_different_modules() -> None:
+    import pytest
+
+    full = _report("x", [], killed=3)
+    with pytest.raises(ValueError, match="full runs"):
+        mutation.union([full, {**full, "sample": 8}])
+    with pytest.raises(ValueError, match="full runs"):
+        mutation.union([full, {**full, "modules": ["src/ptbr/forwarding.py"]}])
+    with pytest.raises(ValueError, match="no per-cell mutation reports"):
+        mutation.union([])
