@@ -54,6 +54,13 @@ TORCH = "2.13.0"
 TEST_DEPS = definition.suite_tools()
 CELLS = definition.cells()
 STARTED = time.monotonic()
+MUTATION_CELLS = {
+    "torch2.13.0-tf4.57.6-gliner0.2.29": "Trainer(tokenizer=) still mapped by a deprecation shim (trainer_accepts)",
+    "torch2.13.0-tf5.14.1-gliner0.2.29": "warmup_ratio folded over the warmup by __post_init__ (_keep_warmup)",
+    "torch2.13.0-tf5.0.0-gliner0.2.24": "a gliner whose train_model cannot build the Trainer (gliner_trainer_problem)",
+    "torch2.13.0-tf5.16.1-gliner0.2.29": "the default environment's versions, for the union",
+}
+"""The cells where compat.py's version branches run, for its mutation testing (the nightly workflow's list)."""
 
 
 def install_torch(session: nox.Session, version: str = TORCH) -> str:
@@ -89,6 +96,7 @@ def mutation(session: nox.Session) -> None:
     parser.add_argument("--cell", type=definition.Cell.parse)
     args, rest = parser.parse_known_args(session.posargs)
     if "--union" in rest:
+        session.install("packaging")  # the harness's one dependency; the union reads reports only
         session.run("python", "-m", "harness.mutation", *rest)
         return
     if args.cell is None:

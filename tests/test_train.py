@@ -175,3 +175,27 @@ def test_smoke_runs_each_upstream_config_offline(ptbr, path: Path, tmp_path: Pat
     assert code == 0, err
     assert (tmp_path / "smoke" / "final" / "gliner_config.json").is_file()
     assert _args(tmp_path / "smoke")["max_steps"] == 4
+
+
+def test_what_training_arguments_export_does_not_reach_the_next_run(make_config, monkeypatch) -> None:
+    """transformers 4.x TrainingArguments export ACCELERATE_* variables for the Trainer of their run (FSDP, the
+    torch.compile backend, mixed precision); a second run in the same process must not inherit them."""
+    import os
+
+    from ptbr import compat, loader, schema, train
+
+    monkeypatch.delenv("PTBR_PROBE", raising=False)
+    real = compat.training_arguments_class()
+
+    class Exporting(real):
+        def __post_init__(self):
+            super().__post_init__()
+            os.environ["PTBR_PROBE"] = "set by the first run"
+
+    monkeypatch.setattr(compat, "training_arguments_class", lambda: Exporting)
+    config = schema.validate(loader.load(make_config()))
+    train.prepare(config)
+    assert os.environ["PTBR_PROBE"] == "set by the first run", "the run's own Trainer sees what its arguments export"
+    monkeypatch.setattr(compat, "training_arguments_class", lambda: real)
+    train.prepare(config)
+    assert "PTBR_PROBE" not in os.environ, "the next run starts without it"

@@ -136,6 +136,7 @@ def build_training_arguments(kwargs: dict[str, Any], sources: dict[str, str], cl
     canonical = dict(zip(installed, kwargs, strict=True))  # transformers' messages name the installed fields
     problems: list[Problem] = []
     while True:
+        before = dict(os.environ)
         try:
             args = cls(**installed)
             break
@@ -150,6 +151,10 @@ def build_training_arguments(kwargs: dict[str, Any], sources: dict[str, str], cl
             if not named:
                 break
             installed = {k: v for k, v in installed.items() if k != named[0]}
+        finally:  # what __post_init__ exported for the Trainer (see reset_accelerate_state)
+            for name in set(os.environ) | set(before):
+                if os.environ.get(name) != before.get(name):
+                    _LEFT_BEHIND.setdefault(name, before.get(name))
     if problems:
         raise ConfigError(problems)
     _keep_warmup(args, kwargs.get("warmup_steps"), sources.get("warmup_steps", "training.warmup_steps"))
@@ -260,10 +265,22 @@ def built_model_config(model_kwargs: dict[str, Any]) -> Any:
     return gliner.GLiNERConfig(**model_config_argument(model_kwargs))
 
 
+_LEFT_BEHIND: dict[str, str | None] = {}
+"""Environment variables a TrainingArguments built in this process set (``ACCELERATE_MIXED_PRECISION``, and on
+transformers 4.x ``ACCELERATE_USE_FSDP``, ``ACCELERATE_DYNAMO_BACKEND``, ...), with the value each had before: the
+Trainer of the same run reads them; the next run must not."""
+
+
 def reset_accelerate_state() -> None:
-    """Forget what an earlier run in this process left behind (its mixed precision would otherwise stick), so each
-    run gets the precision its own config asks for."""
+    """Forget what an earlier run in this process left behind (its mixed precision, its torch.compile backend, FSDP
+    would otherwise stick), so each run gets what its own config asks for."""
     os.environ.pop("ACCELERATE_MIXED_PRECISION", None)
+    for name, before in _LEFT_BEHIND.items():
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+    _LEFT_BEHIND.clear()
     try:
         from accelerate.state import AcceleratorState, PartialState
     except ImportError:

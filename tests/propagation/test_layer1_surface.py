@@ -112,8 +112,11 @@ def _prepare(tmp_path, tiny_backbone, train_file, name: str, value: Any) -> Any:
     path.write_text(json.dumps(sections), encoding="utf-8")  # JSON is YAML
     doc = loader.load(path)
     config = schema.validate(doc)
-    with train.cpu_only(True):
-        return train.prepare(config, doc.where)[1]
+    try:
+        with train.cpu_only(True):
+            return train.prepare(config, doc.where)[1]
+    finally:  # what the arguments exported for a Trainer (ACCELERATE_USE_FSDP, ...) must not reach the next test
+        compat.reset_accelerate_state()
 
 
 OPTIONS = sorted(surface.passthrough())
