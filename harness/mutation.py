@@ -122,6 +122,10 @@ def outcomes(db: Path) -> list[dict]:
     return out
 
 
+class Unscorable(Exception):
+    """The environment cannot judge mutants: the tests fail on the code as it is."""
+
+
 def run(modules: list[str], sample: int | None, seed: int, cosmic_ray: str,
         survivors: set[tuple[str, str, int]] | None = None, report: Path | None = None,
         label: str | None = None) -> dict:
@@ -134,6 +138,10 @@ def run(modules: list[str], sample: int | None, seed: int, cosmic_ray: str,
     with tempfile.TemporaryDirectory(prefix="ptbr-mutation-") as tmp:
         tree = Path(tmp)
         _copy_tree(tree)
+        baseline = subprocess.run(command, shell=True, cwd=tree, capture_output=True, text=True)
+        if baseline.returncode != 0:  # every mutant would count as killed
+            raise Unscorable(f"the proving tests fail without any mutant here ({label or 'this environment'}), so "
+                             "no mutant can be judged:\n" + "\n".join(baseline.stdout.splitlines()[-8:]))
         for i, module in enumerate(modules):
             config, db = tree / f"cr-{i}.toml", tree / f"cr-{i}.sqlite"
             config.write_text(CONFIG.format(module=module, command=command))
@@ -233,7 +241,11 @@ def main(argv: list[str]) -> int:
     if args.survivors:
         earlier = json.loads(args.survivors.read_text())["survivors"]
         survivors = {(s["module"], s["operator"], s["line"]) for s in earlier}
-    report = run(args.modules, args.sample, args.seed, args.cosmic_ray, survivors, args.report, args.label)
+    try:
+        report = run(args.modules, args.sample, args.seed, args.cosmic_ray, survivors, args.report, args.label)
+    except Unscorable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"{report['mutants']} mutants: {report['killed']} killed, {report['survived']} survived, "
           f"{report['annotation']} in annotations (never evaluated), {report['other']} other (timeouts, incompetent);"
           f" score {report['score']}; {report['duration_s']:.0f} s")

@@ -154,7 +154,7 @@ def test_a_pull_request_that_changes_nothing_the_matrix_reads_lists_no_cell_and_
 def test_every_upload_can_be_overwritten_by_a_rerun() -> None:
     uploads = [s for job in yaml.safe_load(WORKFLOW.read_text())["jobs"].values() for s in job.get("steps", [])
                if "upload-artifact" in s.get("uses", "")]
-    assert len(uploads) == 5, "the cells', the report's, the atlas shards' and the atlas', the mutation run's"
+    assert len(uploads) == 7, "the cells', the report's, the atlas shards' and the atlas', the mutation runs' (3)"
     assert all(s["with"].get("overwrite") is True for s in uploads), \
         "'Re-run failed jobs' uploads an artifact of the same name again"
 
