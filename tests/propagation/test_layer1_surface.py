@@ -1,10 +1,12 @@
 """Layer 1, the generated surface: every passthrough option of the installed TrainingArguments (a field transformers
 or gliner declares that PTBR has no key of its own for) crosses into the real TrainingArguments PTBR hands gliner.
 
-The tests are generated from the installed class, in every cell: a field a new release adds gets a test with a value
-made from its type, and fails (a finding of its own) where that value does not arrive as written. Each value differs
-from the field's default, so a PTBR that dropped the key would fail. The arguments are those ``ptbr train`` passes
-to ``train_model``: ``train.prepare`` builds them (the model itself is not needed to read them back).
+The tests are generated from the installed class, in every cell: a field a new release adds gets a test with a
+value made from its type, and fails (a finding of its own) where that value does not arrive as written. Each value
+differs from the field's default, so a PTBR that dropped the key would fail. The values that need nothing else are
+read on one TrainingArguments holding them all (which also shows that no option overwrites another); the others
+each build their own. The arguments are those ``ptbr train`` passes to ``train_model``: ``train.prepare`` builds
+them (the model itself is not needed to read them back).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Literal
 
 import pytest
 from layers import covers, expect
-from support import ROOT
+from support import EXAMPLE, ROOT
 
 from ptbr import compat, loader, schema, surface, train
 from ptbr.errors import ConfigError
@@ -100,14 +102,15 @@ def probe_value(option: surface.Option) -> Any:
     raise AssertionError(f"training.{option.name}: no probe value for {option.annotation}: add one to VALUES")
 
 
-def _prepare(tmp_path, tiny_backbone, train_file, name: str, value: Any) -> Any:
+def _prepare(tmp_path, tiny_backbone, train_file, options: dict[str, Any]) -> Any:
     sections: dict[str, dict[str, Any]] = {
         "model": {"model_name": str(tiny_backbone), "backbone_from_pretrained": False, "hidden_size": 16},
         "data": {"root_dir": str(tmp_path / "out"), "train_data": str(train_file)},
-        "training": {"num_steps": 4, "use_cpu": True, name: value},
+        "training": {"num_steps": 4, "use_cpu": True, **options},
     }
-    for section, values in (VALUES.get(name, (None, {}))[1]).items():
-        sections[section].update(values)
+    for name in options:
+        for section, values in (VALUES.get(name, (None, {}))[1]).items():
+            sections[section].update(values)
     path = tmp_path / "config.yaml"
     path.write_text(json.dumps(sections), encoding="utf-8")  # JSON is YAML
     doc = loader.load(path)
@@ -122,15 +125,32 @@ def _prepare(tmp_path, tiny_backbone, train_file, name: str, value: Any) -> Any:
 OPTIONS = sorted(surface.passthrough())
 
 
+@pytest.fixture(scope="module")
+def together(tmp_path_factory, tiny_backbone) -> Any:
+    """One TrainingArguments with every probe value that needs nothing else (no sections of its own, nothing that
+    cannot run here): the tests read their field on it. None where that build is refused: each test then builds its
+    own, and the one whose value is refused says so."""
+    tmp = tmp_path_factory.mktemp("together")
+    train_file = tmp / "train.json"
+    train_file.write_text(json.dumps([EXAMPLE] * 8), encoding="utf-8")
+    values = {n: probe_value(surface.passthrough()[n]) for n in OPTIONS
+              if n not in NOT_ON_CPU and not VALUES.get(n, (None, {}))[1]}
+    try:
+        return _prepare(tmp, tiny_backbone, train_file, values)
+    except ConfigError:
+        return None
+
+
 @pytest.mark.parametrize("name", [pytest.param(n, marks=covers(LAYER, f"training.{n}")) for n in OPTIONS])
-def test_every_passthrough_option_reaches_the_real_training_arguments(tmp_path, tiny_backbone, train_file,
-                                                                      name: str) -> None:
+def test_every_passthrough_option_reaches_the_real_training_arguments(request, together, name: str) -> None:
     option = surface.passthrough()[name]
     value = probe_value(option)
     default = option.default.value if isinstance(option.default, enum.Enum) else option.default
     assert value != default, f"training.{name}: the probe value {value!r} is the default: pick another"
-    try:
-        args = _prepare(tmp_path, tiny_backbone, train_file, name, value)
+    shared = together is not None and name not in NOT_ON_CPU and not VALUES.get(name, (None, {}))[1]
+    try:  # a build of its own needs a directory of its own (asked for only then: most tests share one)
+        args = together if shared else _prepare(*(request.getfixturevalue(f) for f in ("tmp_path", "tiny_backbone",
+                                                                                    "train_file")), {name: value})
     except ConfigError as exc:
         if name not in NOT_ON_CPU:
             raise

@@ -308,6 +308,24 @@ def _loss(trainer, seen: dict[str, Any] | None = None) -> float:
         hook.remove()
 
 
+_LOSSES: dict[str, tuple[float | None, dict[str, Any], RuntimeError | None]] = {}
+
+
+def _loss_of(cross, **sections: dict[str, Any]) -> tuple[float | None, dict[str, Any], RuntimeError | None]:
+    """(the loss, the keywords the model got, the RuntimeError its forward raised once it had them) for a config:
+    one trainer per config and worker (the same config, seed and batch give the same model and loss)."""
+    key = json.dumps(sections, sort_keys=True)
+    if key not in _LOSSES:
+        seen: dict[str, Any] = {}
+        try:
+            _LOSSES[key] = (_loss(cross("trainer", **sections).trainer, seen), seen, None)
+        except RuntimeError as exc:
+            if not seen:  # the model's forward never started: not a finding about the option
+                raise
+            _LOSSES[key] = (None, seen, exc)
+    return _LOSSES[key]
+
+
 @pytest.mark.parametrize("name", [pytest.param(n, marks=covers(LAYER, f"training.{n}")) for n in GLINER_LOSS_OPTIONS])
 def test_gliner_loss_option_reaches_the_loss_call(cross, name: str) -> None:
     from ptbr import surface
@@ -320,18 +338,17 @@ def test_gliner_loss_option_reaches_the_loss_call(cross, name: str) -> None:
         expect(f"training.{name}", LAYER, "install gliner 0.2." in (info.value.problems[0].hint or ""), True,
                "an option this gliner lacks is refused naming the first release that has it")
         return
-    seen: dict[str, Any] = {}
-    try:
-        _loss(cross("trainer", training={name: value}).trainer, seen)
-    except RuntimeError:
-        if not seen:  # the model's forward never started: not this test's finding to swallow
-            raise  # (one that fails on the value once it has its keywords: the effect test reports it)
+    # every option this gliner has, in one config (which also shows none overwrites another)
+    _, seen, _ = _loss_of(cross, training={n: v for n, (v, _) in GLINER_LOSS_OPTIONS.items()
+                                           if n in surface.passthrough()})
     expect(f"training.{name}", LAYER, seen.get(keyword), value,
            f"gliner's Trainer passes the model {keyword}={value!r}")
 
 
-def _two_word_entities(tmp_path) -> str:
-    path = tmp_path / "wide.json"
+@pytest.fixture(scope="module")
+def wide_data(tmp_path_factory) -> str:
+    """Examples whose entities span two words (the width weight leaves single-word spans alone)."""
+    path = tmp_path_factory.mktemp("wide") / "wide.json"
     path.write_text(json.dumps([{"tokenized_text": ["Ada", "Lovelace", "met", "Charles", "Babbage", "."],
                                  "ner": [[0, 1, "person"], [3, 4, "person"]]}] * 8))
     return str(path)
@@ -352,25 +369,25 @@ WIDTH_WEIGHT_DEFECT = pytest.mark.xfail(
         ("use_span_width_weight", True, {}, True, [WIDTH_WEIGHT_DEFECT]),  # weights only multi-word spans
     ]
 ])
-def test_gliner_loss_option_changes_the_loss_on_a_fixed_batch(cross, tmp_path, name: str, value: Any, base: dict,
+def test_gliner_loss_option_changes_the_loss_on_a_fixed_batch(cross, wide_data, name: str, value: Any, base: dict,
                                                                wide: bool) -> None:
     from ptbr import surface
 
     if name not in surface.passthrough():
         pytest.skip(f"gliner {surface.compat.versions()['gliner']} has no {name} (its refusal: the loss-call test)")
-    data = {"train_data": _two_word_entities(tmp_path)} if wide else {}
-    default = _loss(cross("trainer", data=data, training=base).trainer)
-    try:
-        changed = _loss(cross("trainer", data=data, training={**base, name: value}).trainer)
-    except RuntimeError as exc:  # gliner's loss code fails on the value: a finding, at this field
-        expect(f"training.{name}", LAYER, f"{type(exc).__name__}: {exc}", "a loss",
+    data = {"train_data": wide_data} if wide else {}
+    default, _, _ = _loss_of(cross, data=data, training=base)
+    changed, _, error = _loss_of(cross, data=data, training={**base, name: value})
+    if error is not None:  # gliner's loss code fails on the value: a finding, at this field
+        expect(f"training.{name}", LAYER, f"{type(error).__name__}: {error}", "a loss",
                f"{name}={value!r} gives a loss on this batch")
-        raise
     expect(f"training.{name}", LAYER, changed != default, True,
            f"{name}={value!r} changes the loss of the same model on the same batch ({default} → {changed})")
 
 
 def test_the_same_config_gives_the_same_loss_on_the_same_batch(cross) -> None:
-    """The control for the effect tests above: a change of loss is the option's, not noise."""
-    first, second = _loss(cross("trainer").trainer), _loss(cross("trainer").trainer)
-    assert first == second, f"the same config twice: expected the same loss, got {first} and {second}"
+    """The control for the effect tests above: a change of loss is the option's, not noise (a trainer built anew
+    gives the loss of the one the tests share)."""
+    shared, _, _ = _loss_of(cross)
+    fresh = _loss(cross("trainer").trainer)
+    assert fresh == shared, f"the same config twice: expected the same loss, got {shared} and {fresh}"
