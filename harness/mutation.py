@@ -10,6 +10,7 @@ reports/mutation.json, for a person to read (a survivor is a change no test sees
     nox -s mutation -- --sample 8         a random sample (seeded), as CI runs it
     nox -s mutation -- --survivors reports/mutation.json    only what survived last time
     nox -s mutation -- --cell <id> src/ptbr/compat.py    in a matrix cell's versions (reports/mutation-<id>.json)
+    nox -s mutation -- --cell <id> --functions _keep_warmup,trainer_accepts src/ptbr/compat.py   those functions only
     nox -s mutation -- --union                  the per-cell reports combined: a mutant survives only where it
                                                 survives in every cell (compat's branches run in different cells)
 """
@@ -99,6 +100,15 @@ def _set_annotations_aside(db: Path, source: str) -> list[dict]:
     return aside
 
 
+def _keep_functions(db: Path, functions: set[str]) -> None:
+    """Keep the mutants inside these functions (cosmic-ray records each mutant's enclosing definition)."""
+    with sqlite3.connect(db) as c:
+        rows = c.execute("SELECT job_id, definition_name FROM mutation_specs").fetchall()
+        drop = [(job,) for job, name in rows if name not in functions]
+        c.executemany("DELETE FROM mutation_specs WHERE job_id = ?", drop)
+        c.executemany("DELETE FROM work_items WHERE job_id = ?", drop)
+
+
 def _keep_only(db: Path, survivors: set[tuple[str, str, int]]) -> None:
     """Keep the mutants at the (module, operator, line) of a previous run's survivors (a superset where one line
     has several mutants of one operator): rerun what survived after writing tests for it."""
@@ -128,7 +138,7 @@ class Unscorable(Exception):
 
 def run(modules: list[str], sample: int | None, seed: int, cosmic_ray: str,
         survivors: set[tuple[str, str, int]] | None = None, report: Path | None = None,
-        label: str | None = None) -> dict:
+        label: str | None = None, functions: list[str] | None = None) -> dict:
     """Run the session in a copy of the tree; returns the report (also written to ``report``); ``label`` names the
     environment (a matrix cell's id)."""
     start = time.monotonic()
@@ -146,7 +156,10 @@ def run(modules: list[str], sample: int | None, seed: int, cosmic_ray: str,
             config, db = tree / f"cr-{i}.toml", tree / f"cr-{i}.sqlite"
             config.write_text(CONFIG.format(module=module, command=command))
             subprocess.run([cosmic_ray, "init", str(config), str(db)], cwd=tree, check=True)
-            found += _set_annotations_aside(db, (tree / module).read_text())
+            aside = _set_annotations_aside(db, (tree / module).read_text())
+            found += [] if functions else aside  # annotations are counted for whole modules only
+            if functions:
+                _keep_functions(db, set(functions))
             if survivors is not None:
                 _keep_only(db, survivors)
                 found = [f for f in found if (f["module"], f["operator"], f["line"]) in survivors]
@@ -154,18 +167,18 @@ def run(modules: list[str], sample: int | None, seed: int, cosmic_ray: str,
                 _sample(db, max(1, sample // len(modules)), seed)
             subprocess.run([cosmic_ray, "exec", str(config), str(db)], cwd=tree, check=True)
             found += outcomes(db)
-    return summarise(found, modules, sample, seed, time.monotonic() - start, report, label)
+    return summarise(found, modules, sample, seed, time.monotonic() - start, report, label, functions)
 
 
 def summarise(found: list[dict], modules: list[str], sample: int | None, seed: int, seconds: float,
-              path: Path | None = None, label: str | None = None) -> dict:
+              path: Path | None = None, label: str | None = None, functions: list[str] | None = None) -> dict:
     """The report of a session's outcomes, written to ``path`` (reports/mutation.json by default)."""
     killed = sum(1 for f in found if f["outcome"] == "killed")
     survived = [f for f in found if f["outcome"] == "survived"]
     annotation = sum(1 for f in found if f["outcome"] == "annotation")
     report = {
         "schema_version": 1, "environment": label, "versions": _versions(), "modules": modules,
-        "tests": list(TESTS), "sample": sample, "seed": seed,
+        "tests": list(TESTS), "functions": functions, "sample": sample, "seed": seed,
         "mutants": len(found), "killed": killed, "survived": len(survived), "annotation": annotation,
         "other": len(found) - killed - len(survived) - annotation,
         "score": round(killed / (killed + len(survived)), 3) if killed + len(survived) else None,
@@ -197,12 +210,14 @@ def union(reports: list[dict]) -> dict:
     if not reports:
         raise ValueError("no per-cell mutation reports (reports/mutation-<cell id>.json): run nox -s mutation -- "
                          "--cell <id> first")
-    if len({tuple(r["modules"]) for r in reports}) != 1 or any(r["sample"] is not None for r in reports):
-        raise ValueError("a union needs full runs (no --sample) of the same modules in every report")
+    if len({(tuple(r["modules"]), tuple(r.get("functions") or ())) for r in reports}) != 1 \
+            or any(r["sample"] is not None for r in reports):
+        raise ValueError("a union needs full runs (no --sample) of the same modules (and --functions) in every report")
     left = set.intersection(*({_mutant(s) for s in r["survivors"]} for r in reports))
     ran = max(r["killed"] + r["survived"] for r in reports)
     survivors = [s for s in reports[0]["survivors"] if _mutant(s) in left]
     return {"environments": [r["environment"] or "default" for r in reports], "modules": reports[0]["modules"],
+            "functions": reports[0].get("functions"),
             "judged": ran, "survived": len(survivors), "killed": ran - len(survivors),
             "score": round((ran - len(survivors)) / ran, 3) if ran else None, "survivors": survivors,
             "per_environment": {r["environment"] or "default": r["score"] for r in reports}}
@@ -217,6 +232,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--survivors", type=Path, help="run only the survivors of this earlier report "
                         "(reports/mutation.json): after writing tests for them")
     parser.add_argument("--report", type=Path, help="where to write the report (default: reports/mutation.json)")
+    parser.add_argument("--functions", type=lambda s: s.split(","), help="only the mutants inside these functions, "
+                        "comma-separated (e.g. compat.py's version branches)")
     parser.add_argument("--label", help="the environment's name in the report (a matrix cell's id)")
     parser.add_argument("--union", nargs="*", type=Path, metavar="REPORT",
                         help="combine per-cell reports (default: reports/mutation-*.json) into reports/"
@@ -242,7 +259,8 @@ def main(argv: list[str]) -> int:
         earlier = json.loads(args.survivors.read_text())["survivors"]
         survivors = {(s["module"], s["operator"], s["line"]) for s in earlier}
     try:
-        report = run(args.modules, args.sample, args.seed, args.cosmic_ray, survivors, args.report, args.label)
+        report = run(args.modules, args.sample, args.seed, args.cosmic_ray, survivors, args.report, args.label,
+                     args.functions)
     except Unscorable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

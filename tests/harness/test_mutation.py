@@ -122,3 +122,15 @@ def test_a_union_refuses_samples_and_different_modules() -> None:
         mutation.union([full, {**full, "modules": ["src/ptbr/forwarding.py"]}])
     with pytest.raises(ValueError, match="no per-cell mutation reports"):
         mutation.union([])
+
+
+def test_functions_keep_only_the_mutants_inside_them(tmp_path: Path) -> None:
+    db = _session(tmp_path / "s.sqlite", [("op", "", "")] * 3)
+    with sqlite3.connect(db) as c:
+        for job, name in (("0", "_keep_warmup"), ("1", "versions"), ("2", None)):
+            c.execute("UPDATE mutation_specs SET definition_name = ? WHERE job_id = ?", (name, job))
+    mutation._keep_functions(db, {"_keep_warmup"})
+    with sqlite3.connect(db) as c:
+        kept = c.execute("SELECT definition_name FROM mutation_specs").fetchall()
+        items = c.execute("SELECT job_id FROM work_items").fetchall()
+    assert (kept, items) == ([("_keep_warmup",)], [("0",)]), "a mutant outside them is dropped, its work item too"
