@@ -19,6 +19,15 @@ def cross(make_config, tmp_path):
     return run
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under xdist, the suite's modules go to one worker each unless --dist says otherwise (as the matrix's cells run
+    it): their module-scoped fixtures (one real training, the profiles, the surface's shared arguments) are then
+    built once, not once per worker (measured: 15.7 s against 13.3 s on 2 cores)."""
+    given = any(a == "--dist" or a.startswith("--dist=") or a == "-d" for a in config.invocation_params.args)
+    if getattr(config.option, "dist", "no") == "load" and not given:
+        config.option.dist = "loadfile"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Copy each test's layer and fields into its user properties (JUnit <properties>), for the matrix report."""
     for item in items:
