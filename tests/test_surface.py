@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import EXAMPLES
@@ -226,3 +227,19 @@ def test_a_real_training_writes_the_passthrough_values_it_used(tmp_path: Path) -
     expected = {**given, "lr_scheduler_type": given["scheduler_type"]}
     del expected["scheduler_type"]
     assert {k: args[k] for k in expected} == expected
+
+
+def test_a_type_the_installed_release_cannot_resolve_takes_any_value_and_the_rest_keep_theirs(monkeypatch) -> None:
+    # the boundary: the class compat finds installed, here with a field typed by a name nothing defines
+    import transformers
+
+    broken = dataclasses.make_dataclass("TrainingArguments", [("odd_option", "NoSuchType | None", None)],
+                                        bases=(transformers.TrainingArguments,))
+    monkeypatch.setattr(compat, "training_arguments_class", lambda: broken)
+    surface.installed.cache_clear()
+    try:
+        options = surface.installed()
+    finally:
+        surface.installed.cache_clear()
+    assert options["odd_option"].annotation is Any, "not refused: TrainingArguments itself judges the value"
+    assert options["adam_beta2"].annotation is float, "the other fields keep their types"

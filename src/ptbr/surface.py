@@ -124,12 +124,17 @@ def installed() -> dict[str, Option | None]:
 
     cls = compat.training_arguments_class()
     base = {f.name for f in dataclasses.fields(transformers.TrainingArguments)}
-    hints, docs = typing.get_type_hints(cls), _documented(cls)
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # a forward reference a release cannot resolve: no field type is lost for the others' sake
+        hints = {}
+    docs = _documented(cls)
     out: dict[str, Option | None] = {}
     for f in dataclasses.fields(cls):
         if not f.init:
             continue
-        annotation = _yaml_type(hints.get(f.name, Any))
+        # an unresolved type (a string) takes any YAML value: building the real TrainingArguments judges it
+        annotation = _yaml_type(hints.get(f.name, Any if isinstance(f.type, str) else f.type))
         owner = "transformers" if f.name in base else "gliner"
         text = " ".join(str(f.metadata.get("help") or docs.get(f.name) or GLINER_HELP.get(f.name, "")).split())
         text = text.replace("%%", "%")  # transformers' help texts are argparse templates
