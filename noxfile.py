@@ -55,7 +55,8 @@ TEST_DEPS = definition.suite_tools()
 CELLS = definition.cells()
 STARTED = time.monotonic()
 MUTATION_CELLS = {
-    "torch2.13.0-tf4.57.6-gliner0.2.29": "Trainer(tokenizer=) still mapped by a deprecation shim (trainer_accepts)",
+    "torch2.13.0-tf4.57.6-gliner0.2.24": "Trainer(tokenizer=) still mapped by a deprecation shim (trainer_accepts): "
+                                         "only a gliner that passes tokenizer= shows whether PTBR reads the shim",
     "torch2.13.0-tf5.14.1-gliner0.2.29": "warmup_ratio folded over the warmup by __post_init__ (_keep_warmup)",
     "torch2.13.0-tf5.16.1-gliner0.2.29": "the default environment's versions, for the union",
 }
