@@ -238,7 +238,3 @@ def config_class() -> type[Config]:
     training = create_model("TrainingConfig", __base__=TrainingConfig, __doc__=TrainingConfig.__doc__, **options)
     return create_model("Config", __base__=Config, __doc__=Config.__doc__,
                         training=(training, Field(description="Training settings.")))
-
-
-def is_passthrough(section: str, name: str) -> bool:
-    return section == "training" and name not in TrainingConfig.model_fields and name in passthrough()
