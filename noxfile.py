@@ -36,11 +36,13 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import bisect as bisect_
-from harness import cell as cells
-from harness import definition, docker, expected, report, results, sources
-from harness import discover as discover_
-from harness import drift as drift_
+from harness import definition
+from harness.releases import bisect as bisect_
+from harness.releases import discover as discover_
+from harness.releases import drift as drift_
+from harness.run import cell as cells
+from harness.run import docker, results, sources
+from harness.verdicts import expected, report
 
 nox.needs_version = ">=2026.10.20"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -184,6 +186,7 @@ def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
     opts, explore, args = _cell_options(session)
     ids = [c.id for c in CELLS]
     where = f"cell {ids.index(cell.id) + 1} of {len(ids)}" if cell.id in ids else "ad-hoc cell"
+    opts.matrix = cell.id in ids
     session.log(f"{where}: {cell.id} (elapsed {time.monotonic() - STARTED:.0f} s)")
     runner = docker.Container(cell) if args.docker else cells.Venv(Path(session.virtualenv.location) / "bin" / "python")
     result = cells.run(cell, runner, opts)

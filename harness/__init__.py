@@ -1,5 +1,11 @@
-"""The version-matrix harness: definition (constraints/matrix.toml) → one cell's run → result files → report.
+"""The version-matrix harness, in three folders that import one way (run/ ← verdicts/ ← releases/):
 
-noxfile.py's sessions are thin wrappers over these modules; the tests in tests/harness exercise them without real
-installs.
+    run/        one cell: its pins, installing them (a virtualenv or a Docker image), the propagation suite, reading
+                its JUnit XML into a status and breaks, the result files and their fingerprint
+    verdicts/   the expected verdicts (constraints/expected.toml), the report built from the result files, GitHub glue
+    releases/   what the package index has: floating cells, discover, drift, the atlas, bisect
+
+and definition.py (constraints/matrix.toml → cells) and mutation.py (mutation testing of PTBR). Only run/ decides a
+verdict, so only run/ (with PTBR and the suite) is an input of a cell's fingerprint: editing the rest reruns nothing.
+noxfile.py's sessions are thin wrappers over these modules; tests/harness exercises them without real installs.
 """

@@ -1,7 +1,7 @@
 """The matrix definition (constraints/matrix.toml) → cells.
 
 An axis value is a version, or a floating one resolved against the package index when cells are listed
-(harness/index.py): ``latest`` (the newest final, not yanked release; for transformers outside the gliner
+(harness/releases/index.py): ``latest`` (the newest final, not yanked release; for transformers outside the gliner
 release's declared range the cell installs it with an override) or, for transformers, ``latest-in-range`` (the
 newest inside it). A resolved cell's id holds the concrete versions; ``Cell.floating`` says what was asked for.
 """
@@ -9,62 +9,15 @@ newest inside it). A resolved cell's id holds the concrete versions; ``Cell.floa
 from __future__ import annotations
 
 import itertools
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import tomllib
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-ROOT = Path(__file__).parents[1]
+from harness.run.pins import LOCKS, ROOT, Cell, pyproject, suite_tools  # noqa: F401 (the definition's vocabulary)
+
 MATRIX = ROOT / "constraints" / "matrix.toml"
-LOCKS = ROOT / "constraints" / "cells"
-VERSION = r"[0-9][0-9a-z.+]*"  # PEP 440 public versions (with a local label): safe in a tag, a path, a shell word
-ID = re.compile(rf"torch({VERSION})-tf({VERSION})-gliner({VERSION})")
-
-
-@dataclass(frozen=True, order=True)
-class Cell:
-    torch: str
-    transformers: str
-    gliner: str
-    override: bool = False
-    """Install this transformers even where the gliner release declares it unsupported."""
-    floating: str = ""
-    """For a cell resolved from floating axes, what they asked for (``transformers=latest-in-range``)."""
-
-    @property
-    def id(self) -> str:
-        return f"torch{self.torch}-tf{self.transformers}-gliner{self.gliner}"
-
-    @classmethod
-    def parse(cls, cell_id: str, override: bool = False) -> Cell:
-        """The cell an id names (torch<version>-tf<version>-gliner<version>); ValueError if it names none."""
-        match = ID.fullmatch(cell_id)
-        if not match:
-            raise ValueError(f"not a cell id: {cell_id!r} (expected e.g. torch2.13.0-tf5.0.0-gliner0.2.29)")
-        return cls(*match.groups(), override=override)
-
-    @property
-    def lock(self) -> Path:
-        """Full transitive pins for this cell (``nox -s lock``); used as constraints when the file exists."""
-        return LOCKS / f"{self.id}.txt"
-
-    @property
-    def pins(self) -> dict[str, str]:
-        return {"torch": self.torch, "transformers": self.transformers, "gliner": self.gliner}
-
-
-def pyproject() -> dict:
-    """The project's pyproject.toml: its dependencies, test tools and build backend are named there only."""
-    with (ROOT / "pyproject.toml").open("rb") as f:
-        return tomllib.load(f)
-
-
-def suite_tools() -> list[str]:
-    """The test tools: pyproject.toml's `test` dependency group (also what the Docker image installs)."""
-    return list(pyproject()["dependency-groups"]["test"])
 
 
 def python(path: Path = MATRIX) -> str:
@@ -106,7 +59,7 @@ def cells(path: Path = MATRIX, floating: bool = True) -> list[Cell]:
 
 def resolve(cell: Cell) -> Cell:
     """A cell with floating axes → the cell of today's releases (see the module doc)."""
-    from harness import index
+    from harness.releases import index
 
     def pick(package: str, value: str, spec: str = "") -> str:
         if value not in FLOATING:

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from harness.definition import ROOT
-from harness.results import REPORTS, write_atomic
+from harness.run.results import REPORTS, write_atomic
 
 MODULES = ("src/ptbr/forwarding.py", "src/ptbr/compat.py")
 TESTS = ("tests/propagation/test_layer1_ptbr.py", "tests/propagation/test_layer1_surface.py",

@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).parents[1]
 
 
-@pytest.mark.parametrize(("module", "fails"), [("ptbr.loader", True), ("harness.cell", True),
+@pytest.mark.parametrize(("module", "fails"), [("ptbr.loader", True), ("harness.run.cell", True),
                                                ("transformers.trainer", False), ("numpy.core", False)])
 def test_a_warning_is_an_error_only_where_the_project_issues_it(tmp_path: Path, module: str, fails: bool) -> None:
     (tmp_path / "test_w.py").write_text(

@@ -117,11 +117,12 @@ FAKE_DOCKER = textwrap.dedent('''\
 
 def fake_index(monkeypatch, releases: dict[str, list[str]], requires: dict[tuple[str, str], list[str]] = (),
                yanked: tuple[str, ...] = ()) -> list[str]:
-    """Serve an index at the boundary the harness reads it through (harness.index._get): PEP 691 project pages with
-    a wheel per release (``yanked``: "package==version"), and each wheel's PEP 658 METADATA. Returns the URLs read."""
+    """Serve an index at the boundary the harness reads it through (harness.releases.index._get): PEP 691 project pages
+    with a wheel per release (``yanked``: "package==version"), and each wheel's PEP 658 METADATA. Returns the URLs
+    read."""
     import json
 
-    from harness import index
+    from harness.releases import index
 
     read: list[str] = []
     requires = dict(requires)

@@ -7,7 +7,8 @@ import math
 
 import pytest
 from fakes import fake_index
-from harness import bisect, cell, results
+from harness.releases import bisect
+from harness.run import cell, results
 from test_report import TOKENIZER, _result
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from fakes import junit_xml
-from harness import cell, definition, results
+from harness import definition
+from harness.run import cell, results
 
 CELL = definition.Cell("2.13.0", "5.0.0", "0.2.29")
 VALUE_BREAK = "AssertionError: training.lr_others [ptbr]: expected 0.0, got 1e-05 (rule)"
@@ -334,7 +335,7 @@ def test_the_fingerprint_sees_every_input_of_a_result(checkout: Path) -> None:
     assert key() == base, "files git ignores are not inputs"
     (checkout / "Dockerfile").write_text((checkout / "Dockerfile").read_text() + "# edited\n")
     assert (key(), key("docker") != docker_base) == (base, True), "the Dockerfile is an input of Docker runs only"
-    for edit in ("harness/cell.py", "tests/propagation/test_new_field.py"):  # the harness; a file not yet added
+    for edit in ("harness/run/cell.py", "tests/propagation/test_new_field.py"):  # the harness; a file not yet added
         (checkout / edit).write_text(((checkout / edit).read_text() if (checkout / edit).exists() else "") + "#\n")
         assert key() != base, f"{edit} is an input"
         base = key()

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import tomllib
 from fakes import fake_index
-from harness import definition, discover
+from harness import definition
+from harness.releases import discover
 
 
 def test_new_releases_are_listed_with_the_cells_to_add(monkeypatch, tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import definition, docker, results, sources
-from harness.cell import repro as cell_repro
+from harness import definition
+from harness.run import docker, results, sources
+from harness.run.cell import repro as cell_repro
 
 CELL = definition.Cell("2.13.0", "5.0.0", "0.2.29")
 FAKE_DOCKER = f"""#!{sys.executable}

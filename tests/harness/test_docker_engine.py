@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import cell, definition, docker
+from harness import definition
+from harness.run import cell, docker
 
 pytestmark = pytest.mark.docker
 

@@ -1,5 +1,5 @@
-"""A cell run in Docker goes through the same lifecycle as a venv cell (harness/cell.py) and ends, like it, in a result
-with a status whatever happens: no engine, a failed build, a hang. A stand-in docker client is the boundary; the
+"""A cell run in Docker goes through the same lifecycle as a venv cell (harness/run/cell.py) and ends, like it, in a
+result with a status whatever happens: no engine, a failed build, a hang. A stand-in docker client is the boundary; the
 harness is real."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from fakes import FAKE_DOCKER, junit_xml
-from harness import cell, definition, docker, results
+from harness import definition
+from harness.run import cell, docker, results
 
 CELL = definition.Cell("2.13.0", "5.0.0", "0.2.29")
 FAILING = "tests/propagation/test_layer2_transformers.py::test_frozen_component_has_no_trainable_parameters"

@@ -10,7 +10,7 @@ import zipfile
 from xml.etree import ElementTree
 
 import pytest
-from harness import atlas, drift, index
+from harness.releases import atlas, drift, index
 from test_report import _result
 
 ARGS = '''

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 import tomllib
-from harness import expected, github, report, results
 from harness.definition import Cell
+from harness.run import results
+from harness.verdicts import expected, github, report
 from test_report import GLINER, ONLY_OLD, TOKENIZER, _result
 
 OLD = _result("2.13.0", "4.51.3", "0.2.26", "broken", [ONLY_OLD])

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fakes import fake_index
-from harness import definition, index
+from harness import definition
+from harness.releases import index
 
 TRANSFORMERS = ["4.57.6", "5.0.0", "5.10.0", "5.10.1", "5.16.1", "5.17.0rc1", "5.17.0", "5.9.0", "5.25.0.dev0"]
 GLINER = ["0.2.24", "0.2.29", "0.2.30"]

@@ -24,7 +24,9 @@ import signal, sys
 # every child with SIGINT ignored, and Python keeps an inherited SIG_IGN
 signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path[:0] = [{root!r}]
-from harness import cell, definition, docker
+from harness import definition
+from harness.run import cell
+from harness.run import docker
 this = definition.Cell("2.13.0", "5.0.0", "0.2.29")
 runner = docker.Container(this) if {docker} else cell.Venv(__import__("pathlib").Path({python!r}))
 opts = cell.Options(installer=[{installer!r}], rerun=True, log=lambda m: print(m, flush=True))

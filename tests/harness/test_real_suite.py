@@ -10,7 +10,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from harness import cell, definition, results
+from harness import definition
+from harness.run import cell, results
 
 ROOT = Path(__file__).parents[2]
 # the versions installed here: the lifecycle checks that what it runs in is what the cell pins

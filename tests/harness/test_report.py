@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness import definition, report, results
+from harness import definition
+from harness.run import junit, results
+from harness.verdicts import report
 
 COMMON = {"layer": "e2e", "field": "training.seed", "test": "t::common", "message": "always broken", "cause": None}
 GLINER = {"layer": "gliner-kwargs", "field": "training.lr_others", "test": "t::g", "message": "0.0 lost",
@@ -185,7 +187,7 @@ def test_a_refusal_reported_in_other_words_by_other_tests_is_one_cause() -> None
              f"AssertionError: error: {why}"]  # the exception's name is longer than the assertion's wrapping
     found = [{"layer": "e2e", "field": f"training.f{i}", "test": f"t::{i}", "message": t, "cause": t}
              for i, t in enumerate(texts)]
-    (cause,) = report.causes(found)
+    (cause,) = junit.causes(found)
     assert cause["cause"] == texts[0], "the shortest wording names the cause; the others are listed under it"
     assert len(cause["tests"]) == 3
     assert cause["label"] == "cannot train", "PTBR's refusal says why in the table"

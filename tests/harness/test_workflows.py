@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from harness import definition, github
+from harness import definition
+from harness.verdicts import github
 
 WORKFLOW = definition.ROOT / ".github" / "workflows" / "matrix.yml"
 NEW_GROUP = '\n[[group]]\ngliner = ["0.2.29"]\ntransformers = ["5.3.0"]\ntorch = ["2.7.1"]\n'

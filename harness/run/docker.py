@@ -1,4 +1,4 @@
-"""A cell in its Docker image: building it, the runner that runs the cell's lifecycle (harness/cell.py) with each
+"""A cell in its Docker image: building it, the runner that runs the cell's lifecycle (harness/run/cell.py) with each
 Python step in a container (offline, --network none), and the `docker build` / `docker run` commands the report
 prints for a person to paste at a checkout's root on any machine.
 
@@ -19,10 +19,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness import results, sources
-from harness.cell import RESOLVER_CONFLICT, Options, Problem, Progress, Runner, call, failing, tail
-from harness.definition import ROOT, Cell, pyproject, suite_tools
-from harness.results import CellResult
+from harness.run import results, sources
+from harness.run.cell import RESOLVER_CONFLICT, Options, Problem, Progress, Runner, call, failing, tail
+from harness.run.pins import ROOT, Cell, pyproject, suite_tools
+from harness.run.results import CellResult
 
 REPOSITORY = "ptbr-matrix"
 WHEELHOUSE = ROOT / "wheelhouse"

@@ -3,7 +3,7 @@
     reuse a current result → prepare (install into a virtualenv, or build an image) → read the installed versions →
     import the stack → run the propagation suite with xdist → classify → write the result atomically → clean up
 
-A runner (a virtualenv here, a container in harness/docker.py, the image's own Python in harness/__main__.py) only
+A runner (a virtualenv here, a container in harness/run/docker.py, the image's own Python in harness/run/image.py) only
 says how to prepare and how to run a Python command; everything else is here, once. Every way a run can end is a
 result with a status, never a crash; an interrupt (Ctrl-C, SIGTERM) kills what the run started and leaves the
 previous result as it was.
@@ -28,9 +28,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import junit, report, results, sources
-from harness.definition import ROOT, Cell, suite_tools
-from harness.results import CellResult, Status
+from harness.run import junit, results, sources
+from harness.run.pins import ROOT, Cell, suite_tools
+from harness.run.results import CellResult, Status
 
 SUITE = ("tests/propagation",)
 PINS_MARKER = ".ptbr-cell-pins"
@@ -66,7 +66,9 @@ class Options:
     suite: Sequence[str] = SUITE
     """What a full run runs."""
     complete: Callable[[CellResult], object] = lambda _result: None
-    """Adds to a finished result before it is saved (the Docker repro commands: harness/docker.py)."""
+    """Adds to a finished result before it is saved (the Docker repro commands: harness/run/docker.py)."""
+    matrix: bool = False
+    """The cell is one of the matrix definition's: its repro command is its matrix session."""
 
 
 @dataclass
@@ -147,19 +149,14 @@ class Installed(Runner):
         return [sys.executable, *(a.replace("{stage}", str(stage)) for a in args)], {**os.environ, **env}
 
 
-def repro(cell: Cell, tests: Sequence[str] = ()) -> str:
-    """The nox command that reruns this cell (and only the given tests), quoted for any POSIX shell."""
-    if cell.id in _default_ids():
+def repro(cell: Cell, tests: Sequence[str] = (), matrix: bool = False) -> str:
+    """The nox command that reruns this cell (and only the given tests), quoted for any POSIX shell: its matrix
+    session when the cell is one of the definition's (``matrix``), else the ad-hoc cell session."""
+    if matrix:
         base = ["nox", "-s", f"matrix({cell.id})", "--"]
     else:
         base = ["nox", "-s", "cell", "--", "--cell", cell.id, *(["--override"] if cell.override else [])]
     return shlex.join([*base, *tests])
-
-
-def _default_ids() -> set[str]:
-    from harness import definition
-
-    return {c.id for c in definition.cells()}
 
 
 def tail(text: str, lines: int = 12) -> str:
@@ -310,7 +307,8 @@ def new_result(cell: Cell, opts: Options, runner: results.Runner, key: str) -> C
         declared_support={"gliner_requires": None, "inside": None, "override": cell.override},
         torch_source=None, status="error", reason=None, conclusive=False, breaks=[],
         gliner_path={"status": "not-run", "breaks": []}, tests=None,
-        repro={"nox": repro(cell), "docker_build": None, "docker_run": None}, runner=runner, image=None,
+        repro={"nox": repro(cell, matrix=opts.matrix), "docker_build": None, "docker_run": None}, runner=runner,
+        image=None,
         duration_s=0.0, timings={}, fingerprint=key, finished_at="",
         selection=list(opts.pytest_args) or None,
     )
@@ -370,7 +368,7 @@ def run(cell: Cell, runner: Runner, opts: Options | None = None, root: Path = re
         runner.stop()
         shutil.rmtree(stage, ignore_errors=True)
     opts.log(f"{cell.id}: {result['status']}" + (f" ({result['reason'].splitlines()[0]})" if result["reason"] else ""))
-    for line in report.broken_lines(result):
+    for line in junit.broken_lines(result):
         opts.log(line)
     return result
 
@@ -423,10 +421,11 @@ def _steps(cell: Cell, runner: Runner, opts: Options, result: CellResult, stage:
     results.write_atomic(stage / "pytest.log", output)
     if code is None:
         return Problem("timeout", f"the suite did not finish within {opts.timeout_s:.0f} s")
-    return classify(code, stage / "junit.xml", output, result, cell)
+    return classify(code, stage / "junit.xml", output, result, cell, opts.matrix)
 
 
-def classify(code: int, xml: Path, output: str, result: CellResult, cell: Cell) -> Problem | None:
+def classify(code: int, xml: Path, output: str, result: CellResult, cell: Cell, matrix: bool = False
+             ) -> Problem | None:
     """pytest's exit code and JUnit XML → the cell's status: pass and broken only when tests ran and the two agree;
     anything the harness cannot judge is an error that says why."""
     if code not in (0, 1):
@@ -447,7 +446,7 @@ def classify(code: int, xml: Path, output: str, result: CellResult, cell: Cell) 
     ptbr = [b for b in outcome.breaks if b["layer"] != junit.GLINER_PATH]
     gliner = [b for b in outcome.breaks if b["layer"] == junit.GLINER_PATH]
     result["breaks"], result["gliner_path"] = ptbr, {"status": "broken" if gliner else "pass", "breaks": gliner}
-    result["repro"]["nox"] = repro(cell, failing(result))
+    result["repro"]["nox"] = repro(cell, failing(result), matrix)
     result["status"] = "broken" if ptbr else "pass"
     return None
 

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import tomllib
-
-from harness.definition import ROOT, Cell
-from harness.results import CellResult
+from harness.run import junit
+from harness.run.pins import ROOT, Cell
+from harness.run.results import CellResult
 
 EXPECTED = ROOT / "constraints" / "expected.toml"
 GLINER_PATH = "gliner's path: "
@@ -38,7 +38,7 @@ HEADER = """\
 # are known and accepted, each with why. The report compares every cell's current result with this file; `nox -s
 # matrix` and the GitHub gate fail on any difference (a new break, a fixed one, another status) and on a cell the
 # harness could not judge. `nox -s accept [-- <cell id> ...]` rewrites it from the current results, keeping each
-# `why`, and prints the diff: review it, write the why of new entries, commit. See harness/expected.py.
+# `why`, and prints the diff: review it, write the why of new entries, commit. See harness/verdicts/expected.py.
 """
 FAILING = ("new break", "fixed", "cannot judge")
 
@@ -52,14 +52,12 @@ def one_line(text: str) -> str:
 
 def findings(result: CellResult) -> list[str]:
     """A result's findings (see the module doc), sorted."""
-    from harness import report  # report compares with expected verdicts: imported where both are loaded
-
     out: set[str] = set()
     for prefix, found in (("", result["breaks"]), (GLINER_PATH, result["gliner_path"]["breaks"])):
         for b in found:
             if not b.get("cause"):
                 out.add(f"{prefix}{b['field']} [{b['layer']}]")
-        for k in report.causes(found):
+        for k in junit.causes(found):
             out.add(f"{prefix}{one_line(k['cause'])}")
     return sorted(out)
 

@@ -1,5 +1,5 @@
 """`nox -s atlas`: a verdict for every gliner release with `train_model` × every final transformers release from
-4.51.0, on both paths, predicted from the static drift scan (harness/drift.py) and verified by real cells.
+4.51.0, on both paths, predicted from the static drift scan (harness/releases/drift.py) and verified by real cells.
 
 Prediction (whether the pair can train; what it trains is for real cells to tell):
 - **gliner's own path** (`train_model(output_dir=..., **kwargs)`): gliner builds TrainingArguments with the keywords
@@ -31,12 +31,13 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from harness.releases import drift
+from harness.run import cell as cells
+from harness.run import junit, results
+from harness.run.results import REPORTS, write_atomic
+from harness.verdicts import expected, report
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
-
-from harness import cell as cells
-from harness import drift, expected, junit, report, results
-from harness.results import REPORTS, write_atomic
 
 SCHEMA_VERSION = 1
 FIRST = "4.51.0"
@@ -82,7 +83,7 @@ def real_verdict(result: results.CellResult) -> dict[str, dict[str, Any]] | None
     out = {}
     for path, found in (("ptbr", result["breaks"]), ("gliner", result["gliner_path"]["breaks"])):
         # a cause that stopped the training tests (several of them), or PTBR refusing the versions up front
-        stopped = [k for k in report.causes(found) if len(k["tests"]) > 3
+        stopped = [k for k in junit.causes(found) if len(k["tests"]) > 3
                    or (junit.CANNOT_TRAIN in k["cause"] and len(k["tests"]) > 1)
                    or "installed versions: training:" in k["cause"]]
         findings = expected.findings({**result, "breaks": found, "gliner_path": {"breaks": []}})
@@ -285,7 +286,7 @@ def main(argv: list[str], log: Callable[[str], None] = print) -> int:
     drift.write(scanned)
     atlas = build(scanned, current_results())
     if args.verify is not None:
-        from harness import bisect
+        from harness.releases import bisect
 
         index, count = (int(x) for x in args.shard.split("/"))
         chosen = to_verify(atlas, args.verify, args.seed, (index, count))

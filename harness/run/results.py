@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
-from harness.definition import ROOT, Cell
+from harness.run.pins import ROOT, Cell
 
 REPORTS = ROOT / "reports"
 CELLS = REPORTS / "cells"
@@ -23,9 +23,12 @@ REPRO = "repro"
 
 Status = Literal["pass", "broken", "install-failed", "import-failed", "timeout", "error"]
 Runner = Literal["venv", "docker"]
-# What a cell's result depends on besides its pins, lock file and torch source: the code under test, the suite and
-# the harness that ran it. Files git does not ignore count even before they are added.
-CODE = ("src", "tests/propagation", "tests/support.py", "tests/conftest.py", "examples", "harness", "pyproject.toml")
+# What a cell's verdict depends on besides its pins, lock file and torch source: the code under test, the suite and
+# the part of the harness that runs a cell and classifies what it saw (harness/run/). The rest of harness/ (the
+# definition, the report and expected verdicts, the GitHub glue, the atlas, drift, bisect, discover) plans runs or
+# renders results: editing it reruns no cell. Files git does not ignore count even before they are added.
+CODE = ("src", "tests/propagation", "tests/support.py", "tests/conftest.py", "examples", "harness/run",
+        "pyproject.toml")
 DOCKER_CODE = ("Dockerfile",)
 """What a Docker runner's result also depends on (the image is built from it)."""
 
@@ -142,7 +145,7 @@ def fingerprint(cell: Cell, runner: Runner = "venv", torch: str | None = None, r
     installed (``torch==2.13.0+cpu`` and ``torch==2.13.0`` differ; a local wheel and the CPU index do not), the
     runner, and every file of the code, the suite and the harness (and the Dockerfile for Docker). A saved result is
     current only while its fingerprint equals this."""
-    from harness import sources
+    from harness.run import sources
 
     torch = torch if torch is not None else sources.torch_source(cell.torch)[1][-1]
     digest = hashlib.sha256(json.dumps([cell.pins, cell.override, runner, torch]).encode())

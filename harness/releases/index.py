@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from email.parser import Parser
 from pathlib import Path
 
+from harness.run.results import REPORTS
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import parse_wheel_filename
 from packaging.version import InvalidVersion, Version
-
-from harness.results import REPORTS
 
 
 def _cache() -> Path:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from harness import definition
+from harness.definition import Cell
+from harness.releases import index
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
-
-from harness import definition, index
-from harness.definition import Cell
 
 
 def newer(pinned: list[Cell]) -> dict[str, list[index.Release]]:

@@ -7,8 +7,9 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from harness.results import Break
+from harness.run.results import Break, CellResult
 
 GLINER_PATH = "gliner-kwargs"
 # the suite's failure lines start with the precise field and layer: "training.lr_others [ptbr]: expected ..."
@@ -102,3 +103,59 @@ def parse(path: Path) -> Outcome:
             out.append(Break(layer=props.get("layer", "suite"), field=props.get("fields", "") or "-",
                              test=_test_id(case), message=cause, cause=cause))
     return Outcome(counts=counts, breaks=out, crashed=crashed)
+
+
+def causes(found: list[Break]) -> list[dict[str, Any]]:
+    """Breaks that are not value mismatches, grouped by the exception that caused them: one entry per cause, with
+    a short label, the layers, the tests it stopped and the fields those tests left unproven."""
+    grouped: dict[str, list[Break]] = {}
+    for b in found:
+        if b.get("cause"):
+            grouped.setdefault(b["cause"], []).append(b)
+    # a test that reports another's exception in its own words ("ptbr train exited 1: ... TypeError: ...") shares
+    # its cause: merged into the cause whose exception its text holds
+    def core(cause: str) -> str:  # the message, without "cannot train: " and the exception's type
+        return re.sub(r"^[\w.]+(?:Error|Exception): ", "", cause.removeprefix(f"{CANNOT_TRAIN}: "))
+
+    for cause in sorted(grouped, key=lambda c: len(core(c)), reverse=True):
+        host = next((c for c in grouped if c != cause and core(c) in core(cause) and len(core(c)) < len(core(cause))),
+                    None)
+        if host:
+            grouped[host] += grouped.pop(cause)
+    out = []
+    for cause, blocked in grouped.items():
+        fields = fields_of(blocked)
+        if len(blocked) == 1 and len(fields) <= 1:  # one test of one field: the field says it best
+            label = fields[0] if fields else cause.split(":")[0]
+        elif cause.startswith(CANNOT_TRAIN) or CANNOT_TRAIN in cause:  # also PTBR's own refusal
+            label = CANNOT_TRAIN
+        else:
+            label = f"{cause.split(':')[0]} in {len(blocked)} tests"
+        out.append({"cause": cause, "label": label, "layers": sorted({b["layer"] for b in blocked}),
+                    "tests": sorted(b["test"] for b in blocked), "fields": fields})
+    return out
+
+
+def broken_lines(result: CellResult) -> list[str]:
+    """``BROKEN <field> [<layer>]: <message>`` per value break and one line per cause, with what it stopped: what
+    every runner prints as soon as a cell finishes."""
+    lines = []
+    for path, found in (("", result["breaks"]), (" (gliner's own path)", result["gliner_path"]["breaks"])):
+        for b in found:
+            if not b.get("cause"):
+                head = f"{b['field']} [{b['layer']}]: "  # the suite's messages start with it
+                lines.append(f"BROKEN {head}{b['message'].removeprefix(head)}{path}\n  {b['test']}")
+        for k in causes(found):
+            layers = ",".join(k["layers"])
+            if len(k["tests"]) == 1 and len(k["fields"]) == 1:
+                lines.append(f"BROKEN {k['fields'][0]} [{layers}]: {k['cause']}{path}\n  {k['tests'][0]}")
+            else:
+                fields = ", ".join(k["fields"][:6]) + (", …" if len(k["fields"]) > 6 else "")
+                lines.append(f"BROKEN {k['cause']} [{layers}]: {len(k['tests'])} tests, {len(k['fields'])} fields "
+                             f"unproven ({fields}){path}")
+    return lines
+
+
+def fields_of(found: list[Break]) -> list[str]:
+    """The distinct fields of some breaks (a test covering several lists them comma-separated)."""
+    return sorted({f for b in found for f in b["field"].split(",")})

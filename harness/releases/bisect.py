@@ -3,10 +3,11 @@ two fixed, by bisection over the releases the index has in the range, running re
 
     nox -s bisect -- --gliner 0.2.24 --transformers 4.57.3..5.24.0 [--torch 2.13.0] [--pre] [--yanked]
 
-Each probe is an ordinary cell (harness/cell.py) in its own virtualenv under .nox/bisect/: its result lands in
+Each probe is an ordinary cell (harness/run/cell.py) in its own virtualenv under .nox/bisect/: its result lands in
 reports/cells/<id>/ like any cell's, is reused while current (a second bisect over the same range runs nothing), and
-shows in the report. A verdict is the cell's status and findings (harness/expected.py) with version numbers written
-as <v>, so "transformers 5.0.0 no longer accepts" and "transformers 5.1.0 no longer accepts" are one verdict.
+shows in the report. A verdict is the cell's status and findings (harness/verdicts/expected.py) with version
+numbers written as <v>, so "transformers 5.0.0 no longer accepts" and "transformers 5.1.0 no longer accepts" are one
+verdict.
 
 Bisection assumes the verdict changes once in the range: it probes the start, then at most ⌈log2(n)⌉ more releases
 for n releases. When the probes show more than one change (A → B → A, or A → B → C) it says so: the first change
@@ -25,12 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import definition
+from harness.definition import ROOT, Cell
+from harness.releases import index
+from harness.run import cell as cells
+from harness.run import results, sources
+from harness.verdicts import expected, report
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
-
-from harness import cell as cells
-from harness import definition, expected, index, report, results, sources
-from harness.definition import ROOT, Cell
 
 AXES = ("torch", "transformers", "gliner")
 VENVS = ROOT / ".nox" / "bisect"
@@ -139,10 +142,12 @@ def main(argv: list[str], log: Callable[[str], None] = print) -> int:
         + ", ".join(f"{k} {v}" for k, v in fixed.items()) + f": at most {budget(len(versions))} cells")
     opts = cells.Options(timeout_s=args.timeout, workers=args.workers, log=log)
     ran: dict[str, results.CellResult] = {}
+    matrix_ids = {c.id for c in definition.cells()}
 
     def probe(version: str) -> Verdict:
         cell = probe_cell(fixed, name, version)
         log(f"probe {len(ran) + 1}: {cell.id}")
+        opts.matrix = cell.id in matrix_ids
         result = cells.run(cell, cells.Venv(own_venv(cell)), opts)
         ran[version] = result
         if not expected.judgeable(result):  # an error or timeout says nothing about the versions
@@ -175,8 +180,8 @@ def describe(outcome: Outcome, name: str, ran: dict[str, results.CellResult]) ->
                                            else f"; {v[outcome.first - 1]} was not run: it shares "
                                                 f"{v[0]}'s verdict by bisection"))
     lines += [f"  + {f}" for f in after if f not in before] + [f"  - {f}" for f in before if f not in after]
-    lines.append(f"reproduce: {cells.repro(results.cell_of(hit), ['--rerun'])} (its failing tests are listed in "
-                 f"reports/cells/{hit['id']}/result.json)")
+    again = cells.repro(results.cell_of(hit), ["--rerun"], hit["id"] in {c.id for c in definition.cells()})
+    lines.append(f"reproduce: {again} (its failing tests are listed in reports/cells/{hit['id']}/result.json)")
     if len(outcome.changes) > 1:
         seen = ", ".join(f"{v[i]} ({ran[v[i]]['status']})" for i in outcome.changes)
         lines.append(f"WARNING: the verdict changes {len(outcome.changes)} times among the probed releases (at "

@@ -24,10 +24,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from harness.releases import index
+from harness.run.results import REPORTS, write_atomic
 from packaging.version import Version
-
-from harness import index
-from harness.results import REPORTS, write_atomic
 
 SCHEMA_VERSION = 1
 SCAN_VERSION = 3
@@ -305,7 +304,8 @@ def _spans(by_release: dict[str, list[str]]) -> dict[str, list[str]]:
 def releases_file(drift: dict[str, Any]) -> dict[str, Any]:
     """Per TrainingArguments field of transformers and per field of gliner's own subclass: the first and the last
     final, not yanked, release scanned that has it, and the scanned range."""
-    out: dict[str, Any] = {"made_by": "nox -s drift (harness/drift.py): read from every release's wheel on PyPI"}
+    out: dict[str, Any] = {
+        "made_by": "nox -s drift (harness/releases/drift.py): read from every release's wheel on PyPI"}
     for package in ("transformers", "gliner"):
         kept = {v: r for v, r in drift["releases"][package].items() if not r["yanked"]}
         names = {v: [n for n in (r["fields"] if package == "transformers" else r["subclass_fields"])

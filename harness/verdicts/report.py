@@ -1,8 +1,8 @@
 """The matrix report, built from the cells' result files: reports/matrix.json (versioned), reports/matrix.md (a
 torch × transformers table per gliner version, then the breaks with their repro commands) and a terminal summary.
 
-Each cell of the definition is compared with its expected verdict first (harness/expected.py): that comparison is
-what gates. A break found in every cell of the definition that ran the suite does not depend on the versions: it is
+Each cell of the definition is compared with its expected verdict first (harness/verdicts/expected.py): that comparison
+is what gates. A break found in every cell of the definition that ran the suite does not depend on the versions: it is
 listed once, apart, and left out of the table, so the table shows at a glance which versions break (computed only
 when every cell of the definition has a current result; results of ad-hoc cells never count). Breaks that share
 one exception (a cell that cannot train fails every test that trains) are one cause, listed with the tests and
@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import datetime
 import json
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from harness import definition, junit, results
-from harness import expected as expected_
-from harness.results import Break, CellResult
+from harness import definition
+from harness.run import junit, results
+from harness.run.results import Break, CellResult
+from harness.verdicts import expected as expected_
 
 SCHEMA_VERSION = 2  # 2: "expected" (the comparison), "unresolved", in_definition, version_independent.computed
 MARK = {"pass": "✓", "broken": "✗", "install-failed": "install-failed", "import-failed": "import-failed",
@@ -43,57 +43,6 @@ def common_breaks(cells: list[CellResult], part: str = "breaks") -> set[tuple[st
         return set()
     sets = [{_key(b) for b in _breaks(c, part)} for c in ran]
     return set.intersection(*sets)
-
-
-def causes(found: list[Break]) -> list[dict[str, Any]]:
-    """Breaks that are not value mismatches, grouped by the exception that caused them: one entry per cause, with
-    a short label, the layers, the tests it stopped and the fields those tests left unproven."""
-    grouped: dict[str, list[Break]] = {}
-    for b in found:
-        if b.get("cause"):
-            grouped.setdefault(b["cause"], []).append(b)
-    # a test that reports another's exception in its own words ("ptbr train exited 1: ... TypeError: ...") shares
-    # its cause: merged into the cause whose exception its text holds
-    def core(cause: str) -> str:  # the message, without "cannot train: " and the exception's type
-        return re.sub(r"^[\w.]+(?:Error|Exception): ", "", cause.removeprefix(f"{junit.CANNOT_TRAIN}: "))
-
-    for cause in sorted(grouped, key=lambda c: len(core(c)), reverse=True):
-        host = next((c for c in grouped if c != cause and core(c) in core(cause) and len(core(c)) < len(core(cause))),
-                    None)
-        if host:
-            grouped[host] += grouped.pop(cause)
-    out = []
-    for cause, blocked in grouped.items():
-        fields = _fields(blocked)
-        if len(blocked) == 1 and len(fields) <= 1:  # one test of one field: the field says it best
-            label = fields[0] if fields else cause.split(":")[0]
-        elif cause.startswith(junit.CANNOT_TRAIN) or junit.CANNOT_TRAIN in cause:  # also PTBR's own refusal
-            label = junit.CANNOT_TRAIN
-        else:
-            label = f"{cause.split(':')[0]} in {len(blocked)} tests"
-        out.append({"cause": cause, "label": label, "layers": sorted({b["layer"] for b in blocked}),
-                    "tests": sorted(b["test"] for b in blocked), "fields": fields})
-    return out
-
-
-def broken_lines(result: CellResult) -> list[str]:
-    """``BROKEN <field> [<layer>]: <message>`` per value break and one line per cause, with what it stopped: what
-    every runner prints as soon as a cell finishes."""
-    lines = []
-    for path, found in (("", result["breaks"]), (" (gliner's own path)", result["gliner_path"]["breaks"])):
-        for b in found:
-            if not b.get("cause"):
-                head = f"{b['field']} [{b['layer']}]: "  # the suite's messages start with it
-                lines.append(f"BROKEN {head}{b['message'].removeprefix(head)}{path}\n  {b['test']}")
-        for k in causes(found):
-            layers = ",".join(k["layers"])
-            if len(k["tests"]) == 1 and len(k["fields"]) == 1:
-                lines.append(f"BROKEN {k['fields'][0]} [{layers}]: {k['cause']}{path}\n  {k['tests'][0]}")
-            else:
-                fields = ", ".join(k["fields"][:6]) + (", …" if len(k["fields"]) > 6 else "")
-                lines.append(f"BROKEN {k['cause']} [{layers}]: {len(k['tests'])} tests, {len(k['fields'])} fields "
-                             f"unproven ({fields}){path}")
-    return lines
 
 
 def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_runs: list[CellResult] = (),
@@ -120,7 +69,7 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_
         entry = dict(c)
         entry["version_dependent_breaks"] = [b for b in c["breaks"] if _key(b) not in common]
         entry["gliner_path_dependent_breaks"] = [b for b in c["gliner_path"]["breaks"] if _key(b) not in common_gliner]
-        entry["causes"] = causes(entry["version_dependent_breaks"])
+        entry["causes"] = junit.causes(entry["version_dependent_breaks"])
         entry["current"] = is_current(c)
         entry["in_definition"] = c["id"] in ids
         entry["latest_repro"] = _repro_summary(repros[c["id"]]) if c["id"] in repros else None
@@ -153,14 +102,9 @@ def _repro_summary(r: CellResult) -> dict[str, Any]:
             "breaks": r["breaks"], "reason": r["reason"]}
 
 
-def _fields(found: list[Break]) -> list[str]:
-    """The distinct fields of some breaks (a test covering several lists them comma-separated)."""
-    return sorted({f for b in found for f in b["field"].split(",")})
-
-
 def _value_fields(c: dict[str, Any]) -> list[str]:
     """The fields whose value arrived wrong in this cell only (breaks with a cause are counted as causes)."""
-    return _fields([b for b in c["version_dependent_breaks"] if not b.get("cause")])
+    return junit.fields_of([b for b in c["version_dependent_breaks"] if not b.get("cause")])
 
 
 def _detail(c: dict[str, Any], most: int = 3) -> str:
@@ -240,7 +184,7 @@ def markdown(report: dict[str, Any]) -> str:
                 lines += [f"  - `{t}`" for t in k["tests"]]
             for b in [b for b in c["version_dependent_breaks"] if not b.get("cause")]:
                 lines.append(f"- `{b['layer']}` `{b['field']}`: {b['message']} (`{b['test']}`)")
-            for k in causes(c["gliner_path_dependent_breaks"]):
+            for k in junit.causes(c["gliner_path_dependent_breaks"]):
                 lines.append(f"- gliner's own path: {k['cause']}: stopped {len(k['tests'])} test(s)")
             for b in [b for b in c["gliner_path_dependent_breaks"] if not b.get("cause")]:
                 lines.append(f"- gliner's own path, `{b['layer']}` `{b['field']}`: {b['message']} (`{b['test']}`)")

@@ -91,7 +91,7 @@ def gate(report: dict[str, Any], require_all: bool = False) -> list[str]:
     break, a fixed one, another status) or that the harness could not judge (error, timeout, a failed build);
     ``require_all``: also a cell with no current result (a workflow that ran every cell). A cell with no
     expectation yet (a floating cell on new releases) is a finding, listed in the summary, not a failure."""
-    from harness import expected
+    from harness.verdicts import expected
 
     return expected.lines(expected.failures(report["expected"], require_all))
 

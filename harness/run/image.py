@@ -1,0 +1,44 @@
+"""The Docker image's entry point (`python -m harness in-image`): run the cell the image was built for, on the
+image's own Python, with the lifecycle of harness/run/cell.py; its result goes under reports/ (mounted from the host).
+PTBR_EXPECT names the fingerprint of the code a report was made from: an image that holds other code says so and
+runs nothing (exit 2)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from harness.run import cell, docker, results
+from harness.run.pins import Cell
+
+
+def cell_of_image() -> Cell:
+    """The cell the image was built for (its build arguments, kept in its environment)."""
+    env = os.environ
+    return Cell(env["PTBR_CELL_TORCH"], env["PTBR_CELL_TRANSFORMERS"], env["PTBR_CELL_GLINER"],
+                bool(env.get("PTBR_CELL_OVERRIDE")))
+
+
+def in_image(argv: list[str], matrix: bool = False) -> int:
+    """``matrix``: the cell is one of the definition's (its repro command is its matrix session)."""
+    env = os.environ
+    this = cell_of_image()
+    variant = env.get("PTBR_CELL_TORCH_VARIANT", "")
+    key = results.fingerprint(this, "docker", f"torch=={this.torch}" + (f"+{variant}" if variant else ""))
+    expected = env.get("PTBR_EXPECT")
+    if expected and expected != key:
+        print(f"{docker.tag(this)} holds other code (fingerprint {key}) than the report was made from ({expected}): "
+              "rebuild it with the report's `docker build` command from a checkout of the report's commit",
+              file=sys.stderr)
+        return 2
+    source = Path(sys.prefix, "torch-source")
+    runner = cell.Installed("docker", key, source.read_text().strip() if source.is_file() else "image")
+    opts = cell.Options(rerun=True, pytest_args=argv, complete=docker.add_repro, matrix=matrix)
+    result = cell.run(this, runner, opts)
+    log = results.result_dir(this.id, bool(argv)) / "pytest.log"
+    if result["status"] != "pass" and log.is_file():
+        print(cell.tail(log.read_text(encoding="utf-8"), 25))
+    where = results.result_dir(this.id, bool(argv)).relative_to(results.REPORTS.parent)
+    print(f"{this.id}: {result['status']} in {result['duration_s']:.0f} s; result in {where}/")
+    return 0 if result["status"] == "pass" else 1

@@ -1,0 +1,59 @@
+"""What a cell is: its three pins (torch, transformers, gliner), its id and its lock file, and what every cell
+installs besides its pins (pyproject.toml's dependencies and test tools). The matrix definition that lists cells is
+harness/definition.py; this module is all a running cell needs of it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomllib
+
+ROOT = Path(__file__).parents[2]
+LOCKS = ROOT / "constraints" / "cells"
+VERSION = r"[0-9][0-9a-z.+]*"  # PEP 440 public versions (with a local label): safe in a tag, a path, a shell word
+ID = re.compile(rf"torch({VERSION})-tf({VERSION})-gliner({VERSION})")
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    torch: str
+    transformers: str
+    gliner: str
+    override: bool = False
+    """Install this transformers even where the gliner release declares it unsupported."""
+    floating: str = ""
+    """For a cell resolved from floating axes, what they asked for (``transformers=latest-in-range``)."""
+
+    @property
+    def id(self) -> str:
+        return f"torch{self.torch}-tf{self.transformers}-gliner{self.gliner}"
+
+    @classmethod
+    def parse(cls, cell_id: str, override: bool = False) -> Cell:
+        """The cell an id names (torch<version>-tf<version>-gliner<version>); ValueError if it names none."""
+        match = ID.fullmatch(cell_id)
+        if not match:
+            raise ValueError(f"not a cell id: {cell_id!r} (expected e.g. torch2.13.0-tf5.0.0-gliner0.2.29)")
+        return cls(*match.groups(), override=override)
+
+    @property
+    def lock(self) -> Path:
+        """Full transitive pins for this cell (``nox -s lock``); used as constraints when the file exists."""
+        return LOCKS / f"{self.id}.txt"
+
+    @property
+    def pins(self) -> dict[str, str]:
+        return {"torch": self.torch, "transformers": self.transformers, "gliner": self.gliner}
+
+
+def pyproject() -> dict:
+    """The project's pyproject.toml: its dependencies, test tools and build backend are named there only."""
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        return tomllib.load(f)
+
+
+def suite_tools() -> list[str]:
+    """The test tools: pyproject.toml's `test` dependency group (also what the Docker image installs)."""
+    return list(pyproject()["dependency-groups"]["test"])
