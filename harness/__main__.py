@@ -36,4 +36,10 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from harness import inputs
+
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except inputs.Invalid as e:
+        print(e, file=sys.stderr)
+        sys.exit(2)

@@ -9,32 +9,148 @@ newest inside it). A resolved cell's id holds the concrete versions; ``Cell.floa
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
+from typing import Any
 
-import tomllib
 from packaging.specifiers import SpecifierSet
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
-from harness.run.pins import LOCKS, ROOT, Cell, pyproject, suite_tools  # noqa: F401 (the definition's vocabulary)
+from harness import inputs
+from harness.run.pins import LOCKS, ROOT, VERSION, Cell, pyproject, suite_tools  # noqa: F401 (its vocabulary)
 
 MATRIX = ROOT / "constraints" / "matrix.toml"
 
 
-def python(path: Path = MATRIX) -> str:
-    with path.open("rb") as f:
-        return tomllib.load(f)["python"]
-
-
 FLOATING = ("latest", "latest-in-range")
+AXES = ("gliner", "transformers", "torch")
+GROUP_KEYS = (*AXES, "override")
+TOP_KEYS = ("python", "exclude", "group")
 UNRESOLVED: list[str] = []
 """Why floating cells were left out of the last listing (the index could not be read): shown by the report."""
 
 
-def cells(path: Path = MATRIX, floating: bool = True) -> list[Cell]:
+def read(path: Path = MATRIX, releases: bool = False) -> dict[str, Any]:
+    """The definition's data, checked: every problem at once (``inputs.Invalid``), each with its ``file:line``, the
+    key, what was expected and a did-you-mean. Versions must be PEP 440 versions (or a floating value) and, with
+    ``releases`` and where the package index can be read, releases it has."""
+    data, at = inputs.toml(path)
+    name = inputs.shown(path)
+    problems: list[str] = []
+
+    def say(where: tuple[Any, ...], key: str, message: str) -> None:
+        line = next((at[w] for w in (where, where[:-1], where[:2], where[:1]) if w in at), 1)
+        problems.append(f"{name}:{line}: {key}: {message}")
+
+    for key in data:
+        if key not in TOP_KEYS:
+            say((key,), key, f"not a key of the definition (expected {', '.join(TOP_KEYS)})"
+                + inputs.did_you_mean(key, TOP_KEYS))
+    python_ = data.get("python")
+    if not isinstance(python_, str) or not re.fullmatch(r"3\.\d+", python_):
+        say(("python",), "python", f"expected the cells' Python as a string such as \"3.11\", got {python_!r}")
+    groups = data.get("group")
+    if not isinstance(groups, list) or not groups or not all(isinstance(g, dict) for g in groups):
+        say(("group",), "group", "expected at least one [[group]] table of gliner, transformers and torch")
+        groups = []
+    for n, group in enumerate(groups):
+        label = f"group {n + 1}"
+        for key in group:
+            if key not in GROUP_KEYS:
+                say(("group", n, key), f"{label}: {key}", f"not a key of a group (expected {', '.join(GROUP_KEYS)})"
+                    + inputs.did_you_mean(key, GROUP_KEYS))
+        if not any(axis in group for axis in AXES):
+            say(("group", n), label, f"no axes: each group is a cross product of {', '.join(AXES)} (lists of versions)")
+            continue
+        for axis in AXES:
+            values = group.get(axis)
+            if values is None:
+                say(("group", n), label, f"no {axis} axis: each group needs {', '.join(AXES)} (a list of versions)")
+                continue
+            if not isinstance(values, list) or not values:
+                say(("group", n, axis), f"{label}: {axis}", f"expected a non-empty list of versions, got {values!r}")
+                continue
+            for value in values:
+                problem = _value_problem(axis, value)
+                if problem:
+                    say(("group", n, axis), f"{label}: {axis}", problem)
+        if not isinstance(group.get("override", False), bool):
+            say(("group", n, "override"), f"{label}: override", f"expected true or false, got {group['override']!r}")
+    exclude = data.get("exclude", [])
+    if not isinstance(exclude, list) or not all(isinstance(x, str) for x in exclude):
+        say(("exclude",), "exclude", f"expected a list of cell ids, got {exclude!r}")
+    elif not problems:
+        pinned = {c.id for c in _pinned(data)}
+        for cell_id in exclude:
+            if cell_id not in pinned:
+                say(("exclude",), "exclude", f"{cell_id!r} is not a cell of any group"
+                    + inputs.did_you_mean(cell_id, pinned))
+    if releases and not problems:
+        for n, axis, _, message in _missing_releases(groups):
+            say(("group", n, axis), f"group {n + 1}: {axis}", message)
+    if problems:
+        raise inputs.Invalid(problems)
+    return data
+
+
+def _value_problem(axis: str, value: object) -> str | None:
+    if not isinstance(value, str):
+        return f"expected versions as strings (\"5.16.1\"), got {value!r}"
+    if value in FLOATING:
+        return None if value == "latest" or axis == "transformers" else \
+            f"latest-in-range is for transformers (gliner's declared range), not {axis}"
+    try:
+        Version(value)
+    except InvalidVersion:
+        return f"{value!r} is not a version (PEP 440): expected e.g. \"5.16.1\", \"latest\"" + \
+            (" or \"latest-in-range\"" if axis == "transformers" else "")
+    if not re.fullmatch(VERSION, value):
+        return f"{value!r}: write the version as the index does (e.g. {Version(value)})"
+    return None
+
+
+def _missing_releases(groups: list[dict[str, Any]]) -> list[tuple[int, str, str, str]]:
+    """(group index, axis, version, message) for each pinned version the package index does not have; nothing where
+    the index (or its cache) cannot be read."""
+    from harness.releases import index
+
+    out = []
+    for axis in [a for a in AXES if any(a in g for g in groups)]:
+        try:
+            known = {r.version for r in index.releases(axis, pre=True)}
+        except (index.IndexUnavailable, OSError, ValueError):
+            continue
+        for n, group in enumerate(groups):
+            out += [(n, axis, v, f"{axis} {v} is not on the index ({index.url()})") for v in group.get(axis, [])
+                    if v not in FLOATING and Version(v) not in known]
+    return out
+
+
+def check_pins(pins: dict[str, str]) -> None:
+    """Versions given on a command line (an ad-hoc cell, a bisect's fixed packages): PEP 440 versions, and releases
+    the index has where it can be read; ``inputs.Invalid`` naming each that is not."""
+    problems = []
+    for axis, value in pins.items():
+        problem = "give a version (floating values are for the definition)" if value in FLOATING else \
+            _value_problem(axis, value)
+        if problem:
+            problems.append(f"--{axis} {value}: {problem}")
+    if not problems:
+        problems = [f"--{axis} {v}: {m}" for _, axis, v, m in _missing_releases([{a: [v] for a, v in pins.items()}])]
+    if problems:
+        raise inputs.Invalid(problems)
+
+
+def python(path: Path = MATRIX) -> str:
+    """The cells' Python (checked)."""
+    return read(path)["python"]
+
+
+def cells(path: Path = MATRIX, floating: bool = True, releases: bool = False) -> list[Cell]:
     """Every cell of the definition, in file order, without exclusions or duplicates (a floating cell that resolves
-    to a pinned one is that cell). ``floating=False``: the pinned cells only, without asking the index."""
-    with path.open("rb") as f:
-        data = tomllib.load(f)
+    to a pinned one is that cell). ``floating=False``: the pinned cells only, without asking the index.
+    ``inputs.Invalid`` when the definition has problems (``releases``: also a pinned release the index lacks)."""
+    data = read(path, releases)
     excluded = set(data.get("exclude", []))
     out: dict[str, Cell] = {}
     UNRESOLVED.clear()
@@ -51,9 +167,6 @@ def cells(path: Path = MATRIX, floating: bool = True) -> list[Cell]:
                     continue
             if cell.id not in excluded:
                 out.setdefault(cell.id, cell)
-    unknown = excluded - {c.id for c in _pinned(data)}
-    if unknown:
-        raise ValueError(f"{path}: exclude names cells that are not in any group: {sorted(unknown)}")
     return list(out.values())
 
 

@@ -17,7 +17,6 @@ reports/mutation.json, for a person to read (a survivor is a change no test sees
 
 from __future__ import annotations
 
-import argparse
 import ast
 import json
 import random
@@ -30,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness import inputs
 from harness.definition import ROOT
 from harness.run.results import REPORTS, write_atomic
 
@@ -224,7 +224,7 @@ def union(reports: list[dict]) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.mutation")
+    parser = inputs.Parser(prog="python -m harness.mutation")
     parser.add_argument("modules", nargs="*", default=list(MODULES))
     parser.add_argument("--sample", type=int, help="run this many mutants, chosen at random (seeded)")
     parser.add_argument("--seed", type=int, default=0)
@@ -273,4 +273,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except inputs.Invalid as e:
+        print(e, file=sys.stderr)
+        sys.exit(2)

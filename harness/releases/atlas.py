@@ -23,7 +23,6 @@ into PTBR's path above and gliner's below; the reason on hover).
 
 from __future__ import annotations
 
-import argparse
 import html
 import itertools
 import json
@@ -31,6 +30,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from harness import inputs
 from harness.releases import drift
 from harness.run import cell as cells
 from harness.run import junit, results
@@ -273,7 +273,7 @@ def to_verify(atlas: dict[str, Any], n: int, seed: int = 0, shard: tuple[int, in
 
 
 def main(argv: list[str], log: Callable[[str], None] = print) -> int:
-    parser = argparse.ArgumentParser(prog="nox -s atlas --", description=__doc__.split("\n\n")[0])
+    parser = inputs.Parser(prog="nox -s atlas --", description=__doc__.split("\n\n")[0])
     parser.add_argument("--verify", type=int, metavar="N",
                         help="run the boundary pairs and N random pairs as real cells first")
     parser.add_argument("--torch", default="2.13.0", help="the torch of verification cells")

@@ -26,14 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import definition
+from harness import definition, inputs
 from harness.definition import ROOT, Cell
 from harness.releases import index
 from harness.run import cell as cells
 from harness.run import results, sources
 from harness.verdicts import expected, report
 from packaging.specifiers import SpecifierSet
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 AXES = ("torch", "transformers", "gliner")
 VENVS = ROOT / ".nox" / "bisect"
@@ -92,13 +92,45 @@ def budget(n: int) -> int:
 
 
 def _axis(args: argparse.Namespace) -> tuple[str, str, str]:
-    """(the package given as a range, its first and last release)."""
+    """(the package given as a range, its first and last release); ``inputs.Invalid`` for anything else."""
     ranged = [(name, getattr(args, name)) for name in AXES if ".." in (getattr(args, name) or "")]
     if len(ranged) != 1:
-        raise SystemExit("give exactly one package as a range FIRST..LAST (e.g. --transformers 4.57.3..5.24.0)")
+        raise inputs.Invalid(["give exactly one package as a range FIRST..LAST (e.g. --transformers 4.57.3..5.24.0)"
+                              + (f", not {len(ranged)}" if ranged else "")])
     name, text = ranged[0]
     first, _, last = text.partition("..")
+    problems = [f"--{name} {text}: {end or '(nothing)'} is not a version (PEP 440)" for end in (first, last)
+                if not _is_version(end)]
+    if not problems and Version(first) >= Version(last):
+        problems.append(f"--{name} {text}: the range is {'empty' if first == last else 'reversed'}: FIRST must be "
+                        f"older than LAST" + ("" if first == last else f" (--{name} {last}..{first})"))
+    if problems:
+        raise inputs.Invalid(problems)
     return name, first, last
+
+
+def _is_version(text: str) -> bool:
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
+
+
+class CannotAnswer(Exception):
+    """The probes could not observe what the question asks: bisect stops with the reason (never "the verdict
+    holds")."""
+
+
+def observed(result: results.CellResult) -> bool:
+    """A probe the question can rest on: the suite ran and was judged (pass or broken)."""
+    return result["status"] in ("pass", "broken")
+
+
+def passed(result: results.CellResult) -> int | None:
+    """How many tests passed (None: no test ran)."""
+    counts = result.get("tests")
+    return counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"] if counts else None
 
 
 def probe_cell(fixed: dict[str, str], name: str, version: str) -> Cell:
@@ -120,7 +152,7 @@ def own_venv(cell: Cell) -> Path:
 
 
 def main(argv: list[str], log: Callable[[str], None] = print) -> int:
-    parser = argparse.ArgumentParser(prog="nox -s bisect --", description=__doc__.split("\n\n")[0])
+    parser = inputs.Parser(prog="nox -s bisect --", description=__doc__.split("\n\n")[0])
     for name in AXES:
         parser.add_argument(f"--{name}", help="a version, or FIRST..LAST for the package to bisect")
     parser.add_argument("--pre", action="store_true", help="include pre-releases")
@@ -132,12 +164,14 @@ def main(argv: list[str], log: Callable[[str], None] = print) -> int:
     name, first, last = _axis(args)
     fixed = {a: getattr(args, a) for a in AXES if a != name}
     if not all(fixed.values()):
-        raise SystemExit(f"give the versions of {', '.join(a for a in AXES if a != name)}")
+        raise inputs.Invalid([f"give the versions of {', '.join(a for a in AXES if a != name)}"])
+    definition.check_pins(fixed)
     found = [r for r in index.between(name, first, last, args.pre) if args.yanked or not r.yanked]
     versions = [str(r) for r in found]
     if len(versions) < 2 or versions[0] != str(Version(first)) or versions[-1] != str(Version(last)):
-        raise SystemExit(f"{name} {first}..{last}: the index has {versions or 'no releases'} there; both ends must "
-                         "be releases it has" + ("" if args.yanked else " (yanked releases left out: --yanked)"))
+        raise inputs.Invalid([f"{name} {first}..{last}: the index has {versions or 'no releases'} there; both ends "
+                              "must be releases it has" + ("" if args.yanked else
+                                                            " (yanked releases left out: --yanked)")])
     log(f"bisecting {name} over {len(versions)} releases {versions[0]}..{versions[-1]} with "
         + ", ".join(f"{k} {v}" for k, v in fixed.items()) + f": at most {budget(len(versions))} cells")
     opts = cells.Options(timeout_s=args.timeout, workers=args.workers, log=log)
@@ -150,13 +184,22 @@ def main(argv: list[str], log: Callable[[str], None] = print) -> int:
         opts.matrix = cell.id in matrix_ids
         result = cells.run(cell, cells.Venv(own_venv(cell)), opts)
         ran[version] = result
-        if not expected.judgeable(result):  # an error or timeout says nothing about the versions
-            raise SystemExit(f"{cell.id} ended {result['status']}: {(result['reason'] or '').splitlines()[0]}; "
-                             f"rerun the bisect once it is fixed ({result['repro']['nox']})")
+        end = version in (versions[0], versions[-1])
+        if not expected.judgeable(result) or (end and not observed(result)):
+            # an error or a timeout says nothing about the versions; an end that cannot be installed or imported
+            # leaves nothing to compare with
+            which = "the range's start" if version == versions[0] else "the range's end" if end else "a probe"
+            raise CannotAnswer(f"{which}, {cell.id}, ended {result['status']}: "
+                               f"{(result['reason'] or '').strip().splitlines()[0] if result['reason'] else ''}"
+                               f"\nbisect needs it judged (pass or broken) to compare; {result['repro']['nox']}")
         return verdict(result)
 
     outcome = first_change(versions, probe)
     report.write(current=report.current_fingerprints())
+    if all(passed(ran[v]) == 0 for v in ran) and len({verdict(r) for r in ran.values()}) == 1:
+        found = "; ".join(expected.findings(ran[versions[0]])) or ran[versions[0]]["status"]
+        raise CannotAnswer(f"every probe ({', '.join(ran)}) failed every test for the same reason: {found}\n"
+                           "the suite observed nothing it could compare: fix that first, then bisect")
     for line in describe(outcome, name, ran):
         log(line)
     return 0
@@ -175,10 +218,17 @@ def describe(outcome: Outcome, name: str, ran: dict[str, results.CellResult]) ->
     hit = ran[v[outcome.first]]
     before = expected.findings(start)
     after = expected.findings(hit)
-    lines.append(f"FIRST DIFFERENT: {name} {v[outcome.first]} ({hit['status']}; {v[0]}..{v[outcome.first - 1]}: "
-                 f"{start['status']})" + ("" if outcome.first - 1 in outcome.probed or outcome.first == 1
-                                           else f"; {v[outcome.first - 1]} was not run: it shares "
-                                                f"{v[0]}'s verdict by bisection"))
+    unproven = "" if outcome.first - 1 in outcome.probed or outcome.first == 1 else \
+        f"; {v[outcome.first - 1]} was not run: it shares {v[0]}'s verdict by bisection"
+    if hit["status"] == "install-failed":  # a resolver conflict: what the packages declare, not what they do
+        conflict = (hit["reason"] or "").strip().splitlines()
+        lines.append(f"FIRST DIFFERENT: {name} {v[outcome.first]} cannot be installed together with "
+                     + ", ".join(f"{k} {x}" for k, x in results.cell_of(hit).pins.items() if k != name)
+                     + f" (a declared range, not a forwarding verdict: {conflict[-1] if conflict else 'see its log'}; "
+                     f"{v[0]}..{v[outcome.first - 1]}: {start['status']}){unproven}")
+    else:
+        lines.append(f"FIRST DIFFERENT: {name} {v[outcome.first]} ({hit['status']}; {v[0]}..{v[outcome.first - 1]}: "
+                     f"{start['status']}){unproven}")
     lines += [f"  + {f}" for f in after if f not in before] + [f"  - {f}" for f in before if f not in after]
     again = cells.repro(results.cell_of(hit), ["--rerun"], hit["id"] in {c.id for c in definition.cells()})
     lines.append(f"reproduce: {again} (its failing tests are listed in reports/cells/{hit['id']}/result.json)")

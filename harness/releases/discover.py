@@ -8,10 +8,9 @@ transformers inside its declared range, a new torch with the newest gliner and i
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 
-from harness import definition
+from harness import definition, inputs
 from harness.definition import Cell
 from harness.releases import index
 from packaging.specifiers import SpecifierSet
@@ -55,7 +54,7 @@ def groups(new: list[Cell]) -> str:
 
 
 def main(argv: list[str], log: Callable[[str], None] = print) -> int:
-    parser = argparse.ArgumentParser(prog="nox -s discover --", description=__doc__.split("\n\n")[0])
+    parser = inputs.Parser(prog="nox -s discover --", description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help="append the groups to constraints/matrix.toml")
     args = parser.parse_args(argv)
     pinned = definition.cells(definition.MATRIX, floating=False)

@@ -45,7 +45,7 @@ class Release:
         return str(self.version)
 
 
-def _url() -> str:
+def url() -> str:
     return os.environ.get("PTBR_INDEX_URL", "https://pypi.org/simple").rstrip("/")
 
 
@@ -65,7 +65,7 @@ def _project(package: str) -> dict:
     if path.is_file() and time.time() - path.stat().st_mtime < ttl:
         return json.loads(path.read_text())
     try:
-        page = json.loads(_get(f"{_url()}/{package}/", ACCEPT))
+        page = json.loads(_get(f"{url()}/{package}/", ACCEPT))
     except IndexUnavailable:
         if path.is_file():  # stale beats nothing; said where it is used
             return json.loads(path.read_text())
@@ -102,7 +102,7 @@ def latest(package: str, spec: str = "") -> Release:
     allowed = SpecifierSet(spec)
     found = [r for r in releases(package) if not r.yanked and r.version in allowed]
     if not found:
-        raise LookupError(f"no release of {package} matches {spec!r} on {_url()}")
+        raise LookupError(f"no release of {package} matches {spec!r} on {url()}")
     return found[-1]
 
 
@@ -120,7 +120,7 @@ def requires(package: str, version: str, dependency: str) -> str:
         wheel = next((f for f in _project(package)["files"] if f["filename"].endswith(".whl")
                       and _version_of(f["filename"], package) == Version(version)), None)
         if wheel is None:
-            raise LookupError(f"{package} {version} has no wheel on {_url()}")
+            raise LookupError(f"{package} {version} has no wheel on {url()}")
         if wheel.get("core-metadata"):
             text = _get(wheel["url"] + ".metadata").decode()
         else:

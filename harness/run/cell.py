@@ -49,6 +49,15 @@ print(json.dumps({"resolved": {n: version(n) for n in ("torch", "transformers", 
 """
 # uv's own words for "these pins cannot be installed together": the same inputs give the same verdict
 RESOLVER_CONFLICT = re.compile(r"No solution found when resolving|ResolutionImpossible|conflicting dependencies")
+# ... unless what failed is the request itself (a version the index does not have: a typo, or a release not yet
+# mirrored): then a rerun may succeed, and the failure is never stored as a reusable verdict
+MISSING_RELEASE = re.compile(r"there is no version of [\w.\[\]-]+==|not found in the package registry|"
+                             r"No matching distribution found")
+
+
+def settled(output: str) -> bool:
+    """Whether an install failure is a verdict on the versions (the same inputs fail the same way)."""
+    return bool(RESOLVER_CONFLICT.search(output)) and not MISSING_RELEASE.search(output)
 
 
 @dataclass
@@ -279,7 +288,7 @@ def install(cell: Cell, python: Path, opts: Options) -> tuple[str, Problem | Non
         return source, Problem("timeout", f"the install did not finish within {opts.install_timeout_s:.0f} s")
     if code != 0:
         return source, Problem("install-failed", f"install exit {code}:\n{tail(output)}",
-                               conclusive=bool(RESOLVER_CONFLICT.search(output)))
+                               conclusive=settled(output))
     marker.write_text(wanted)
     return source, None
 

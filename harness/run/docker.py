@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.run import results, sources
-from harness.run.cell import RESOLVER_CONFLICT, Options, Problem, Progress, Runner, call, failing, tail
+from harness.run.cell import Options, Problem, Progress, Runner, call, failing, settled, tail
 from harness.run.pins import ROOT, Cell, pyproject, suite_tools
 from harness.run.results import CellResult
 
@@ -212,7 +212,7 @@ def build(cell: Cell, opts: Options, log: Path) -> Problem | None:
             hint = ("\n(no registry? make a local base image, e.g. `bash .ci/docker-engine`, and name it in "
                     "PTBR_BASE_IMAGE)")
         return Problem("install-failed", f"docker build exit {code}:\n{tail(output)}{hint}",
-                       conclusive=bool(RESOLVER_CONFLICT.search(output)))
+                       conclusive=settled(output))
     return None
 
 

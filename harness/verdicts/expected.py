@@ -24,12 +24,12 @@ import difflib
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-import tomllib
+from harness import inputs
 from harness.run import junit
 from harness.run.pins import ROOT, Cell
-from harness.run.results import CellResult
+from harness.run.results import CellResult, Status
 
 EXPECTED = ROOT / "constraints" / "expected.toml"
 GLINER_PATH = "gliner's path: "
@@ -68,11 +68,43 @@ def judgeable(result: CellResult) -> bool:
 
 
 def load(path: Path = EXPECTED) -> dict[str, dict[str, Any]]:
-    """Cell id → {"status", "breaks": [{"finding", "why"}]}; an absent file expects nothing."""
+    """Cell id → {"status", "breaks": [{"finding", "why"}]}; an absent file expects nothing. ``inputs.Invalid``
+    with every problem (``file:line``, the key, what was expected) when the file cannot be used."""
     if not path.is_file():
         return {}
-    with path.open("rb") as f:
-        return tomllib.load(f)
+    data, at = inputs.toml(path)
+    name, problems = inputs.shown(path), []
+    statuses = get_args(Status)
+    for cell_id, entry in data.items():
+        line = at.get((cell_id,), 1)
+        try:
+            Cell.parse(cell_id)
+        except ValueError as e:
+            problems.append(f"{name}:{line}: {cell_id}: {e}")
+        if not isinstance(entry, dict):
+            problems.append(f'{name}:{line}: {cell_id}: expected a table ["<cell id>"] with status and breaks, got '
+                            f"{entry!r}")
+            continue
+        for key in entry:
+            if key not in ("status", "breaks"):
+                problems.append(f"{name}:{at.get((cell_id, key), line)}: {cell_id}: {key}: not a key of a cell's "
+                                "verdict (expected status, breaks)" + inputs.did_you_mean(key, ("status", "breaks")))
+        if entry.get("status") not in statuses:
+            problems.append(f"{name}:{at.get((cell_id, 'status'), line)}: {cell_id}: status: expected one of "
+                            f"{', '.join(statuses)}, got {entry.get('status')!r}"
+                            + inputs.did_you_mean(str(entry.get("status")), statuses))
+        breaks = entry.get("breaks", [])
+        where = f"{name}:{at.get((cell_id, 'breaks'), line)}: {cell_id}: breaks"
+        if not isinstance(breaks, list):
+            problems.append(f"{where}: expected a list of {{ finding = ..., why = ... }}, got {breaks!r}")
+            continue
+        for b in breaks:
+            if not isinstance(b, dict) or not isinstance(b.get("finding"), str) or \
+                    not isinstance(b.get("why", ""), str) or set(b) - {"finding", "why"}:
+                problems.append(f"{where}: expected {{ finding = \"...\", why = \"...\" }} (strings), got {b!r}")
+    if problems:
+        raise inputs.Invalid(problems)
+    return data
 
 
 def compare(cells: list[Cell], current: dict[str, CellResult], expected: dict[str, dict[str, Any]]

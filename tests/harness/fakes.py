@@ -129,13 +129,15 @@ def fake_index(monkeypatch, releases: dict[str, list[str]], requires: dict[tuple
 
     def get(url: str, accept: str | None = None) -> bytes:
         read.append(url)
-        base = index._url()
+        base = index.url()
         package = url.removeprefix(base + "/").split("/")[0]
         if url.endswith(".metadata"):
             name, version = url.rsplit("/", 1)[1].split("-")[:2]
             lines = [f"Name: {name}", f"Version: {version}"]
             lines += [f"Requires-Dist: {r}" for r in requires.get((name, version), [])]
             return ("\n".join(lines) + "\n").encode()
+        if package not in releases:  # what urllib raises for the 404 of a page the index lacks
+            raise index.IndexUnavailable(f"cannot read {url}: HTTP Error 404: Not Found")
         files = [{"filename": f"{package}-{v}-py3-none-any.whl", "url": f"{base}/files/{package}-{v}-py3-none-any.whl",
                   "yanked": f"{package}=={v}" in yanked, "core-metadata": True} for v in releases[package]]
         return json.dumps({"files": files}).encode()

@@ -7,6 +7,7 @@ import math
 
 import pytest
 from fakes import fake_index
+from harness import inputs
 from harness.releases import bisect
 from harness.run import cell, results
 from test_report import TOKENIZER, _result
@@ -81,7 +82,88 @@ def test_bisect_runs_ordinary_cells_and_names_the_first_release_and_what_changed
 
 def test_a_range_whose_ends_the_index_lacks_is_refused(monkeypatch) -> None:
     fake_index(monkeypatch, {"transformers": ["5.0.0", "5.1.0"], "gliner": ["0.2.24"]})
-    with pytest.raises(SystemExit, match="both ends must be releases it has"):
+    with pytest.raises(inputs.Invalid, match="both ends must be releases it has"):
         bisect.main(["--gliner", "0.2.24", "--transformers", "4.57.3..5.1.0", "--torch", "2.13.0"], log=print)
-    with pytest.raises(SystemExit, match="exactly one package as a range"):
+    with pytest.raises(inputs.Invalid, match="exactly one package as a range"):
         bisect.main(["--gliner", "0.2.24", "--transformers", "5.0.0", "--torch", "2.13.0"], log=print)
+
+
+def _bisect(monkeypatch, tmp_path, outcome, releases=("4.57.3", "4.57.6", "5.0.0", "5.1.0")) -> list[str]:
+    """bisect.main over ``releases`` of transformers, each probe's result made by ``outcome(cell)`` at the cell
+    boundary; returns what it said."""
+    fake_index(monkeypatch, {"transformers": list(releases), "gliner": ["0.2.24"]},
+               {("gliner", "0.2.24"): ["transformers>=4.57.3"]})
+    monkeypatch.setattr(results, "CELLS", tmp_path / "cells")
+    monkeypatch.setattr(bisect, "own_venv", lambda c: tmp_path / c.id / "bin" / "python")
+    monkeypatch.setattr(bisect.report, "write", lambda **_kw: {})
+    monkeypatch.setattr(bisect.cells, "run", lambda c, _runner, _opts: outcome(c))
+    said: list[str] = []
+    bisect.main(["--gliner", "0.2.24", "--transformers", f"{releases[0]}..{releases[-1]}", "--torch", "2.13.0"],
+                log=said.append)
+    return said
+
+
+def test_a_start_that_cannot_be_installed_stops_the_bisect_with_its_reason(monkeypatch, tmp_path) -> None:
+    """Nothing to compare with: not "no probed release differs", which would read as "the verdict holds"."""
+    def outcome(c):
+        failed = _result(c.torch, c.transformers, c.gliner, "install-failed", reason="install exit 1:\nno wheel")
+        failed["conclusive"] = True
+        return failed
+
+    with pytest.raises(bisect.CannotAnswer, match=r"the range's start, torch2.13.0-tf4.57.3-gliner0.2.24, ended "
+                                                   r"install-failed: install exit 1"):
+        _bisect(monkeypatch, tmp_path, outcome)
+
+
+def test_probes_that_all_fail_every_test_for_one_reason_are_no_answer(monkeypatch, tmp_path) -> None:
+    why = "cannot train: AttributeError: module 'gliner' has no attribute 'train_model'"
+
+    def outcome(c):
+        r = _result(c.torch, c.transformers, c.gliner, "broken",
+                    [{"layer": "e2e", "field": "training.seed", "test": "t", "message": why, "cause": why}], ())
+        r["tests"] = {"tests": 40, "failures": 38, "errors": 0, "skipped": 2}
+        return r
+
+    with pytest.raises(bisect.CannotAnswer, match="failed every test for the same reason: cannot train"):
+        _bisect(monkeypatch, tmp_path, outcome)
+
+
+def test_a_verdict_that_holds_over_a_range_where_tests_pass_is_an_answer(monkeypatch, tmp_path) -> None:
+    def outcome(c):
+        r = _result(c.torch, c.transformers, c.gliner, "pass", (), ())
+        r["tests"] = {"tests": 40, "failures": 0, "errors": 0, "skipped": 2}
+        return r
+
+    said = _bisect(monkeypatch, tmp_path, outcome)
+    assert any("the verdict holds over 4.57.3..5.1.0" in line for line in said), said
+
+
+def test_a_boundary_at_a_declared_range_is_said_plainly(monkeypatch, tmp_path) -> None:
+    def outcome(c):
+        if c.transformers.startswith("5."):
+            r = _result(c.torch, c.transformers, c.gliner, "install-failed", reason=(
+                "install exit 1:\n× No solution found when resolving dependencies:\n╰─▶ Because gliner==0.2.24 "
+                "depends on transformers<5 and you require transformers==5.0.0, we can conclude that your "
+                "requirements are unsatisfiable."))
+            r["conclusive"] = True
+            return r
+        r = _result(c.torch, c.transformers, c.gliner, "pass", (), ())
+        r["tests"] = {"tests": 40, "failures": 0, "errors": 0, "skipped": 2}
+        return r
+
+    said = _bisect(monkeypatch, tmp_path, outcome)
+    first = next(line for line in said if line.startswith("FIRST DIFFERENT"))
+    assert first.startswith("FIRST DIFFERENT: transformers 5.0.0 cannot be installed together with torch 2.13.0, "
+                            "gliner 0.2.24 (a declared range, not a forwarding verdict: ╰─▶ Because gliner==0.2.24")
+
+
+@pytest.mark.parametrize(("text", "settled"), [
+    ("× No solution found when resolving dependencies:\n╰─▶ Because there is no version of torch==9.9 and you "
+     "require torch==9.9, we can conclude that your requirements are unsatisfiable.", False),
+    ("× No solution found when resolving dependencies:\n╰─▶ Because gliner==0.2.26 depends on transformers<5 and "
+     "you require transformers==5.1.0, we can conclude that your requirements are unsatisfiable.", True),
+    ("error: Failed to fetch: `https://pypi.org/simple/torch/`", False),
+])
+def test_an_install_failure_is_a_reusable_verdict_only_when_the_versions_conflict(text: str, settled: bool) -> None:
+    """A version the index lacks (a typo in the request) may install tomorrow: never stored as conclusive."""
+    assert cell.settled(text) is settled

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from harness import definition
+from harness import definition, inputs
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -35,7 +35,7 @@ def test_exclusions_and_duplicates(tmp_path: Path) -> None:
 def test_exclusion_of_an_unknown_cell_is_an_error(tmp_path: Path) -> None:
     path = _write(tmp_path, 'python = "3.11"\nexclude = ["torch9-tf9-gliner9"]\n'
                             '[[group]]\ngliner = ["0.2.29"]\ntransformers = ["5.0.0"]\ntorch = ["2.13.0"]\n')
-    with pytest.raises(ValueError, match="exclude names cells that are not in any group"):
+    with pytest.raises(inputs.Invalid, match=r"matrix.toml:\d+: exclude: 'torch9-tf9-gliner9' is not a cell of any"):
         definition.cells(path)
 
 

@@ -1,0 +1,129 @@
+"""The harness's own inputs read the way PTBR reads a config: every problem at once, each with its place
+(``file:line``), the key, what was expected and a did-you-mean; never a traceback.
+
+``Invalid`` carries the problems; the sessions end with it as their message (exit 1, or 2 from ``python -m
+harness``). ``Parser`` is an argparse parser whose errors are ``Invalid`` instead of an exit inside a nox session.
+``toml`` reads a TOML file with the line of each table and key, for the messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import tomllib
+
+from harness.run.pins import ROOT
+
+
+class Invalid(Exception):
+    """An input the harness cannot use; ``problems`` are one line each."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def shown(path: Path) -> str:
+    """A path as a person at the checkout's root would type it."""
+    return str(path.relative_to(ROOT)) if path.is_absolute() and path.is_relative_to(ROOT) else str(path)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean X?"`` for the closest choice, or ``""``."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*(.+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[\w.-]+)\s*=""")
+
+
+def lines(text: str) -> dict[tuple[Any, ...], int]:
+    """The line of each table and key: ``(table,)`` or ``(array, n)`` for the n-th ``[[array]]`` (from 0), and that
+    plus ``(key,)`` for a key in it; top-level keys are ``(key,)``. Good enough for messages; tomllib checks the
+    syntax."""
+    out: dict[tuple[Any, ...], int] = {}
+    table: tuple[Any, ...] = ()
+    seen: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        header = _HEADER.match(line)
+        if header:
+            name = header[2].strip("\"'")
+            if header[1] == "[[":
+                seen[name] = seen.get(name, -1) + 1
+                table = (name, seen[name])
+            else:
+                table = (name,)
+            out.setdefault(table, number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            out.setdefault((*table, key[1].strip("\"'")), number)
+    return out
+
+
+def toml(path: Path) -> tuple[dict[str, Any], dict[tuple[Any, ...], int]]:
+    """(the file's data, the line of each table and key); ``Invalid`` for a file that cannot be read or parsed."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise Invalid([f"{shown(path)}: cannot be read: {e.strerror or e}"]) from None
+    except UnicodeDecodeError as e:
+        raise Invalid([f"{shown(path)}: not UTF-8 text ({e.reason} at byte {e.start})"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        where = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
+        place = f"{where[1]}:{where[2]}" if where else "1"
+        raise Invalid([f"{shown(path)}:{place}: not valid TOML: {message}"]) from None
+    return data, lines(text)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse for session arguments: a problem is ``Invalid`` (the session ends with it), not ``SystemExit``
+    (which nox would take for the end of everything). No abbreviations: ``--re`` is not ``--rerun``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, allow_abbrev=False, add_help=False, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        raise Invalid([f"{self.prog}: {message}", self.format_usage().strip()])
+
+
+# pytest options a repro run passes on (anything else starting with "-" is refused before a cell installs): the
+# ones that select tests or change what pytest prints. Those followed by a value take the next argument.
+PYTEST_FLAGS = ("-x", "--exitfirst", "-v", "-vv", "-vvv", "-q", "-s", "-l", "--showlocals", "--lf", "--last-failed",
+                "--ff", "--failed-first", "--sw", "--stepwise", "--full-trace", "--no-header", "-ra", "-rA")
+PYTEST_VALUED = ("-k", "-m", "--tb", "--maxfail", "--durations", "-p", "-o", "-W", "--log-level", "--log-cli-level",
+                 "--capture", "-r", "--deselect", "--ignore")
+
+
+def check_pytest_args(args: list[str], harness_options: list[str], session: str) -> None:
+    """What a cell session passes to pytest (the arguments its own parser did not take): test files and ids that
+    exist under tests/, and the pytest options above. A typo of a harness option (``--rerum``) or an option that
+    does not apply here (``--config``) is refused with the reason, before anything installs."""
+    problems = []
+    values = iter(args)
+    for arg in values:
+        option = arg.split("=", 1)[0]
+        if not arg.startswith("-"):
+            path = ROOT / arg.split("::", 1)[0]
+            if not path.exists() or not path.is_relative_to(ROOT / "tests"):
+                problems.append(f"{arg}: not a test file or test id under tests/ (e.g. "
+                                "tests/propagation/test_layer1_training_args.py::test_name)")
+        elif option in PYTEST_VALUED or any(arg.startswith(f) and len(arg) > 2 for f in ("-k", "-m", "-p", "-o", "-W")):
+            if "=" not in arg and option in PYTEST_VALUED:
+                next(values, None)
+        elif option not in PYTEST_FLAGS:
+            close = did_you_mean(option, harness_options)
+            problems.append(f"{arg}: not an option of `nox -s {session}` nor one it passes to pytest" + (close or (
+                f" (its options: {', '.join(o for o in harness_options if o.startswith('--'))}; pytest's: "
+                f"{', '.join(PYTEST_FLAGS + PYTEST_VALUED)})")))
+    if problems:
+        raise Invalid(problems)
