@@ -37,7 +37,7 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import definition, inputs
+from harness import definition, inputs, progress
 from harness.releases import bisect as bisect_
 from harness.releases import discover as discover_
 from harness.releases import drift as drift_
@@ -62,6 +62,7 @@ except inputs.Invalid as problem:  # sessions that do not need the definition (t
     print(f"nox > {UNUSABLE}\nnox > the sessions that need it stop with this message; the others run",
           file=sys.stderr)
 STARTED = time.monotonic()
+progress.follow_if_held_back()  # `nox -j N` into a log or a pipe: the cells' progress as it comes
 MUTATION_CELLS = {
     "torch2.13.0-tf4.57.6-gliner0.2.24": "Trainer(tokenizer=) still mapped by a deprecation shim (trainer_accepts): "
                                          "only a gliner that passes tokenizer= shows whether PTBR reads the shim",
@@ -180,17 +181,8 @@ def reference(session: nox.Session) -> None:
 
 
 def _progress(session: nox.Session) -> Callable[[str], None]:
-    """A cell's log: nox's, and one line each in reports/progress.log, which `nox -j` does not hold back (it shows a
-    parallel session's output only when the session ends; `tail -f reports/progress.log` follows every cell)."""
-    path = results.REPORTS / "progress.log"
-
-    def log(message: str) -> None:
-        session.log(message)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as f:  # one short write in append mode: lines from cells never mix
-            f.write(f"{time.strftime('%H:%M:%S')} {message}\n")
-
-    return log
+    """A cell's log: nox's, and one line each in reports/progress.log (harness/progress.py)."""
+    return progress.writer(session.log)
 
 
 def _cell_options(session: nox.Session) -> tuple[cells.Options, bool, argparse.Namespace]:

@@ -138,7 +138,11 @@ class Venv(Runner):
         return problem
 
     def argv(self, args: Sequence[str], env: dict[str, str], stage: Path) -> tuple[list[str], dict[str, str] | None]:
-        return [str(self.python), *(a.replace("{stage}", str(stage)) for a in args)], {**os.environ, **env}
+        # the cell's own environment is installed without byte-compiling every file (the largest stage of a cold
+        # cell): Python writes the .pyc files of what the import check and the suite import, once, as they import it
+        # (atomically, so xdist workers may race), even where the machine sets PYTHONDONTWRITEBYTECODE
+        outer = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        return [str(self.python), *(a.replace("{stage}", str(stage)) for a in args)], {**outer, **env}
 
 
 class Installed(Runner):
@@ -279,7 +283,7 @@ def install(cell: Cell, python: Path, opts: Options) -> tuple[str, Problem | Non
     opts.log(f"{cell.id}: installing torch {cell.torch} ({source}), transformers {cell.transformers}, "
              f"gliner {cell.gliner}{' with override' if cell.override else ''}")
     try:
-        code, output = call(argv, opts.install_timeout_s, env=sources.installer_env(),
+        code, output = call(argv, opts.install_timeout_s, env=sources.installer_env(compile_bytecode=False),
                             watch=Progress(cell, opts, "install"))
     finally:
         if override:
@@ -389,7 +393,9 @@ def _steps(cell: Cell, runner: Runner, opts: Options, result: CellResult, stage:
         return problem
 
     argv, env = runner.argv(["-c", _PROBE], {}, stage)
+    step = time.monotonic()
     code, output = call(argv, PROBE_TIMEOUT_S, env=env)
+    result["timings"]["probe_s"] = round(time.monotonic() - step, 1)
     if code is None:
         return Problem("timeout", f"reading the installed versions took over {PROBE_TIMEOUT_S} s")
     if code != 0:

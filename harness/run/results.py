@@ -70,7 +70,9 @@ class CellResult(TypedDict):
     """For runner "docker": the image's tag and size."""
     duration_s: float
     timings: dict[str, float]
-    """install_s / build_s, import_s, suite_s: the steps that ran."""
+    """Seconds of each stage that ran: install_s (a virtualenv; no byte-compiling: import_s includes writing the
+    .pyc files of what is imported) or build_s (an image, compiled at build), probe_s (reading the installed
+    versions), import_s, suite_s."""
     fingerprint: str
     finished_at: str
     selection: list[str] | None
