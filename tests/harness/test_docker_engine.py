@@ -86,3 +86,25 @@ def test_a_failing_cell_reproduces_from_the_pasted_commands(tmp_path: Path, chec
                              env=env)
     assert refused.returncode == 2, "an image that holds other code than the report's does not run its tests"
     assert "holds other code" in refused.stderr
+
+
+def test_the_readme_set_up_line_works_where_python3_is_debians_own() -> None:
+    """Debian's `python3` refuses `pip install` (PEP 668, externally managed); the README's set-up line must get past
+    installing nox and uv there as well. Needs the package index and Debian's archive (--network host)."""
+    why = docker.available()
+    if why:
+        pytest.skip(f"{why}; start one with `bash .ci/docker-engine` (Docker tests run wherever an engine can)")
+    from test_readme import SETUP
+
+    base = os.environ.get("PTBR_BASE_IMAGE", "debian:bookworm")
+    ca = os.environ.get("SSL_CERT_FILE", "")
+    mounts = ["-v", f"{ca}:/ca.pem:ro", "-e", "PIP_CERT=/ca.pem"] if ca and Path(ca).is_file() else []
+    script = ("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
+              "python3-pip >/dev/null && cd /tmp && "
+              "if python3 -m pip install nox 2>/tmp/refused; then echo 'not externally managed'; exit 3; fi && "
+              "grep -q externally-managed-environment /tmp/refused && "
+              f"{SETUP} && .tools/bin/nox --version && .tools/bin/python -m uv --version")
+    run = subprocess.run([docker.client(), "run", "--rm", "--network", "host", *mounts, base, "sh", "-c", script],
+                         capture_output=True, text=True, timeout=900, check=False)
+    assert run.returncode == 0, f"exit {run.returncode}:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
+    assert "uv " in run.stdout, "nox and uv run from .tools/"
