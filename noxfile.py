@@ -42,7 +42,7 @@ from harness.releases import bisect as bisect_
 from harness.releases import discover as discover_
 from harness.releases import drift as drift_
 from harness.run import cell as cells
-from harness.run import docker, results, sources
+from harness.run import docker, junit, results, sources
 from harness.verdicts import expected, report
 
 nox.needs_version = ">=2026.10.20"
@@ -224,7 +224,7 @@ def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
     if opts.pytest_args:  # a repro run has its own outcome; it never stands for the cell's verdict
         if result["status"] != "pass" and not explore:
             session.error(f"repro run of {cell.id}: {result['status']}: {(result['reason'] or '').strip()}\n"
-                          + "".join(f"{line}\n" for line in cells.junit.broken_lines(result)) + f"again:\n{how}")
+                          + "".join(f"{line}\n" for line in junit.broken_lines(result)) + f"again:\n{how}")
         return
     mine = next((e for e in written["expected"] if e["id"] == cell.id), None)
     if mine is None:  # an ad-hoc cell has no expectation: pass or not

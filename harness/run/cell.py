@@ -227,13 +227,12 @@ _COUNT = re.compile(r"\[\s*(\d+)/(\d+)\]")  # pytest's progress with console_out
 
 
 class Progress:
-    """One log line per stage and per notable event (a download, a build step, every ~15 s of tests), so a long
-    run shows where it is, also under `nox -j` and when not on a TTY."""
+    """One log line per stage and per notable event (a download, a build step, the first test count pytest prints
+    and then one every ~10 s), so a long run shows where it is, also under `nox -j` and when not on a TTY."""
 
-
-    def __init__(self, cell: Cell, opts: Options, stage: str, every_s: float = 15.0) -> None:
+    def __init__(self, cell: Cell, opts: Options, stage: str, every_s: float = 10.0) -> None:
         self.cell, self.log, self.stage, self.every_s = cell, opts.log, stage, every_s
-        self.pending, self.last, self.shown = "", time.monotonic(), set()
+        self.pending, self.last, self.shown = "", -float("inf"), set()
         self.log(f"{cell.id}: {stage}")
 
     def __call__(self, text: str) -> None:
@@ -424,10 +423,11 @@ def _steps(cell: Cell, runner: Runner, opts: Options, result: CellResult, stage:
         return Problem("import-failed", tail(output, 6))
 
     # --dist loadfile: a worker runs whole modules, so a module's shared fixtures (one crossing per profile, one
-    # short training) are built once rather than once per worker. console_output_style=count: progress as "[n/N]".
+    # short training) are built once rather than once per worker. -v with console_output_style=count: one line per
+    # test as it finishes, with "[n/N]" (Progress shows a count seconds into the suite, not after a line of dots).
     chosen = [a for a in opts.pytest_args if "::" in a or "/" in a or a.endswith(".py")]  # tests by path or id
     args = ["-m", "pytest", *([] if chosen else opts.suite), "-n", opts.workers, "--dist", "loadfile",
-            "-q", "--tb=short", "-o", "console_output_style=count", "-p", "no:cacheprovider",
+            "-v", "--tb=short", "-o", "console_output_style=count", "-p", "no:cacheprovider",
             "-m", "gliner_path or not gliner_path", "--junitxml={stage}/junit.xml", *opts.pytest_args]
     argv, env = runner.argv(args, {"HF_HUB_OFFLINE": "1"}, stage)
     step = time.monotonic()

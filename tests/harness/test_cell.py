@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fakes import junit_xml
 from harness import definition
-from harness.run import cell, results
+from harness.run import cell, pins, results
 
 CELL = definition.Cell("2.13.0", "5.0.0", "0.2.29")
 VALUE_BREAK = "AssertionError: training.lr_others [ptbr]: expected 0.0, got 1e-05 (rule)"
@@ -231,7 +231,7 @@ def test_rerun_runs_again_but_reuses_an_unchanged_environment(fake_env, tmp_path
 
 
 def test_a_changed_lock_file_installs_again(fake_env, tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(definition, "LOCKS", tmp_path / "locks")
+    monkeypatch.setattr(pins, "LOCKS", tmp_path / "locks")
     (tmp_path / "locks").mkdir()
     CELL.lock.write_text("gliner==0.2.29\n")
     _run(fake_env, tmp_path)
