@@ -140,7 +140,9 @@ def mutation(session: nox.Session) -> None:
             session.error(f"{args.cell.id}: {problem.status}: {problem.reason}")
         rest += ["--report", str(results.REPORTS / f"mutation-{args.cell.id}.json"), "--label", args.cell.id]
     session.install("cosmic-ray==8.7.0")
-    session.run("python", "-m", "harness.mutation", *rest, env={"HF_HUB_OFFLINE": "1"})
+    # a cell's environment is installed without .pyc files (harness/run/cell.py): let Python write them once rather
+    # than compile transformers again for every mutant ("" unsets PYTHONDONTWRITEBYTECODE for Python)
+    session.run("python", "-m", "harness.mutation", *rest, env={"HF_HUB_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": ""})
 
 
 @nox.session(python=PYTHON)

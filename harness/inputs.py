@@ -99,7 +99,8 @@ class Parser(argparse.ArgumentParser):
 # pytest options a repro run passes on (anything else starting with "-" is refused before a cell installs): the
 # ones that select tests or change what pytest prints. Those followed by a value take the next argument.
 PYTEST_FLAGS = ("-x", "--exitfirst", "-v", "-vv", "-vvv", "-q", "-s", "-l", "--showlocals", "--lf", "--last-failed",
-                "--ff", "--failed-first", "--sw", "--stepwise", "--full-trace", "--no-header", "-ra", "-rA")
+                "--ff", "--failed-first", "--sw", "--stepwise", "--full-trace", "--no-header", "-ra", "-rA",
+                "--collect-only", "--co")
 PYTEST_VALUED = ("-k", "-m", "--tb", "--maxfail", "--durations", "-p", "-o", "-W", "--log-level", "--log-cli-level",
                  "--capture", "-r", "--deselect", "--ignore")
 

@@ -221,10 +221,10 @@ def describe(outcome: Outcome, name: str, ran: dict[str, results.CellResult]) ->
     unproven = "" if outcome.first - 1 in outcome.probed or outcome.first == 1 else \
         f"; {v[outcome.first - 1]} was not run: it shares {v[0]}'s verdict by bisection"
     if hit["status"] == "install-failed":  # a resolver conflict: what the packages declare, not what they do
-        conflict = (hit["reason"] or "").strip().splitlines()
+        conflict = [re.sub(r"^install exit \d+: ", "", line) for line in (hit["reason"] or "").strip().splitlines()]
         lines.append(f"FIRST DIFFERENT: {name} {v[outcome.first]} cannot be installed together with "
                      + ", ".join(f"{k} {x}" for k, x in results.cell_of(hit).pins.items() if k != name)
-                     + f" (a declared range, not a forwarding verdict: {conflict[-1] if conflict else 'see its log'}; "
+                     + f" (a declared range, not a forwarding verdict: {conflict[0] if conflict else 'see its log'}; "
                      f"{v[0]}..{v[outcome.first - 1]}: {start['status']}){unproven}")
     else:
         lines.append(f"FIRST DIFFERENT: {name} {v[outcome.first]} ({hit['status']}; {v[0]}..{v[outcome.first - 1]}: "

@@ -224,6 +224,7 @@ _EVENTS = {  # the lines worth a log line, per stage: uv's steps and downloads, 
     "build": re.compile(r"^#\d+ \[([\w-]+ \d+/\d+)\]"),
 }
 _COUNT = re.compile(r"\[\s*(\d+)/(\d+)\]")  # pytest's progress with console_output_style=count
+_COLLECTED = re.compile(r"^(\d+) workers? \[(\d+) items?\]", re.MULTILINE)  # xdist, once every worker collected
 
 
 class Progress:
@@ -238,6 +239,10 @@ class Progress:
     def __call__(self, text: str) -> None:
         *lines, self.pending = (self.pending + text).split("\n")
         if self.stage == "tests":
+            collected = _COLLECTED.search("\n".join(lines))
+            if collected and "collected" not in self.shown:
+                self.shown.add("collected")
+                self.log(f"{self.cell.id}: tests 0 of {collected[2]} done ({collected[1]} workers collected them)")
             counts = _COUNT.findall("".join(lines) + self.pending)
             if counts and time.monotonic() - self.last >= self.every_s:
                 self.last = time.monotonic()
@@ -290,10 +295,17 @@ def install(cell: Cell, python: Path, opts: Options) -> tuple[str, Problem | Non
     if code is None:
         return source, Problem("timeout", f"the install did not finish within {opts.install_timeout_s:.0f} s")
     if code != 0:
-        return source, Problem("install-failed", f"install exit {code}:\n{tail(output)}",
+        return source, Problem("install-failed", f"install exit {code}: {_why(output)}\n{tail(output)}",
                                conclusive=settled(output))
     marker.write_text(wanted)
     return source, None
+
+
+def _why(output: str) -> str:
+    """The line of an installer's output that says why: the resolver's "Because ...", else its last line."""
+    kept = [line.strip() for line in output.splitlines() if line.strip()]
+    because = next((line for line in kept if "Because" in line), None)
+    return (because or (kept[-1] if kept else "no output")).removeprefix("cause: ").removeprefix("╰─▶ ")[:300]
 
 
 def _declared(resolved_tf: str | None, requires: str | None, override: bool) -> dict[str, object]:

@@ -142,9 +142,9 @@ def test_a_boundary_at_a_declared_range_is_said_plainly(monkeypatch, tmp_path) -
     def outcome(c):
         if c.transformers.startswith("5."):
             r = _result(c.torch, c.transformers, c.gliner, "install-failed", reason=(
-                "install exit 1:\n× No solution found when resolving dependencies:\n╰─▶ Because gliner==0.2.24 "
-                "depends on transformers<5 and you require transformers==5.0.0, we can conclude that your "
-                "requirements are unsatisfiable."))
+                "install exit 1: Because gliner==0.2.24 depends on transformers<5 and you require "
+                "transformers==5.0.0, we can conclude that your requirements are unsatisfiable.\n"
+                "× No solution found when resolving dependencies:\n╰─▶ Because gliner==0.2.24 ..."))
             r["conclusive"] = True
             return r
         r = _result(c.torch, c.transformers, c.gliner, "pass", (), ())
@@ -154,7 +154,7 @@ def test_a_boundary_at_a_declared_range_is_said_plainly(monkeypatch, tmp_path) -
     said = _bisect(monkeypatch, tmp_path, outcome)
     first = next(line for line in said if line.startswith("FIRST DIFFERENT"))
     assert first.startswith("FIRST DIFFERENT: transformers 5.0.0 cannot be installed together with torch 2.13.0, "
-                            "gliner 0.2.24 (a declared range, not a forwarding verdict: ╰─▶ Because gliner==0.2.24")
+                            "gliner 0.2.24 (a declared range, not a forwarding verdict: Because gliner==0.2.24")
 
 
 @pytest.mark.parametrize(("text", "settled"), [
@@ -167,3 +167,13 @@ def test_a_boundary_at_a_declared_range_is_said_plainly(monkeypatch, tmp_path) -
 def test_an_install_failure_is_a_reusable_verdict_only_when_the_versions_conflict(text: str, settled: bool) -> None:
     """A version the index lacks (a typo in the request) may install tomorrow: never stored as conclusive."""
     assert cell.settled(text) is settled
+
+
+def test_an_install_failure_says_why_on_its_first_line() -> None:
+    """The first line is what the terminal, the report and a finding show: the resolver's reason, not "exit 1"."""
+    output = ("Using Python 3.11.7 environment at: .nox/x\nerror: No solution found when resolving dependencies\n"
+              "  cause: Because only kernels<=0.17.2 is available and transformers>=5.25.0 depends on "
+              "kernels>=0.19.1,<0.20, we can conclude that transformers>=5.25.0 cannot be used.\n")
+    assert cell._why(output).startswith("Because only kernels<=0.17.2 is available")
+    assert cell._why("error: Failed to fetch: `https://pypi.org/simple/torch/`\n") == \
+        "error: Failed to fetch: `https://pypi.org/simple/torch/`"

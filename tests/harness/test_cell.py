@@ -299,6 +299,9 @@ def test_each_stage_logs_a_line_and_the_tests_their_progress(fake_env, tmp_path)
     assert [s for s in stages if s in ("install", "import", "tests")] == ["install", "import", "tests"], lines
 
     progress = cell.Progress(CELL, cell.Options(log=lines.append), "tests", every_s=0)
+    progress("created: 2/2 workers\n2 workers [133 items]\n")
+    assert lines[-1] == f"{CELL.id}: tests 0 of 133 done (2 workers collected them)", \
+        "the count of tests is shown as soon as xdist has collected them, before the first test ends"
     progress("...... [ 12/133]\n...")
     assert lines[-1] == f"{CELL.id}: tests 12 of 133 done"
     install = cell.Progress(CELL, cell.Options(log=lines.append), "install")
