@@ -4,6 +4,9 @@ An axis value is a version, or a floating one resolved against the package index
 (harness/releases/index.py): ``latest`` (the newest final, not yanked release; for transformers outside the gliner
 release's declared range the cell installs it with an override) or, for transformers, ``latest-in-range`` (the
 newest inside it). A resolved cell's id holds the concrete versions; ``Cell.floating`` says what was asked for.
+
+The file is checked as it is read (``read``): unknown keys, missing axes, values that are not versions, exclusions
+of cells no group has, each reported at its line with a did-you-mean, all at once (``inputs.Invalid``).
 """
 
 from __future__ import annotations
@@ -20,8 +23,6 @@ from harness import inputs
 from harness.run.pins import LOCKS, ROOT, VERSION, Cell, pyproject, suite_tools  # noqa: F401 (its vocabulary)
 
 MATRIX = ROOT / "constraints" / "matrix.toml"
-
-
 FLOATING = ("latest", "latest-in-range")
 AXES = ("gliner", "transformers", "torch")
 GROUP_KEYS = (*AXES, "override")

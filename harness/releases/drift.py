@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.releases import index
+from harness.run.pins import ROOT
 from harness.run.results import REPORTS, write_atomic
 from packaging.version import Version
 
@@ -288,7 +289,7 @@ def markdown(drift: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-RELEASES_FILE = Path(__file__).parents[1] / "src" / "ptbr" / "releases.json"
+RELEASES_FILE = ROOT / "src" / "ptbr" / "releases.json"
 """Which releases have each field: PTBR ships it, for the message a config gets when it sets a field the installed
 release lacks (``ptbr.surface``). Written by every scan; committed."""
 
