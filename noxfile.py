@@ -18,9 +18,11 @@
 A matrix cell's session fails when its verdict differs from the expected one (constraints/expected.toml) or the
 harness could not judge it; an ad-hoc cell's when it is not pass. Cell options after `--`: --docker (in the cell's
 image, offline: see Dockerfile), --rerun (even if its result is current), --explore (exit 0 whatever the verdict),
---timeout SECONDS, --workers N (xdist); anything else goes to
-pytest (test ids, -k, -x, ...) and makes the run a repro run, stored apart (reports/cells/<id>/repro/) and never
-replacing the cell's full result.
+--timeout SECONDS, --workers N (xdist). Test files and ids under tests/ and pytest's selecting and printing options
+(-k, -m, -x, --lf, -v, ...) go to pytest and make the run a repro run, stored apart (reports/cells/<id>/repro/),
+never replacing the cell's full result, whose session fails unless the selected tests pass; anything else is
+refused before anything installs (harness/inputs.py). A problem with the definition, the expected verdicts or a
+session's arguments ends the session with a message naming the file, line and key: never a traceback.
 """
 
 from __future__ import annotations
