@@ -44,7 +44,7 @@ from harness.releases import bisect as bisect_
 from harness.releases import discover as discover_
 from harness.releases import drift as drift_
 from harness.run import cell as cells
-from harness.run import docker, junit, results, sources
+from harness.run import docker, results, sources
 from harness.verdicts import expected, report
 
 nox.needs_version = ">=2026.10.20"
@@ -225,21 +225,15 @@ def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
     session.log(f"report: {results.REPORTS / 'matrix.md'}")
     how = f"{result['repro']['docker_build']}\n{result['repro']['docker_run']}" if args.docker \
         else result["repro"]["nox"]
-    if opts.pytest_args:  # a repro run has its own outcome; it never stands for the cell's verdict
-        if result["status"] != "pass" and not explore:
-            session.error(f"repro run of {cell.id}: {result['status']}: {(result['reason'] or '').strip()}\n"
-                          + "".join(f"{line}\n" for line in junit.broken_lines(result)) + f"again:\n{how}")
-        return
     mine = next((e for e in written["expected"] if e["id"] == cell.id), None)
-    if mine is None:  # an ad-hoc cell has no expectation: pass or not
-        if result["status"] != "pass" and not explore:
-            session.error(f"{cell.id} is {result['status']}; reproduce with:\n{how}")
-        return
-    session.log(f"{cell.id}: {mine['state']}" + "".join(f"\n  + {f}" for f in mine["new"])
-                + "".join(f"\n  - {f}" for f in mine["fixed"]))
-    if expected.failures([mine]) and not explore:
-        session.error(f"{cell.id} is not as expected ({mine['state']}); reproduce with:\n{how}\n"
-                      "if the difference is right: nox -s accept -- " + cell.id)
+    if mine is not None and not opts.pytest_args:
+        session.log(f"{cell.id}: {mine['state']}" + "".join(f"\n  + {f}" for f in mine["new"])
+                    + "".join(f"\n  - {f}" for f in mine["fixed"]))
+    failure = expected.session_failure(result, mine, explore)
+    if failure:
+        session.error(f"{failure}; reproduce with:\n{how}"
+                      + (f"\nif the difference is right: nox -s accept -- {cell.id}" if mine and not opts.pytest_args
+                         else ""))
 
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False, allow_parallel=True, tags=["matrix"])
@@ -298,7 +292,7 @@ def accept(session: nox.Session) -> None:
     now = {c["id"]: c for c in written["cells"] if c["current"]}
     old = expected.EXPECTED.read_text() if expected.EXPECTED.is_file() else ""
     new, kept = expected.accept(CELLS, now, expected.load(), set(session.posargs) or None)
-    if len(kept) == len(session.posargs or CELLS):
+    if len(kept) == len(set(session.posargs) or CELLS):
         session.error("nothing to accept: " + "; ".join(kept) + "\nrun the cells first (nox -s matrix)")
     text = expected.dump(new)
     expected.EXPECTED.write_text(text)

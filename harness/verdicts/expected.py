@@ -142,6 +142,26 @@ def failures(comparison: list[dict[str, Any]], require_all: bool = False) -> lis
     return [c for c in comparison if c["state"] in FAILING or (require_all and c["state"] == "not run")]
 
 
+def session_failure(result: CellResult, comparison: dict[str, Any] | None, explore: bool = False) -> str | None:
+    """Why the session that ran a cell fails, or None. A repro run (selected tests) stands on its own outcome: it
+    fails unless those tests pass, whatever the cell's full result says (a pytest usage error judged nothing). A
+    full run of a matrix cell fails when it is not as expected (``comparison``: its entry of ``compare``), an
+    ad-hoc cell (no comparison) unless it passes. ``explore``: never."""
+    if explore:
+        return None
+    if result.get("selection"):
+        if result["status"] == "pass":
+            return None
+        why = (result.get("reason") or "").strip()
+        found = "".join(f"\n{line}" for line in junit.broken_lines(result))
+        return f"repro run of {result['id']}: {result['status']}" + (f": {why}" if why else "") + found
+    if comparison is None:
+        return None if result["status"] == "pass" else f"{result['id']} is {result['status']}"
+    if failures([comparison]):
+        return f"{result['id']} is not as expected ({comparison['state']})"
+    return None
+
+
 def lines(comparison: list[dict[str, Any]]) -> list[str]:
     """One line per cell that is not as expected, then its new and fixed findings, indented."""
     out = []

@@ -342,3 +342,24 @@ def test_the_fingerprint_sees_every_input_of_a_result(checkout: Path) -> None:
         (checkout / edit).write_text(((checkout / edit).read_text() if (checkout / edit).exists() else "") + "#\n")
         assert key() != base, f"{edit} is an input"
         base = key()
+
+
+def test_a_cell_installs_without_compiling_and_its_python_writes_what_it_imports(fake_env, tmp_path,
+                                                                               monkeypatch) -> None:
+    """Byte-compiling every installed file was the largest stage of a cold cell: uv is told not to, and the cell's
+    Python may write the .pyc files of what it imports even where the machine sets PYTHONDONTWRITEBYTECODE."""
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    python, installer, _, _ = fake_env
+    seen: list[dict[str, str] | None] = []
+    real_call = cell.call
+
+    def call(argv, timeout, env=None, **kwargs):  # the process boundary: what each step is started with
+        seen.append(env)
+        return real_call(argv, timeout, env=env, **kwargs)
+
+    monkeypatch.setattr(cell, "call", call)
+    cell.run(CELL, cell.Venv(python), cell.Options(installer=installer, log=lambda _m: None), root=tmp_path / "cells")
+    install, *steps = seen
+    assert install["UV_COMPILE_BYTECODE"] == "0", "the installer compiles nothing up front"
+    assert steps, "the probe, the import and the suite ran"
+    assert all("PYTHONDONTWRITEBYTECODE" not in env for env in steps), "the cell's Python writes its .pyc files"

@@ -7,6 +7,7 @@ import io
 import json
 import textwrap
 import zipfile
+from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
@@ -179,3 +180,10 @@ def test_verification_takes_the_boundaries_first_then_a_seeded_sample_shared_out
     assert atlas.to_verify(built, 2, seed=3) == chosen, "the same seed picks the same pairs"
     shards = [atlas.to_verify(built, 2, seed=3, shard=(i, 3)) for i in (1, 2, 3)]
     assert sorted(p for s in shards for p in s) == sorted(chosen), "the shards share the pairs out, none twice"
+
+
+def test_drift_writes_the_releases_file_ptbr_reads() -> None:
+    """Moving drift.py once pointed RELEASES_FILE under harness/: a scan then wrote a file nothing reads."""
+    import ptbr.surface
+
+    assert drift.RELEASES_FILE.resolve() == (Path(ptbr.surface.__file__).parent / "releases.json").resolve()

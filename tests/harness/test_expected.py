@@ -152,3 +152,25 @@ def test_accepting_some_cells_leaves_the_others_and_drops_cells_no_longer_define
     assert new[OLD["id"]] == want[OLD["id"]], "a cell not named keeps its expectation"
     assert new[NEW["id"]]["status"] == "broken"
     assert "torch2.0.0-tf4.0.0-gliner0.2.0" not in new, "a cell the definition no longer has is dropped"
+
+
+def test_a_repro_run_fails_its_session_unless_its_tests_pass_whatever_the_cell_verdict() -> None:
+    """A repro run that judged nothing (pytest's usage error, exit 4) once ended "not run" and the session
+    succeeded: a repro run stands on its own outcome."""
+    as_expected = _compare([NEW], _expect(NEW))[NEW["id"]]
+    usage = {**NEW, "status": "error", "selection": ["-p", "nonexistent"], "conclusive": False,
+             "reason": "pytest exit 4:\nERROR: unrecognized arguments: --config"}
+    why = expected.session_failure(usage, as_expected)
+    assert why is not None, "an error is never a success, though the cell's full result is as expected"
+    assert why.startswith(f"repro run of {NEW['id']}: error: pytest exit 4")
+    reproduced = {**OLD, "selection": ["t::a"]}
+    assert expected.session_failure(reproduced, None) is not None, "a repro run whose tests fail exits non-zero"
+    assert expected.session_failure({**NEW, "selection": ["t::a"]}, None) is None, "its tests pass: success"
+    assert expected.session_failure(usage, as_expected, explore=True) is None, "--explore: exit 0 whatever happened"
+
+
+def test_a_full_run_fails_its_session_when_the_cell_is_not_as_expected_or_an_ad_hoc_cell_does_not_pass() -> None:
+    assert expected.session_failure(NEW, _compare([NEW], _expect(NEW))[NEW["id"]]) is None
+    changed = _compare([OLD], _expect({**OLD, "status": "pass", "breaks": []}))[OLD["id"]]
+    assert expected.session_failure(OLD, changed) == f"{OLD['id']} is not as expected (new break)"
+    assert expected.session_failure(OLD, None) == f"{OLD['id']} is broken", "an ad-hoc cell must pass"
