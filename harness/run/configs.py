@@ -1,0 +1,243 @@
+"""A user's own configs through a cell (``nox -s matrix -- --config my.yaml``): each config's every key proven with
+the cell's versions by ``python -m ptbr.fate`` (src/ptbr/fate.py), run by the cell's runner (its virtualenv, its
+image's Python in a container with the checkout mounted read-only), and stored beside the cell's result:
+
+    reports/cells/<id>/configs/<slug>.json        the config's fates, findings, fingerprint and repro commands
+    reports/cells/<id>/configs/<slug>.junit.xml   one test case per key (ignored, refused, fails: a failure)
+
+A config result's fingerprint is the cell's (pins, code, runner) with the config's bytes and those of each data file
+it names: an edited config, or edited data, makes that result stale and nothing else; the cell's own suite result
+stays current.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shlex
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import quoteattr
+
+from harness.run import results
+from harness.run.pins import ROOT, Cell
+
+if TYPE_CHECKING:
+    from harness.run.cell import Options, Runner
+
+MOUNTED_ROOT = Path("/in/root")
+"""Where a container sees the checkout the configs were named from (read-only); a pasted ``docker run`` mounts
+``$PWD`` there."""
+DIRECTORY = "configs"
+FATE_TIMEOUT_S = 900
+SCHEMA_VERSION = 1
+
+
+class BadConfigPath(ValueError):
+    """A --config that names nothing usable."""
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    path: Path
+    """Absolute, on this machine."""
+    name: str
+    """As a person at the checkout's root names it (relative to it, else absolute): the key of its results and of
+    its expected verdicts."""
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^\w.-]+", "_", self.name.removesuffix(".yaml").removesuffix(".yml")).strip("_")
+
+
+def base() -> Path:
+    """Where configs are named from and relative data paths read: the checkout, or in an image the checkout that
+    a pasted ``docker run`` mounted."""
+    return MOUNTED_ROOT if MOUNTED_ROOT.is_dir() else ROOT
+
+
+def named(path: Path, root: Path | None = None) -> UserConfig:
+    root = root or base()
+    path = (path if path.is_absolute() else Path.cwd() / path).resolve()
+    return UserConfig(path, str(path.relative_to(root)) if path.is_relative_to(root) else str(path))
+
+
+def expand(paths: Sequence[str | Path], root: Path | None = None) -> list[UserConfig]:
+    """--config arguments → configs, in order, each once: a file as given, a directory as every *.yaml / *.yml in it
+    (sorted). ``BadConfigPath`` names every argument that is neither."""
+    found, problems = [], []
+    for given in paths:
+        path = Path(given).expanduser()
+        if not path.is_absolute():
+            path = (root or Path.cwd()) / path
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+            if not inside:
+                problems.append(f"--config {given}: a directory with no *.yaml file in it")
+            found += inside
+        elif path.is_file():
+            found.append(path)
+        else:
+            problems.append(f"--config {given}: no such file or directory")
+    if problems:
+        raise BadConfigPath("\n".join(problems))
+    return list({c.path: c for c in (named(p, root) for p in found)}.values())
+
+
+def config_dir(cell_id: str, root: Path = results.CELLS) -> Path:
+    return results.cell_dir(cell_id, root) / DIRECTORY
+
+
+def load(cell_id: str, config: UserConfig | str, root: Path = results.CELLS) -> dict[str, Any] | None:
+    slug = config.slug if isinstance(config, UserConfig) else config
+    try:
+        return json.loads((config_dir(cell_id, root) / f"{slug}.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def load_all(cell_id: str, root: Path = results.CELLS) -> list[dict[str, Any]]:
+    found = sorted(config_dir(cell_id, root).glob("*.json"))
+    return [r for p in found if (r := load(cell_id, p.stem, root)) is not None]
+
+
+def _sha(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def fingerprint(cell_key: str, config_path: Path, data: list[dict[str, Any]], root: Path | None = None) -> str:
+    """The cell's fingerprint with the config's bytes and the current bytes of each data file it names (``data``:
+    as its fate result recorded them, relative paths read from ``root``)."""
+    root = root or base()
+    digest = hashlib.sha256(cell_key.encode() + b"\0" + (_sha(config_path) or "missing").encode())
+    for d in data:
+        where = Path(d["path"]).expanduser()
+        digest.update(f"\0{d['key']}={_sha(where if where.is_absolute() else root / where) or 'missing'}".encode())
+    return digest.hexdigest()[:16]
+
+
+def is_current(saved: dict[str, Any] | None, cell_key: str, root: Path | None = None) -> bool:
+    """A saved config result still stands: made with this cell key, and neither the config nor a data file it
+    names has changed since (a result that failed to judge never stands)."""
+    if not saved or saved.get("findings") is None or saved.get("cell_fingerprint") != cell_key:
+        return False
+    path = Path(saved["path"])
+    data = (saved.get("fate") or {}).get("data", [])
+    return fingerprint(cell_key, path, data, root) == saved["fingerprint"]
+
+
+def stale(cell_id: str, cell_key: str, chosen: Sequence[UserConfig], root: Path = results.CELLS
+          ) -> list[UserConfig]:
+    return [c for c in chosen if not is_current(load(cell_id, c, root), cell_key)]
+
+
+def repro(cell: Cell, config: UserConfig, matrix: bool, docker_fingerprint: str) -> dict[str, str]:
+    """The commands that prove this config alone in this cell again, pasted at the checkout's root: nox in a
+    virtualenv, and the cell's image with the checkout mounted read-only (its `docker build` is the cell's)."""
+    from harness.run import cell as cells
+    from harness.run import docker
+
+    words = ["--configs-only", "--config", config.name]
+    base_cmd = shlex.split(cells.repro(cell, (), matrix))
+    nox = shlex.join([*base_cmd, *(["--"] if "--" not in base_cmd else []), *words])
+    mounted = config.name if Path(config.name).is_absolute() else f"{MOUNTED_ROOT}/{config.name}"
+    run = docker.run_argv(cell, ["--configs-only", "--config", mounted], docker_fingerprint,
+                          extra=["--volume", f"$PWD:{MOUNTED_ROOT}:ro"])
+    return {"nox": nox, "docker_build": docker.repro(cell)["docker_build"],
+            "docker_run": f"mkdir -p reports && {docker.shell(run)}"}
+
+
+def prove(cell: Cell, runner: Runner, opts: Options, chosen: Sequence[UserConfig], stage: Path,
+          root: Path = results.CELLS) -> list[dict[str, Any]]:
+    """Prove ``chosen`` in the cell's environment (prepared) and save each result; returns them."""
+    from harness.run import cell as cells
+
+    if not chosen:
+        return []
+    key = runner.fingerprint(cell)
+    work = stage / "fate"
+    work.mkdir(exist_ok=True)
+    work.chmod(0o777)
+    args = ["-m", "ptbr.fate", "--out", "{stage}/fate/fates.json", "--work", "{stage}/fate/work",
+            "--base", runner.visible(base()), *(runner.visible(c.path) for c in chosen)]
+    argv, env = runner.argv(args, {"HF_HUB_OFFLINE": "1"}, stage)
+    opts.log(f"{cell.id}: proving {len(chosen)} config(s): {', '.join(c.name for c in chosen)}")
+    start = time.monotonic()
+    code, output = cells.call(argv, FATE_TIMEOUT_S, env=env)
+    seconds = round(time.monotonic() - start, 1)
+    try:
+        proven = json.loads((work / "fates.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        proven = []
+    if not isinstance(proven, list) or len(proven) != len(chosen):
+        why = "timed out" if code is None else f"exit {code}"
+        proven = [{"error": f"python -m ptbr.fate {why}, no result: {cells.tail(output, 6)}"} for _ in chosen]
+
+    docker_key = key if runner.name == "docker" else results.fingerprint(cell, "docker")
+    out = []
+    for config, fate in zip(chosen, proven, strict=True):
+        saved = {
+            "schema_version": SCHEMA_VERSION, "cell": cell.id, "override": cell.override, "config": config.name,
+            "path": str(config.path),
+            "runner": runner.name, "cell_fingerprint": key,
+            "fingerprint": fingerprint(key, config.path, fate.get("data", [])),
+            "findings": None if "error" in fate else fate.get("findings", []),
+            "error": fate.get("error"), "fate": fate, "seconds": fate.get("seconds"),
+            "finished_at": results.now(), "repro": repro(cell, config, opts.matrix, docker_key),
+        }
+        results.write_atomic(config_dir(cell.id, root) / f"{config.slug}.json", json.dumps(saved, indent=2) + "\n")
+        results.write_atomic(config_dir(cell.id, root) / f"{config.slug}.junit.xml", junit_xml(saved))
+        out.append(saved)
+        opts.log(f"{cell.id}: {config.name}: " + summary(saved))
+    opts.log(f"{cell.id}: {len(chosen)} config(s) proven in {seconds:.1f} s")
+    return out
+
+
+def summary(saved: dict[str, Any]) -> str:
+    """One line: how many keys arrive, and each finding."""
+    if saved["findings"] is None:
+        return f"cannot judge: {(saved.get('error') or '').splitlines()[0][:200]}"
+    keys = saved["fate"].get("keys", [])
+    arriving = sum(k["fate"] == "arrives" for k in keys)
+    found = saved["findings"]
+    return f"{arriving} of {len(keys)} keys arrive as written" + (
+        "; " + "; ".join(f["finding"] for f in found) if found else "")
+
+
+def junit_xml(saved: dict[str, Any]) -> str:
+    """One test case per key of the config (a key that does not arrive: a failure with its why; changed: passed,
+    with the change in its output), and one for the smoke training."""
+    cases = []
+    name = f"{saved['cell']}::{saved['config']}"
+    fate = saved["fate"]
+    for k in fate.get("keys", []):
+        attrs = f"classname={quoteattr(name)} name={quoteattr(k['key'])}"
+        detail = f"{k['fate']}" + (f" → {json.dumps(k.get('to'))}" if k["fate"] == "changed" else "") + \
+            (f": {k['why']}" if k.get("why") else "")
+        if k["fate"] in ("ignored", "refused", "fails"):
+            cases.append(f"  <testcase {attrs}><failure message={quoteattr(detail)}/></testcase>")
+        else:
+            cases.append(f"  <testcase {attrs}><system-out>{_text(detail)}</system-out></testcase>")
+    smoke = fate.get("smoke") or {"status": "not-run", "why": saved.get("error") or ""}
+    attrs = f"classname={quoteattr(name)} name=\"smoke training\""
+    if smoke["status"] == "trained":
+        cases.append(f"  <testcase {attrs}/>")
+    elif smoke["status"] == "failed" or saved["findings"] is None:
+        cases.append(f"  <testcase {attrs}><failure message={quoteattr(smoke.get('why') or '')}/></testcase>")
+    else:
+        cases.append(f"  <testcase {attrs}><skipped message={quoteattr(smoke.get('why') or '')}/></testcase>")
+    failures = sum("<failure" in c for c in cases)
+    return (f'<?xml version="1.0" encoding="utf-8"?>\n<testsuite name={quoteattr(name)} tests="{len(cases)}" '
+            f'failures="{failures}">\n' + "\n".join(cases) + "\n</testsuite>\n")
+
+
+def _text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+

@@ -1,0 +1,431 @@
+"""The fate of every key of a config on the installed versions, proven: what the version matrix runs in each cell
+for a user's own config (``nox -s matrix -- --config my.yaml``).
+
+    python -m ptbr.fate --out FATES.json --work DIR [--base CHECKOUT] [--no-smoke] CONFIG...
+
+For each config, in this environment:
+
+1. the preparation ``ptbr validate`` runs (loading, the schema of the installed versions, the real
+   ``TrainingArguments`` and gliner's model config): refusals and warnings, each with its key and line;
+2. each key of the file read back at its destinations (:mod:`ptbr.explain`): **arrives** (the destination holds the
+   value as written), **changed** (it holds another value: from → to, and why: PTBR's rule, or the installed library
+   normalising what it was given), **ignored** (read nowhere by the installed versions: why), **refused** (validate
+   and train refuse it: the message);
+3. a smoke training of the config as written (``ptbr train --smoke``: a tiny random backbone, a few steps, offline,
+   into ``DIR``; keys the schema refuses set aside, and the result says so), whose checkpoint is read back: the
+   ``TrainingArguments`` the Trainer saved (``training_args.bin`` where it saves one, else the fields its
+   ``trainer_state.json`` records) and the model config gliner saved, against what was built. A value the Trainer
+   holds otherwise is **changed**; a training that fails names the keys whose destination the failing line of gliner
+   reads (**fails**).
+
+Data files this machine does not have are replaced by a generated dataset of a few examples, and the result says
+so. Nothing is written outside ``DIR``; a config that cannot be read at all is a result too, never a crash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+FATES = ("arrives", "changed", "ignored", "refused", "fails")
+NOT_ARRIVING = ("ignored", "refused", "fails")
+DATA_KEYS = ("data.train_data", "data.val_data_dir")
+GENERATED = [  # the dataset a config gets where its data file is not on this machine (words of any backbone)
+    (["Alice", "works", "for", "Acme", "in", "Paris", "."], [[0, 0, "person"], [3, 3, "organization"], [5, 5, "city"]]),
+    (["Bob", "flew", "from", "Lima", "to", "Oslo", "."], [[0, 0, "person"], [3, 3, "city"], [5, 5, "city"]]),
+    (["Hooli", "opened", "an", "office", "in", "Cairo", "."], [[0, 0, "organization"], [5, 5, "city"]]),
+    (["Carol", "met", "Dmitri", "at", "Initech", "."], [[0, 0, "person"], [2, 2, "person"], [4, 4, "organization"]]),
+]
+SCHEMA_VERSION = 1
+
+
+def _problems(found: list[Any]) -> list[dict[str, Any]]:
+    return [{"where": p.where, "key": p.key, "message": p.message, "hint": p.hint} for p in found]
+
+
+def _said(problem: Any) -> str:
+    """A refusal as one line: the message, then the hint (a did-you-mean)."""
+    return f"{problem.message} ({problem.hint})" if problem.hint else problem.message
+
+
+def _same(a: Any, b: Any) -> bool:
+    """The same value, as JSON has it (an int and the equal float are the same; 1e-05 is 1e-05)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b if isinstance(a, bool) and isinstance(b, bool) else False
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def digest(path: Path) -> str | None:
+    """sha256 of a file's bytes (the inputs of a config's result), None when it is not there."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _data(doc: Any, work: Path, base: Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """--set overrides for data files this machine lacks (a generated dataset instead), and what became of each."""
+    section = doc.data.get("data") if isinstance(doc.data.get("data"), dict) else {}
+    overrides, found = [], []
+    for key in DATA_KEYS:
+        value = section.get(key.split(".")[1])
+        if not isinstance(value, str) or value.strip().lower() in ("", "none", "null"):
+            continue
+        path = Path(value).expanduser()
+        resolved = path if path.is_absolute() else base / path
+        entry = {"key": key, "path": value, "sha256": digest(resolved), "replaced": False}
+        if entry["sha256"] is None:
+            generated = work / f"generated-{key.split('.')[1]}.json"
+            generated.parent.mkdir(parents=True, exist_ok=True)
+            generated.write_text(json.dumps([{"tokenized_text": w, "ner": n} for w, n in GENERATED]))
+            overrides.append(f"{key}={generated}")
+            entry.update(replaced=True, why=f"{value} is not on this machine: a generated dataset of "
+                                            f"{len(GENERATED)} examples was used")
+        found.append(entry)
+    return overrides, found
+
+
+def _without(doc: Any, keys: set[str]) -> Any:
+    """The document without these keys (refused ones), so the others can still be judged."""
+    out = copy.deepcopy(doc)
+    for dotted in keys:
+        parts = dotted.split(".")
+        node = out.data
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(parts[-1], None)
+    return out
+
+
+def _owned(resolved: Any, key: str, config: Any) -> bool:
+    """Whether the key's own value goes to this destination (not a derived one, not a fallback another key wins)."""
+    route = resolved.route
+    if route.fallback:
+        return route.effective_source(config) == key
+    return bool(route.sources) and route.sources[0] == key
+
+
+def key_fates(doc: Any, plan: Any, args: Any, model_config: Any, refused: list[Any],
+              data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each key of the file with its fate (see the module doc)."""
+    from ptbr import explain, forwarding
+    from ptbr.forwarding import Skip
+
+    warned = {p.key: p.message for p in plan.warnings(doc.where)}
+    refusals = {}
+    for p in refused:
+        refusals.setdefault(p.key, _said(p))
+    replaced = {d["key"]: d for d in data if d["replaced"]}
+    out = []
+    for key in [k for k in doc.origins if len(k) == 2]:
+        dotted = ".".join(key)
+        section, name = key
+        written = explain._plain(getattr(getattr(plan.config, section), name, None))
+        entry: dict[str, Any] = {"key": dotted, "where": doc.origins[key], "value": written, "destinations": []}
+        own = [r for r in plan.for_field(dotted) if _owned(r, dotted, plan.config)]
+        for r in own:
+            if isinstance(r.value, Skip):
+                entry["destinations"].append({"destination": r.route.destination, "skipped": r.value.reason})
+                continue
+            final = explain._plain(explain._final(r, args, model_config))
+            passed = explain._plain(r.value)
+            d = {"destination": r.route.destination, "value": final}
+            if not _same(final, written) and written is not None:
+                d["why"] = (r.route.rule if not _same(passed, written) else
+                            f"the installed {'gliner' if r.route.kind == 'model' else 'transformers'} holds "
+                            f"{json.dumps(final)} for {json.dumps(passed)}")
+            entry["destinations"].append(d)
+        reached = [d for d in entry["destinations"] if "skipped" not in d]
+        # changed: the library holds another value than PTBR passed as written, or no destination holds the value
+        # as written (PTBR's rule derived another: a warmup ratio becomes steps); a derived destination beside one
+        # that holds it (val_data_dir → eval_strategy "steps") is not a change
+        normalised = [d for d in reached if "why" in d and d["why"].startswith("the installed ")]
+        as_written = [d for d in reached if "why" not in d]
+        changed = normalised or ([] if as_written else [d for d in reached if "why" in d])
+        if dotted in refusals:
+            entry.update(fate="refused", why=refusals[dotted])
+        elif dotted in forwarding.NOT_FORWARDED:
+            entry.update(fate="ignored", why=forwarding.NOT_FORWARDED[dotted])
+        elif dotted in warned:
+            entry.update(fate="ignored", why=warned[dotted])
+        elif written is None:
+            entry.update(fate="arrives", why="null: the destination's default applies")
+        elif not reached:
+            skipped = [d["skipped"] for d in entry["destinations"]]
+            entry.update(fate="ignored", why=skipped[0] if skipped else "no destination reads it")
+        elif changed:
+            entry.update(fate="changed", to=changed[0]["value"], why=f"{changed[0]['destination']}: "
+                                                                        f"{changed[0]['why']}")
+        else:
+            entry["fate"] = "arrives"
+        if dotted in replaced:  # the runner's, not the key's: the report says so beside the key
+            entry["replaced"] = replaced[dotted]["why"]
+        out.append(entry)
+    return out
+
+
+BLAME_CONTEXT = 10
+"""Lines before the failing one (in its function) that count as what the failing code reads."""
+
+
+def _blame(exc: BaseException, plan: Any, in_file: set[str]) -> tuple[str, list[str]]:
+    """(where in gliner or transformers the training failed, the keys of the file whose destination the failing code
+    reads: its line and function in each of the last three library frames, and the ten lines before it in the last
+    gliner frame, e.g. the ``if use_span_width_weight:`` above a failing tensor operation)."""
+    import linecache
+
+    from ptbr.forwarding import Skip
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if "/gliner/" in f.filename or "/transformers/" in f.filename]
+    if not frames:
+        return "", []
+    last = frames[-1]
+    # the failing lines of the last three library frames and the functions they are in (freeze_components →
+    # __getattribute__), and the lines above the failing one of the last gliner frame (what it read)
+    text = [f.line or "" for f in frames[-3:]] + [f.name for f in frames[-3:]]
+    context = next((f for f in reversed(frames) if "/gliner/" in f.filename), last)
+    start = max((context.lineno or 1) - BLAME_CONTEXT, 1)
+    text += [linecache.getline(context.filename, n) for n in range(start, context.lineno or 1)]
+    words = {w.rstrip("s") for w in re.findall(r"\w+", " ".join(text))}
+    blamed = {r.route.sources[0] for r in plan.resolved
+              if r.route.kind in ("train_model", "args", "model") and r.route.sources
+              and r.route.sources[0] in in_file and not isinstance(r.value, Skip) and r.value is not None
+              and r.route.name.rstrip("s") in words}
+    def at(frame: traceback.FrameSummary) -> str:
+        package = "gliner" if "/gliner/" in frame.filename else "transformers"
+        return f"{package}/{frame.filename.split(f'/{package}/')[-1]}:{frame.lineno} ({frame.name})"
+
+    return at(last) + (f" from {at(context)}" if context is not last else ""), sorted(blamed)
+
+
+STATE_FIELDS = {"max_steps": "max_steps", "logging_steps": "logging_steps", "eval_steps": "eval_steps",
+                "save_steps": "save_steps", "per_device_train_batch_size": "train_batch_size"}
+"""TrainingArguments fields the Trainer records in a checkpoint's trainer_state.json, under its names there."""
+
+
+def _read_back_checkpoint(out: Path, smoke_plan: Any, smoke_args: Any, keys: list[dict[str, Any]]) -> dict[str, Any]:
+    """The checkpoint's own records read back against what was built for the smoke run, key by key: the
+    TrainingArguments the Trainer saved (training_args.bin, where the Trainer saves it; else the fields its
+    trainer_state.json records) and the model config gliner saved (gliner_config.json)."""
+    import torch
+
+    from ptbr import compat, explain
+    from ptbr.forwarding import Skip
+
+    checkpoints = sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    last = checkpoints[-1] if checkpoints else None
+    saved_args = saved_state = saved_model = None
+    read = []
+    if last and (last / "training_args.bin").is_file():
+        saved_args = torch.load(last / "training_args.bin", weights_only=False)
+        read.append(f"{last.name}/training_args.bin")
+    if last and (last / "trainer_state.json").is_file():
+        saved_state = json.loads((last / "trainer_state.json").read_text())
+        read.append(f"{last.name}/trainer_state.json")
+    model_file = next((p for p in (out / "final" / "gliner_config.json", out / "final" / "config.json")
+                       if p.is_file()), None)
+    if model_file:
+        saved_model = json.loads(model_file.read_text())
+        read.append(str(model_file.relative_to(out)))
+    checked, differences = 0, []
+    for entry in keys:
+        if entry["fate"] not in ("arrives", "changed"):
+            continue
+        for r in smoke_plan.for_field(entry["key"]):
+            if not _owned(r, entry["key"], smoke_plan.config) or isinstance(r.value, Skip):
+                continue
+            name = r.route.name
+            if r.route.kind == "args" and saved_args is not None:
+                built, held = compat.read_back(smoke_args, name), compat.read_back(saved_args, name)
+            elif r.route.kind == "args" and saved_state is not None and STATE_FIELDS.get(name) in saved_state:
+                built, held = compat.read_back(smoke_args, name), saved_state[STATE_FIELDS[name]]
+            elif r.route.kind == "model" and saved_model is not None and name in saved_model:
+                built, held = r.value, saved_model[name]
+            else:
+                continue
+            built, held = explain._plain(built), explain._plain(held)
+            checked += 1
+            if not _same(built, held):
+                differences.append({"key": entry["key"], "destination": r.route.destination, "built": built,
+                                    "saved": held})
+    return {"checkpoint": last.name if last else None, "checked": checked, "differences": differences,
+            "read": read}
+
+
+def _smoke(config: Any, doc: Any, work: Path, keys: list[dict[str, Any]], strict: bool) -> dict[str, Any]:
+    from ptbr import train
+
+    notes: list[str] = []
+    here = config.model_copy(update={"training": config.training.model_copy(update={"output_dir": str(work)})})
+    start = time.monotonic()
+    smoke_plan = None
+    try:
+        train_items, _ = train.load_data(here)
+        smoke_config, notes = train.smoke_config(here, train_items)
+        smoke_plan, smoke_args, _ = train.prepare(smoke_config, doc.where, strict=strict)
+        result = train.run(here, smoke=True, log=lambda m: None, where=doc.where, strict=strict)
+    except Exception as exc:  # a training that fails is a finding of the config in this cell
+        in_file = {k["key"] for k in keys}
+        where, blamed = _blame(exc, smoke_plan, in_file) if smoke_plan is not None else ("", [])
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return {"status": "failed", "why": f"{type(exc).__name__}: {message}"[:300], "where": where,
+                "blamed": blamed, "notes": notes, "seconds": round(time.monotonic() - start, 1)}
+    read = _read_back_checkpoint(result.output_dir, smoke_plan, smoke_args, keys)
+    return {"status": "trained", "steps": result.steps, "loss": result.loss, "notes": notes,
+            "seconds": round(time.monotonic() - start, 1), **read}
+
+
+def prove(path: Path, work: Path, smoke: bool = True) -> dict[str, Any]:
+    """The fate of every key of the config at ``path`` on the installed versions (see the module doc); relative
+    data paths are read from the current directory, as ``ptbr train`` reads them."""
+    from ptbr import compat, loader, schema, train
+    from ptbr.errors import ConfigError
+
+    out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "config": str(path), "sha256": digest(path),
+                           "versions": compat.versions(), "refused": [], "warnings": [], "data": [], "keys": [],
+                           "smoke": {"status": "not-run"}}
+    try:
+        doc = loader.load(path)
+    except ConfigError as e:
+        out["refused"] = _problems(e.problems)
+        out["smoke"]["why"] = "the file cannot be read as a config"
+        return out
+    overrides, out["data"] = _data(doc, work, Path.cwd())
+    doc = loader.apply_overrides(doc, overrides)
+    refused: list[Any] = []
+    judged, config, removed = doc, None, set()
+    while config is None:  # keys the schema refuses are set aside, so that every other key is still judged
+        try:
+            config = schema.validate(judged)
+        except ConfigError as e:
+            refused += e.problems
+            named = {p.key for p in e.problems if len(p.key.split(".")) == 2}
+            if not named or named <= removed:
+                break  # a problem of the whole file, or one that setting keys aside does not remove
+            removed |= named
+            judged = _without(doc, removed)
+    if config is None:
+        out["refused"] = _problems(refused)
+        out["keys"] = [{"key": ".".join(k), "where": w, "fate": "refused",
+                        "why": next((_said(p) for p in refused if p.key == ".".join(k)),
+                                    "not judged: the config is refused as a whole")}
+                       for k, w in doc.origins.items() if len(k) == 2]
+        out["smoke"]["why"] = "validate refuses the config"
+        return out
+    try:
+        train.load_data(config)
+    except ConfigError as e:
+        refused += e.problems
+    strict = config.run.strict
+    try:
+        with train.cpu_only(config.training.use_cpu):
+            plan, args, model_config = train.prepare(config, judged.where, refused, strict=strict)
+    except ConfigError as e:  # the real objects cannot be built at all
+        refused += e.problems
+        out["refused"] = _problems(refused)
+        out["smoke"]["why"] = "validate refuses the config"
+        return out
+    in_file = {".".join(k) for k in doc.origins if len(k) == 2}
+    out["refused"] = _problems([p for p in refused if p.key not in in_file])
+    out["warnings"] = _problems(plan.warnings(judged.where))
+    keys = key_fates(judged, plan, args, model_config, refused, out["data"])
+    judged_keys = {k["key"] for k in keys}
+    keys += [{"key": p.key, "where": p.where, "value": None, "fate": "refused", "why": _said(p), "destinations": []}
+             for p in refused if p.key in in_file and p.key not in judged_keys]
+    order = [".".join(k) for k in doc.origins if len(k) == 2]
+    out["keys"] = sorted(keys, key=lambda k: order.index(k["key"]) if k["key"] in order else len(order))
+    # keys the schema refused were set aside: the rest of the config still trains, and says what it would do
+    aside = sorted({p.key for p in refused})
+    if refused and not set(aside) <= removed:
+        out["smoke"]["why"] = "validate refuses the config"
+        return out
+    if not smoke:
+        out["smoke"]["why"] = "not asked for"
+        return out
+    with train.cpu_only(config.training.use_cpu):
+        out["smoke"] = _smoke(config, judged, work / "smoke", out["keys"], strict)
+    if aside:
+        out["smoke"]["notes"] = [f"trained without the refused {', '.join(aside)} (validate and train refuse the "
+                                 "config as written)", *out["smoke"].get("notes", [])]
+    by_key = {k["key"]: k for k in out["keys"]}
+    for difference in out["smoke"].get("differences", []):
+        entry = by_key[difference["key"]]
+        entry.update(fate="changed", to=difference["saved"],
+                     why=f"the Trainer's checkpoint holds {json.dumps(difference['saved'])} at "
+                         f"{difference['destination']}, built as {json.dumps(difference['built'])}")
+    for key in out["smoke"].get("blamed", []):
+        if key in by_key and by_key[key]["fate"] in ("arrives", "changed"):
+            by_key[key].update(fate="fails", why=f"training fails where {out['smoke']['where']} reads it: "
+                                                 f"{out['smoke']['why']}")
+    return out
+
+
+def findings(result: dict[str, Any]) -> list[dict[str, str]]:
+    """A config's verdict in one cell: one line per key that does not arrive as written, per refusal of the whole
+    config and for the smoke training, each with its why (what expected verdicts record and compare)."""
+    out = [{"finding": f"config refused: {p['message'].splitlines()[0][:200]}", "why": p["hint"] or p["message"]}
+           for p in result["refused"]]
+    for k in result["keys"]:
+        if k["fate"] == "arrives":
+            continue
+        line = f"{k['key']}: {k['fate']}"
+        if k["fate"] == "changed":
+            line += f" → {json.dumps(k['to'])}"
+        if k["fate"] == "refused":
+            line += f": {k['why'].splitlines()[0][:160]}"
+        out.append({"finding": line, "why": k["why"].splitlines()[0][:300]})
+    smoke = result["smoke"]
+    if smoke["status"] == "failed":
+        out.append({"finding": f"smoke training failed: {smoke['why'][:200]}", "why": smoke.get("where") or ""})
+    return out
+
+
+def main(argv: list[str] | None = None, log: Callable[[str], None] = print) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ptbr.fate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("configs", nargs="+", type=Path, metavar="CONFIG")
+    parser.add_argument("--out", type=Path, required=True, help="where the results go (JSON, one per config)")
+    parser.add_argument("--work", type=Path, required=True, help="a directory for the smoke runs")
+    parser.add_argument("--base", type=Path, help="where relative data paths are read (default: the current one)")
+    parser.add_argument("--no-smoke", action="store_true", help="read back only, no smoke training")
+    args = parser.parse_args(argv)
+    # relative data paths in a config are read from the current directory, as `ptbr train` reads them: the
+    # user's checkout (--base), wherever this runs (a container sees it mounted elsewhere)
+    configs, out, work = [p.resolve() for p in args.configs], args.out.resolve(), args.work.resolve()
+    if args.base:
+        os.chdir(args.base)
+    proven = []
+    for n, path in enumerate(configs):
+        start = time.monotonic()
+        try:
+            result = prove(path, work / str(n), smoke=not args.no_smoke)
+        except Exception as exc:  # a defect of PTBR: still a result, saying so
+            result = {"schema_version": SCHEMA_VERSION, "config": str(path), "sha256": digest(path),
+                      "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
+        result["seconds"] = round(time.monotonic() - start, 1)
+        if "error" not in result:
+            result["findings"] = findings(result)
+        proven.append(result)
+        kinds = {f: sum(k["fate"] == f for k in result.get("keys", [])) for f in FATES}
+        counted = ", ".join(f"{v} {f}" for f, v in kinds.items() if v)
+        log(f"{path}: " + (result["error"] if "error" in result else f"{counted}; smoke {result['smoke']['status']}"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(proven, indent=2, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
