@@ -4,6 +4,7 @@
     nox -s matrix                    every cell of the version matrix, then the report (reports/matrix.md)
     nox -s "matrix(<cell id>)"       one cell; `nox -t gliner0.2.26` the cells with that version; `-j 2` in parallel
     nox -s cell -- --torch 2.13.0 --transformers 5.1.0 --gliner 0.2.25    an ad-hoc cell
+    nox -s matrix -- --config my.yaml    every key of my.yaml proven in every cell (in the report per config)
     nox -s image -- <cell id>        build a cell's Docker image (ptbr-matrix:<cell id>); `matrix -- --docker` runs it
     nox -s wheelhouse -- <cell id>   fetch every wheel its image needs into wheelhouse/ (PTBR_OFFLINE_BUILD=1 builds)
     nox -s report                    rebuild the report from the cells' result files; compare with the expected verdicts
@@ -18,11 +19,14 @@
 A matrix cell's session fails when its verdict differs from the expected one (constraints/expected.toml) or the
 harness could not judge it; an ad-hoc cell's when it is not pass. Cell options after `--`: --docker (in the cell's
 image, offline: see Dockerfile), --rerun (even if its result is current), --explore (exit 0 whatever the verdict),
---timeout SECONDS, --workers N (xdist). Test files and ids under tests/ and pytest's selecting and printing options
-(-k, -m, -x, --lf, -v, ...) go to pytest and make the run a repro run, stored apart (reports/cells/<id>/repro/),
-never replacing the cell's full result, whose session fails unless the selected tests pass; anything else is
-refused before anything installs (harness/inputs.py). A problem with the definition, the expected verdicts or a
-session's arguments ends the session with a message naming the file, line and key: never a traceback.
+--timeout SECONDS, --workers N (xdist), --config PATH (repeatable; a directory: its *.yaml; default: the
+definition's `configs`): every key of each config proven in the cell, with a smoke training
+(reports/cells/<id>/configs/; its verdict is expected too), --configs-only: the configs without the suite. Test
+files and ids under tests/ and pytest's selecting and printing options (-k, -m, -x, --lf, -v, ...) go to pytest and
+make the run a repro run, stored apart (reports/cells/<id>/repro/), never replacing the cell's full result, whose
+session fails unless the selected tests pass; anything else is refused before anything installs
+(harness/inputs.py). A problem with the definition, the expected verdicts or a session's arguments ends the session
+with a message naming the file, line and key: never a traceback.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from harness.releases import bisect as bisect_
 from harness.releases import discover as discover_
 from harness.releases import drift as drift_
 from harness.run import cell as cells
-from harness.run import docker, results, sources
+from harness.run import configs, docker, results, sources
 from harness.verdicts import expected, report
 
 nox.needs_version = ">=2026.10.20"
@@ -201,10 +205,21 @@ def _cell_options(session: nox.Session) -> tuple[cells.Options, bool, argparse.N
     parser.add_argument("--gliner")
     parser.add_argument("--override", action="store_true")
     parser.add_argument("--docker", action="store_true")
+    parser.add_argument("--config", action="append", metavar="PATH")
+    parser.add_argument("--configs-only", action="store_true")
     args, pytest_args = parser.parse_known_args(session.posargs)
     inputs.check_pytest_args(pytest_args, list(parser._option_string_actions), session.name)
     opts = cells.Options(timeout_s=args.timeout, rerun=args.rerun, pytest_args=pytest_args, workers=args.workers,
-                         log=_progress(session), complete=docker.add_repro)
+                         log=_progress(session), complete=docker.add_repro, configs_only=args.configs_only,
+                         complete_config=docker.add_config_repro)
+    try:
+        opts.configs = configs.expand(args.config if args.config is not None else definition.configs())
+    except configs.BadConfigPath as e:
+        raise inputs.Invalid(str(e).splitlines()) from None
+    if args.configs_only and (pytest_args or not opts.configs):
+        raise inputs.Invalid([f"nox -s {session.name} -- --configs-only: proves configs only: give --config PATH "
+                              "and no pytest arguments" if pytest_args else
+                              f"nox -s {session.name} -- --configs-only: no config to prove (give --config PATH)"])
     return opts, args.explore, args
 
 
@@ -217,6 +232,19 @@ def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
     runner = docker.Container(cell) if args.docker else cells.Venv(Path(session.virtualenv.location) / "bin" / "python")
     result = cells.run(cell, runner, opts)
     written = report.write(current=report.current_fingerprints())
+    mine_configs = [e for e in written["configs_expected"] if e["id"] == cell.id
+                    and e["config"] in {c.name for c in opts.configs}]
+    for e in mine_configs:
+        session.log(f"{cell.id}: {e['config']}: {e['state']}" + "".join(f"\n  + {f}" for f in e["new"])
+                    + "".join(f"\n  - {f}" for f in e["fixed"]))
+    config_failure = expected.config_session_failure(mine_configs, cell.id in ids, explore)
+    if opts.configs_only:
+        if result["status"] != "pass" and not explore:
+            session.error(f"{cell.id}: the configs could not be proven: {result['status']}: {result['reason']}")
+        if config_failure:
+            session.error(config_failure + (f"\nif the difference is right: nox -s accept -- {cell.id}"
+                                            if cell.id in ids else ""))
+        return
     done = sum(1 for c in written["cells"] if c["id"] in ids and c["current"] and c.get("conclusive"))
     session.log(f"{cell.id}: {result['status']} in {result['duration_s']:.0f} s; {done} of {len(ids)} cells of "
                 f"the matrix have current results; elapsed {time.monotonic() - STARTED:.0f} s")
@@ -234,6 +262,9 @@ def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
         session.error(f"{failure}; reproduce with:\n{how}"
                       + (f"\nif the difference is right: nox -s accept -- {cell.id}" if mine and not opts.pytest_args
                          else ""))
+    if config_failure and not opts.pytest_args:
+        session.error(config_failure + (f"\nif the difference is right: nox -s accept -- {cell.id}"
+                                        if cell.id in ids else ""))
 
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False, allow_parallel=True, tags=["matrix"])
@@ -290,8 +321,12 @@ def accept(session: nox.Session) -> None:
     _matrix_cells(session.posargs)
     written = report.write(current=report.current_fingerprints())
     now = {c["id"]: c for c in written["cells"] if c["current"]}
+    now_configs: dict[str, dict[str, dict]] = {}
+    for proven in report.config_results():
+        if proven["current"]:
+            now_configs.setdefault(proven["cell"], {})[proven["config"]] = proven
     old = expected.EXPECTED.read_text() if expected.EXPECTED.is_file() else ""
-    new, kept = expected.accept(CELLS, now, expected.load(), set(session.posargs) or None)
+    new, kept = expected.accept(CELLS, now, expected.load(), set(session.posargs) or None, now_configs)
     if len(kept) == len(set(session.posargs) or CELLS):
         session.error("nothing to accept: " + "; ".join(kept) + "\nrun the cells first (nox -s matrix)")
     text = expected.dump(new)

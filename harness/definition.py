@@ -26,7 +26,7 @@ MATRIX = ROOT / "constraints" / "matrix.toml"
 FLOATING = ("latest", "latest-in-range")
 AXES = ("gliner", "transformers", "torch")
 GROUP_KEYS = (*AXES, "override")
-TOP_KEYS = ("python", "exclude", "group")
+TOP_KEYS = ("python", "configs", "exclude", "group")
 UNRESOLVED: list[str] = []
 """Why floating cells were left out of the last listing (the index could not be read): shown by the report."""
 
@@ -77,6 +77,17 @@ def read(path: Path = MATRIX, releases: bool = False) -> dict[str, Any]:
                     say(("group", n, axis), f"{label}: {axis}", problem)
         if not isinstance(group.get("override", False), bool):
             say(("group", n, "override"), f"{label}: override", f"expected true or false, got {group['override']!r}")
+    chosen = data.get("configs", [])
+    if not isinstance(chosen, list) or not all(isinstance(x, str) for x in chosen):
+        say(("configs",), "configs", f"expected a list of config paths (files or directories), got {chosen!r}")
+    else:
+        from harness.run import configs as configs_
+
+        try:
+            configs_.expand(chosen, ROOT)
+        except configs_.BadConfigPath as e:
+            for line in str(e).splitlines():
+                say(("configs",), "configs", line.removeprefix("--config ") + " (paths are relative to the checkout)")
     exclude = data.get("exclude", [])
     if not isinstance(exclude, list) or not all(isinstance(x, str) for x in exclude):
         say(("exclude",), "exclude", f"expected a list of cell ids, got {exclude!r}")
@@ -140,6 +151,12 @@ def check_pins(pins: dict[str, str]) -> None:
         problems = [f"--{axis} {v}: {m}" for _, axis, v, m in _missing_releases([{a: [v] for a, v in pins.items()}])]
     if problems:
         raise inputs.Invalid(problems)
+
+
+def configs(path: Path = MATRIX) -> list[str]:
+    """The configs every run of a cell proves (``configs``: paths relative to the checkout) unless --config names
+    others."""
+    return list(read(path).get("configs", []))
 
 
 def python(path: Path = MATRIX) -> str:

@@ -12,7 +12,6 @@ previous result as it was.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
 import os
 import re
@@ -28,7 +27,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.run import junit, results, sources
+from harness.run import configs, junit, results, sources
+from harness.run.configs import UserConfig
 from harness.run.pins import ROOT, Cell, suite_tools
 from harness.run.results import CellResult, Status
 
@@ -76,8 +76,16 @@ class Options:
     """What a full run runs."""
     complete: Callable[[CellResult], object] = lambda _result: None
     """Adds to a finished result before it is saved (the Docker repro commands: harness/run/docker.py)."""
+    complete_config: Callable[[dict], object] = lambda _result: None
+    """The same for a config's result (harness/run/configs.py)."""
     matrix: bool = False
     """The cell is one of the matrix definition's: its repro command is its matrix session."""
+    configs: Sequence[UserConfig] = ()
+    """A user's configs to prove in the cell (harness/run/configs.py): after a full run that passed or broke, and
+    on reuse those whose result is stale; never in a repro run."""
+    configs_only: bool = False
+    """Prove ``configs`` only (prepare the environment, check its versions): the suite does not run and the cell's
+    own result is left as it is."""
 
 
 @dataclass
@@ -108,6 +116,10 @@ class Runner:
         """(the command that runs ``python *args`` in the environment with ``env`` added, the process environment).
         ``{stage}`` in an argument is the directory whose files the run keeps."""
         raise NotImplementedError
+
+    def visible(self, path: Path) -> str:
+        """A file or directory of this machine as the commands of ``argv`` see it (read-only)."""
+        return str(path)
 
     def stop(self) -> None:
         """Remove whatever the run left behind (called in every outcome)."""
@@ -360,10 +372,14 @@ def run(cell: Cell, runner: Runner, opts: Options | None = None, root: Path = re
     """Run one cell end to end and save its result; returns it (or the current result, when that is reused)."""
     opts = opts or Options()
     key = runner.fingerprint(cell)
+    if opts.configs_only:
+        return prove_only(cell, runner, opts, root)
     if not opts.pytest_args and not opts.rerun:
         saved = results.load(cell.id, root)
         if saved and results.reusable(saved, key, runner.installed()):
             opts.log(f"{cell.id}: result is current ({saved['status']}), skipped; --rerun to run it again")
+            if configs.stale(cell.id, key, opts.configs, root):
+                prove_only(cell, runner, opts, root)
             return saved
     start = time.monotonic()
     result = new_result(cell, opts, runner.name, key)
@@ -377,11 +393,15 @@ def run(cell: Cell, runner: Runner, opts: Options | None = None, root: Path = re
                 problem = _steps(cell, runner, opts, result, stage)
             except Exception as e:  # a defect of the harness itself: still a result, saying what happened
                 problem = Problem("error", f"the harness failed: {type(e).__name__}: {e}")
+            if not problem and opts.configs and not opts.pytest_args:  # the suite passed or broke: configs next
+                step = time.monotonic()
+                chosen = list(opts.configs) if opts.rerun else configs.stale(cell.id, key, opts.configs, root)
+                prove_configs(cell, runner, opts, chosen, stage, root)
+                result["timings"]["configs_s"] = round(time.monotonic() - step, 1)
         result["conclusive"] = problem.conclusive if problem else result["status"] in ("pass", "broken")
         if problem:
             result.update(status=problem.status, reason=problem.reason)
-        result.update(duration_s=round(time.monotonic() - start, 1),
-                      finished_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
+        result.update(duration_s=round(time.monotonic() - start, 1), finished_at=results.now())
         opts.complete(result)
         for kept in stage.iterdir():  # the run's logs replace the previous run's, then its result does
             if kept.is_file():
@@ -397,8 +417,80 @@ def run(cell: Cell, runner: Runner, opts: Options | None = None, root: Path = re
     return result
 
 
-def _steps(cell: Cell, runner: Runner, opts: Options, result: CellResult, stage: Path) -> Problem | None:
-    """The steps after reuse: each returns a Problem that ends the run, or sets what it found in ``result``."""
+def prove_only(cell: Cell, runner: Runner, opts: Options, root: Path = results.CELLS) -> CellResult:
+    """Prove the stale ones of ``opts.configs`` (all with ``opts.rerun``) in the prepared environment, without the
+    suite; the cell's own result is not touched. Returns the (unsaved) result of preparing, which says why when
+    the environment could not be prepared."""
+    key = runner.fingerprint(cell)
+    result = new_result(cell, opts, runner.name, key)
+    chosen = list(opts.configs) if opts.rerun else configs.stale(cell.id, key, opts.configs, root)
+    if not chosen:
+        opts.log(f"{cell.id}: every config's result is current; --rerun to prove them again")
+        result["status"] = "pass"
+        return result
+    results.cell_dir(cell.id, root).mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".configs-", dir=results.cell_dir(cell.id, root)))
+    stage.chmod(0o777)
+    try:
+        with _terminations_interrupt():
+            problem = _steps(cell, runner, opts, result, stage, suite=False)
+            if problem:
+                result.update(status=problem.status, reason=problem.reason)
+                opts.log(f"{cell.id}: configs not proven: {problem.status}: {problem.reason.splitlines()[0]}")
+                return result
+            prove_configs(cell, runner, opts, chosen, stage, root)
+            result["status"] = "pass"
+    finally:
+        runner.stop()
+        shutil.rmtree(stage, ignore_errors=True)
+    return result
+
+
+FATE_TIMEOUT_S = 900
+"""For proving every config of a run in one process (each takes seconds)."""
+
+
+def prove_configs(cell: Cell, runner: Runner, opts: Options, chosen: Sequence[UserConfig], stage: Path,
+                  root: Path = results.CELLS) -> list[dict]:
+    """Prove ``chosen`` in the cell's prepared environment, in one ``python -m ptbr.fate`` process, and save each
+    config's result (harness/run/configs.py); returns them. A process that writes nothing is a result for each
+    config that says why, never a crash."""
+    if not chosen:
+        return []
+    key = runner.fingerprint(cell)
+    work = stage / "fate"
+    work.mkdir(exist_ok=True)
+    work.chmod(0o777)
+    args = ["-m", "ptbr.fate", "--out", "{stage}/fate/fates.json", "--work", "{stage}/fate/work",
+            "--base", runner.visible(configs.base()), *(runner.visible(c.path) for c in chosen)]
+    argv, env = runner.argv(args, {"HF_HUB_OFFLINE": "1"}, stage)
+    opts.log(f"{cell.id}: proving {len(chosen)} config(s): {', '.join(c.name for c in chosen)}")
+    start = time.monotonic()
+    code, output = call(argv, FATE_TIMEOUT_S, env=env)
+    try:
+        proven = json.loads((work / "fates.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        proven = []
+    if not isinstance(proven, list) or len(proven) != len(chosen):
+        why = f"did not finish within {FATE_TIMEOUT_S} s" if code is None else f"exit {code}"
+        proven = [{"error": f"python -m ptbr.fate {why}, no result:\n{tail(output, 6)}"} for _ in chosen]
+    out = []
+    for config, fate in zip(chosen, proven, strict=True):
+        nox = shlex.split(repro(cell, (), opts.matrix))
+        nox = shlex.join([*nox, *([] if "--" in nox else ["--"]), "--configs-only", "--config", config.name])
+        saved = configs.result(cell, runner.name, key, config, fate, nox)
+        opts.complete_config(saved)
+        configs.save(saved, root)
+        out.append(saved)
+        opts.log(f"{cell.id}: {config.name}: {configs.summary(saved)}")
+    opts.log(f"{cell.id}: {len(chosen)} config(s) proven in {time.monotonic() - start:.1f} s")
+    return out
+
+
+def _steps(cell: Cell, runner: Runner, opts: Options, result: CellResult, stage: Path, suite: bool = True
+           ) -> Problem | None:
+    """The steps after reuse: each returns a Problem that ends the run, or sets what it found in ``result``
+    (``suite``: False stops once the installed versions are checked)."""
     problem = runner.prepare(cell, opts, result, stage)
     if problem:
         return problem
@@ -422,6 +514,8 @@ def _steps(cell: Cell, runner: Runner, opts: Options, result: CellResult, stage:
     mismatch = _mismatch(cell, resolved)
     if mismatch:
         return Problem("install-failed", mismatch, conclusive=True)
+    if not suite:
+        return None
 
     deadline = step = time.monotonic()
     deadline += opts.timeout_s

@@ -1,6 +1,7 @@
 """A user's own configs through a cell (``nox -s matrix -- --config my.yaml``): each config's every key proven with
 the cell's versions by ``python -m ptbr.fate`` (src/ptbr/fate.py), run by the cell's runner (its virtualenv, its
-image's Python in a container with the checkout mounted read-only), and stored beside the cell's result:
+image's Python in a container with the checkout mounted read-only: ``prove_configs`` in harness/run/cell.py), and
+stored beside the cell's result:
 
     reports/cells/<id>/configs/<slug>.json        the config's fates, findings, fingerprint and repro commands
     reports/cells/<id>/configs/<slug>.junit.xml   one test case per key (ignored, refused, fails: a failure)
@@ -15,25 +16,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shlex
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from harness.run import results
 from harness.run.pins import ROOT, Cell
 
-if TYPE_CHECKING:
-    from harness.run.cell import Options, Runner
-
 MOUNTED_ROOT = Path("/in/root")
 """Where a container sees the checkout the configs were named from (read-only); a pasted ``docker run`` mounts
 ``$PWD`` there."""
 DIRECTORY = "configs"
-FATE_TIMEOUT_S = 900
 SCHEMA_VERSION = 1
 
 
@@ -138,66 +133,25 @@ def stale(cell_id: str, cell_key: str, chosen: Sequence[UserConfig], root: Path 
     return [c for c in chosen if not is_current(load(cell_id, c, root), cell_key)]
 
 
-def repro(cell: Cell, config: UserConfig, matrix: bool, docker_fingerprint: str) -> dict[str, str]:
-    """The commands that prove this config alone in this cell again, pasted at the checkout's root: nox in a
-    virtualenv, and the cell's image with the checkout mounted read-only (its `docker build` is the cell's)."""
-    from harness.run import cell as cells
-    from harness.run import docker
-
-    words = ["--configs-only", "--config", config.name]
-    base_cmd = shlex.split(cells.repro(cell, (), matrix))
-    nox = shlex.join([*base_cmd, *(["--"] if "--" not in base_cmd else []), *words])
-    mounted = config.name if Path(config.name).is_absolute() else f"{MOUNTED_ROOT}/{config.name}"
-    run = docker.run_argv(cell, ["--configs-only", "--config", mounted], docker_fingerprint,
-                          extra=["--volume", f"$PWD:{MOUNTED_ROOT}:ro"])
-    return {"nox": nox, "docker_build": docker.repro(cell)["docker_build"],
-            "docker_run": f"mkdir -p reports && {docker.shell(run)}"}
+def save(saved: dict[str, Any], root: Path = results.CELLS) -> None:
+    """Write a config result and its JUnit XML (atomically, each)."""
+    where = config_dir(saved["cell"], root)
+    slug = UserConfig(Path(saved["path"]), saved["config"]).slug
+    results.write_atomic(where / f"{slug}.json", json.dumps(saved, indent=2) + "\n")
+    results.write_atomic(where / f"{slug}.junit.xml", junit_xml(saved))
 
 
-def prove(cell: Cell, runner: Runner, opts: Options, chosen: Sequence[UserConfig], stage: Path,
-          root: Path = results.CELLS) -> list[dict[str, Any]]:
-    """Prove ``chosen`` in the cell's environment (prepared) and save each result; returns them."""
-    from harness.run import cell as cells
-
-    if not chosen:
-        return []
-    key = runner.fingerprint(cell)
-    work = stage / "fate"
-    work.mkdir(exist_ok=True)
-    work.chmod(0o777)
-    args = ["-m", "ptbr.fate", "--out", "{stage}/fate/fates.json", "--work", "{stage}/fate/work",
-            "--base", runner.visible(base()), *(runner.visible(c.path) for c in chosen)]
-    argv, env = runner.argv(args, {"HF_HUB_OFFLINE": "1"}, stage)
-    opts.log(f"{cell.id}: proving {len(chosen)} config(s): {', '.join(c.name for c in chosen)}")
-    start = time.monotonic()
-    code, output = cells.call(argv, FATE_TIMEOUT_S, env=env)
-    seconds = round(time.monotonic() - start, 1)
-    try:
-        proven = json.loads((work / "fates.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        proven = []
-    if not isinstance(proven, list) or len(proven) != len(chosen):
-        why = "timed out" if code is None else f"exit {code}"
-        proven = [{"error": f"python -m ptbr.fate {why}, no result: {cells.tail(output, 6)}"} for _ in chosen]
-
-    docker_key = key if runner.name == "docker" else results.fingerprint(cell, "docker")
-    out = []
-    for config, fate in zip(chosen, proven, strict=True):
-        saved = {
-            "schema_version": SCHEMA_VERSION, "cell": cell.id, "override": cell.override, "config": config.name,
-            "path": str(config.path),
-            "runner": runner.name, "cell_fingerprint": key,
-            "fingerprint": fingerprint(key, config.path, fate.get("data", [])),
-            "findings": None if "error" in fate else fate.get("findings", []),
-            "error": fate.get("error"), "fate": fate, "seconds": fate.get("seconds"),
-            "finished_at": results.now(), "repro": repro(cell, config, opts.matrix, docker_key),
-        }
-        results.write_atomic(config_dir(cell.id, root) / f"{config.slug}.json", json.dumps(saved, indent=2) + "\n")
-        results.write_atomic(config_dir(cell.id, root) / f"{config.slug}.junit.xml", junit_xml(saved))
-        out.append(saved)
-        opts.log(f"{cell.id}: {config.name}: " + summary(saved))
-    opts.log(f"{cell.id}: {len(chosen)} config(s) proven in {seconds:.1f} s")
-    return out
+def result(cell: Cell, runner: str, cell_key: str, config: UserConfig, fate: dict[str, Any], nox: str
+           ) -> dict[str, Any]:
+    """A config result from what ``python -m ptbr.fate`` wrote for it (``fate``; ``error`` when it wrote none)."""
+    return {
+        "schema_version": SCHEMA_VERSION, "cell": cell.id, "override": cell.override, "config": config.name,
+        "path": str(config.path), "runner": runner, "cell_fingerprint": cell_key,
+        "fingerprint": fingerprint(cell_key, config.path, fate.get("data", [])),
+        "findings": None if "error" in fate else fate.get("findings", []),
+        "error": fate.get("error"), "fate": fate, "seconds": fate.get("seconds"),
+        "finished_at": results.now(), "repro": {"nox": nox, "docker_build": None, "docker_run": None},
+    }
 
 
 def summary(saved: dict[str, Any]) -> str:

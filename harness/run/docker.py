@@ -21,6 +21,7 @@ from pathlib import Path
 
 from harness.run import results, sources
 from harness.run.cell import Options, Problem, Progress, Runner, call, failing, settled, tail
+from harness.run.configs import MOUNTED_ROOT
 from harness.run.pins import ROOT, Cell, pyproject, suite_tools
 from harness.run.results import CellResult
 
@@ -138,16 +139,18 @@ def build_argv(cell: Cell) -> tuple[list[str], Path | None, str]:
     return [*argv, "."], wheel, source
 
 
-def run_argv(cell: Cell, tests: Sequence[str] = (), expect: str | None = None) -> list[str]:
+def run_argv(cell: Cell, tests: Sequence[str] = (), expect: str | None = None, extra: Sequence[str] = ()
+             ) -> list[str]:
     """The docker run of the image's own entry point, as a person pastes it: offline, as the calling user (so the
     result files are theirs), results into reports/ of the current directory; ``expect``: the fingerprint of the
-    code the report was made from (the image refuses to run if it holds other code)."""
+    code the report was made from (the image refuses to run if it holds other code); ``extra``: more options
+    (a config's mount)."""
     env = ["--env", f"PTBR_EXPECT={expect}"] if expect else []
     return ["docker", "run", "--rm", "--network", "none", "--user", "$(id -u):$(id -g)", "--volume",
-            f"$PWD/reports:{IN_IMAGE_REPORTS}", *env, tag(cell), *tests]
+            f"$PWD/reports:{IN_IMAGE_REPORTS}", *extra, *env, tag(cell), *tests]
 
 
-def _shell(argv: Sequence[str]) -> str:
+def shell(argv: Sequence[str]) -> str:
     """Words quoted for any POSIX shell; a word with $ stays expandable (double quotes)."""
     return " ".join(f'"{a}"' if "$" in a else shlex.quote(a) for a in argv)
 
@@ -164,8 +167,8 @@ def repro(cell: Cell, tests: Sequence[str] = (), expect: str | None = None) -> d
         words += ["--network", "host"]
     optional = ('${PTBR_BASE_IMAGE:+--build-arg BASE_IMAGE="$PTBR_BASE_IMAGE"} '
                 '${SSL_CERT_FILE:+--secret id=ca,src="$SSL_CERT_FILE"}')
-    build = f"DOCKER_BUILDKIT=1 {_shell(words)} {optional} ."
-    return {"docker_build": build, "docker_run": f"mkdir -p reports && {_shell(run_argv(cell, tests, expect))}"}
+    build = f"DOCKER_BUILDKIT=1 {shell(words)} {optional} ."
+    return {"docker_build": build, "docker_run": f"mkdir -p reports && {shell(run_argv(cell, tests, expect))}"}
 
 
 def add_repro(result: CellResult) -> CellResult:
@@ -175,6 +178,21 @@ def add_repro(result: CellResult) -> CellResult:
     expect = result["fingerprint"] if result["runner"] == "docker" else results.fingerprint(cell, "docker")
     result["repro"].update(repro(cell, failing(result), expect=expect))
     return result
+
+
+def add_config_repro(saved: dict) -> dict:
+    """Fill in the Docker commands that prove a config result's config alone again in its cell's image, with the
+    checkout mounted read-only where the runner mounted it."""
+    cell = Cell.parse(saved["cell"], bool(saved.get("override")))
+    expect = saved["cell_fingerprint"] if saved["runner"] == "docker" else results.fingerprint(cell, "docker")
+    name = saved["config"]
+    mounts = ["--volume", f"$PWD:{MOUNTED_ROOT}:ro"]
+    if Path(name).is_absolute():  # outside the checkout: its directory, at the same path
+        mounts += ["--volume", f"{Path(name).parent}:{Path(name).parent}:ro"]
+    mounted = name if Path(name).is_absolute() else f"{MOUNTED_ROOT}/{name}"
+    run = run_argv(cell, ["--configs-only", "--config", mounted], expect, extra=mounts)
+    saved["repro"].update(docker_build=repro(cell)["docker_build"], docker_run=f"mkdir -p reports && {shell(run)}")
+    return saved
 
 
 def _stage(wheel: Path) -> None:
@@ -225,6 +243,18 @@ class Container(Runner):
 
     def __init__(self, cell: Cell) -> None:
         self.cell, self.started = cell, []
+        self.mounts: dict[Path, str] = {}
+        """Directories of this machine a container sees (read-only), at their paths there."""
+
+    def visible(self, path: Path) -> str:
+        """The checkout at /in/root (as a pasted `docker run` mounts it); anything else by its directory."""
+        path = path.resolve()
+        if path.is_relative_to(ROOT):
+            self.mounts[ROOT] = str(MOUNTED_ROOT)
+            return str(MOUNTED_ROOT / path.relative_to(ROOT))
+        directory = path if path.is_dir() else path.parent
+        target = self.mounts.setdefault(directory, f"/in/outside{len(self.mounts)}")
+        return target if path.is_dir() else f"{target}/{path.name}"
 
     def prepare(self, cell: Cell, opts: Options, result: CellResult, stage: Path) -> Problem | None:
         result["torch_source"] = f"{_torch(cell)[0]} (image)"
@@ -243,7 +273,9 @@ class Container(Runner):
         self.started.append(name)
         envs = [w for k, v in env.items() for w in ("--env", f"{k}={v}")]
         argv = [client(), "run", "--rm", "--name", name, "--network", "none", "--user",
-                f"{os.getuid()}:{os.getgid()}", "--volume", f"{stage}:{STAGE}", "--workdir", str(IN_IMAGE),
+                f"{os.getuid()}:{os.getgid()}", "--volume", f"{stage}:{STAGE}",
+                *[w for host, there in self.mounts.items() for w in ("--volume", f"{host}:{there}:ro")],
+                "--workdir", str(IN_IMAGE),
                 "--entrypoint", "python", *envs, tag(self.cell), *(a.replace("{stage}", STAGE) for a in args)]
         return argv, None
 

@@ -5,11 +5,12 @@ runs nothing (exit 2)."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
 
-from harness.run import cell, docker, results
+from harness.run import cell, configs, docker, results
 from harness.run.pins import Cell
 
 
@@ -21,8 +22,20 @@ def cell_of_image() -> Cell:
 
 
 def in_image(argv: list[str], matrix: bool = False) -> int:
-    """``matrix``: the cell is one of the definition's (its repro command is its matrix session)."""
+    """``argv``: pytest arguments, or ``--config PATH`` (repeatable; the checkout mounted at /in/root, as the
+    report's `docker run` does) with ``--configs-only``; ``matrix``: the cell is one of the definition's (its repro
+    command is its matrix session)."""
     env = os.environ
+    parser = argparse.ArgumentParser(prog="docker run ... ptbr-matrix:<id>", add_help=False)
+    parser.add_argument("--config", action="append", default=[])
+    parser.add_argument("--configs-only", action="store_true")
+    asked, argv = parser.parse_known_args(argv)
+    try:
+        chosen = configs.expand(asked.config)
+    except configs.BadConfigPath as e:
+        print(f"{e}\n(a config must be under the mounted checkout: --volume \"$PWD:{configs.MOUNTED_ROOT}:ro\")",
+              file=sys.stderr)
+        return 2
     this = cell_of_image()
     variant = env.get("PTBR_CELL_TORCH_VARIANT", "")
     key = results.fingerprint(this, "docker", f"torch=={this.torch}" + (f"+{variant}" if variant else ""))
@@ -34,8 +47,14 @@ def in_image(argv: list[str], matrix: bool = False) -> int:
         return 2
     source = Path(sys.prefix, "torch-source")
     runner = cell.Installed("docker", key, source.read_text().strip() if source.is_file() else "image")
-    opts = cell.Options(rerun=True, pytest_args=argv, complete=docker.add_repro, matrix=matrix)
+    opts = cell.Options(rerun=True, pytest_args=argv, complete=docker.add_repro, matrix=matrix, configs=chosen,
+                        configs_only=asked.configs_only, complete_config=docker.add_config_repro)
     result = cell.run(this, runner, opts)
+    if asked.configs_only:
+        proven = [configs.load(this.id, c) for c in chosen]
+        for saved in proven:
+            print(f"{this.id}: {saved['config']}: {configs.summary(saved)}" if saved else f"{this.id}: not proven")
+        return 0 if result["status"] == "pass" and all(s and s["findings"] == [] for s in proven) else 1
     log = results.result_dir(this.id, bool(argv)) / "pytest.log"
     if result["status"] != "pass" and log.is_file():
         print(cell.tail(log.read_text(encoding="utf-8"), 25))

@@ -6,6 +6,7 @@ other pytest arguments is a *repro run*, written to reports/cells/<id>/repro/res
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -77,6 +78,11 @@ class CellResult(TypedDict):
     finished_at: str
     selection: list[str] | None
     """The pytest arguments of a repro run; None for the whole suite."""
+
+
+def now() -> str:
+    """When a run finished, as results record it (UTC, to the second)."""
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def cell_of(result: CellResult) -> Cell:

@@ -15,6 +15,12 @@ expectation, a cell is:
 - ``cannot judge``: the harness could not tell (error, timeout, an install or build that failed for another reason
   than a resolver conflict): always a failure, and never accepted.
 
+A config proven in a cell (``--config``, or the definition's ``configs``: harness/run/configs.py) has a verdict of
+its own there, under ``["<cell id>".configs."<config>"]``: its findings, one per key that does not arrive as
+written (``training.warmup_steps: changed → 2``), per refusal and for a smoke training that failed. It is compared
+the same way; a config the file does not name in a cell it knows is expected to have no finding, so a new config
+with findings fails until they are accepted.
+
 ``nox -s accept`` rewrites the file from the current results (keeping each finding's ``why``) and prints the diff.
 """
 
@@ -41,6 +47,7 @@ HEADER = """\
 # `why`, and prints the diff: review it, write the why of new entries, commit. See harness/verdicts/expected.py.
 """
 FAILING = ("new break", "fixed", "cannot judge")
+CELL_KEYS = ("status", "breaks", "configs")
 
 
 def one_line(text: str) -> str:
@@ -86,9 +93,16 @@ def load(path: Path = EXPECTED) -> dict[str, dict[str, Any]]:
                             f"{entry!r}")
             continue
         for key in entry:
-            if key not in ("status", "breaks"):
+            if key not in CELL_KEYS:
                 problems.append(f"{name}:{at.get((cell_id, key), line)}: {cell_id}: {key}: not a key of a cell's "
-                                "verdict (expected status, breaks)" + inputs.did_you_mean(key, ("status", "breaks")))
+                                f"verdict (expected {', '.join(CELL_KEYS)})" + inputs.did_you_mean(key, CELL_KEYS))
+        verdicts = entry.get("configs", {})
+        for config, verdict in verdicts.items() if isinstance(verdicts, dict) else [("<config>", verdicts)]:
+            if not isinstance(verdict, dict) or set(verdict) - {"findings"} or \
+                    not _findings_ok(verdict.get("findings", [])):
+                problems.append(f'{name}:{line}: {cell_id}: configs: expected ["{cell_id}".configs."<config>"] '
+                                f'tables with findings = [{{ finding = "...", why = "..." }}], got {config}: '
+                                f"{verdict!r}")
         if entry.get("status") not in statuses:
             problems.append(f"{name}:{at.get((cell_id, 'status'), line)}: {cell_id}: status: expected one of "
                             f"{', '.join(statuses)}, got {entry.get('status')!r}"
@@ -98,13 +112,62 @@ def load(path: Path = EXPECTED) -> dict[str, dict[str, Any]]:
         if not isinstance(breaks, list):
             problems.append(f"{where}: expected a list of {{ finding = ..., why = ... }}, got {breaks!r}")
             continue
-        for b in breaks:
-            if not isinstance(b, dict) or not isinstance(b.get("finding"), str) or \
-                    not isinstance(b.get("why", ""), str) or set(b) - {"finding", "why"}:
-                problems.append(f"{where}: expected {{ finding = \"...\", why = \"...\" }} (strings), got {b!r}")
+        if not _findings_ok(breaks):
+            problems.append(f"{where}: expected {{ finding = \"...\", why = \"...\" }} (strings), got {breaks!r}")
     if problems:
         raise inputs.Invalid(problems)
     return data
+
+
+def _findings_ok(found: object) -> bool:
+    return isinstance(found, list) and all(
+        isinstance(b, dict) and isinstance(b.get("finding"), str) and isinstance(b.get("why", ""), str)
+        and not set(b) - {"finding", "why"} for b in found)
+
+
+def config_findings(saved: dict[str, Any]) -> list[str] | None:
+    """A config result's findings in one cell, sorted; None when it could not be judged."""
+    found = saved.get("findings")
+    return None if found is None else sorted({f["finding"] for f in found})
+
+
+def compare_configs(cells: list[Cell], current: dict[str, dict[str, dict[str, Any]]],
+                    expected: dict[str, dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
+    """Each of ``names`` in each cell of the definition against its expectation. ``current``: cell id → config
+    name → its current config result."""
+    out = []
+    for name in names:
+        for cell in cells:
+            entry: dict[str, Any] = {"id": cell.id, "config": name, "floating": cell.floating, "new": [], "fixed": []}
+            saved, want = current.get(cell.id, {}).get(name), expected.get(cell.id)
+            got = None if saved is None else config_findings(saved)
+            if saved is None:
+                entry["state"] = "not run"
+            elif got is None:
+                entry["state"] = "cannot judge"
+                entry["new"] = [one_line(saved.get("error") or "no result")]
+            elif want is None:
+                entry["state"] = "no expectation"
+                entry["new"] = got
+            else:
+                wanted = [f["finding"] for f in want.get("configs", {}).get(name, {}).get("findings", [])]
+                entry["new"] = [f for f in got if f not in wanted]
+                entry["fixed"] = [f for f in wanted if f not in got]
+                entry["state"] = "new break" if entry["new"] else "fixed" if entry["fixed"] else "as expected"
+            out.append(entry)
+    return out
+
+
+def config_session_failure(comparison: list[dict[str, Any]], matrix: bool, explore: bool = False) -> str | None:
+    """Why the session that proved configs in a cell fails: a config not as expected (a matrix cell) or, in an
+    ad-hoc cell, one with any finding or that could not be judged."""
+    if explore:
+        return None
+    bad = failures(comparison) if matrix else [c for c in comparison if c["new"] or c["state"] == "cannot judge"]
+    if not bad:
+        return None
+    return "\n".join(f"{c['config']} in {c['id']}: {c['state']}" + "".join(f"\n  + {f}" for f in c["new"])
+                     + "".join(f"\n  - {f}" for f in c["fixed"]) for c in bad)
 
 
 def compare(cells: list[Cell], current: dict[str, CellResult], expected: dict[str, dict[str, Any]]
@@ -163,24 +226,26 @@ def session_failure(result: CellResult, comparison: dict[str, Any] | None, explo
 
 
 def lines(comparison: list[dict[str, Any]]) -> list[str]:
-    """One line per cell that is not as expected, then its new and fixed findings, indented."""
+    """One line per cell that is not as expected, then its new and fixed findings, indented (a config that has not
+    run in a cell is counted by ``summary`` only: most runs prove configs in some cells)."""
     out = []
     for c in comparison:
-        if c["state"] == "as expected":
+        if c["state"] == "as expected" or (c.get("config") and c["state"] == "not run"):
             continue
         floating = f" (floating: {c['floating']})" if c["floating"] else ""
-        out.append(f"{c['state'].upper()} {c['id']}{floating}")
+        config = f" config {c['config']}" if c.get("config") else ""
+        out.append(f"{c['state'].upper()} {c['id']}{floating}{config}")
         out += [f"  + {f}" for f in c["new"]] + [f"  - {f}" for f in c["fixed"]]
     return out
 
 
-def summary(comparison: list[dict[str, Any]]) -> str:
+def summary(comparison: list[dict[str, Any]], what: str = "cells") -> str:
     counts: dict[str, int] = {}
     for c in comparison:
         counts[c["state"]] = counts.get(c["state"], 0) + 1
     if counts.get("as expected") == len(comparison):
-        return f"all {len(comparison)} cells are as expected"
-    return f"{len(comparison)} cells: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        return f"all {len(comparison)} {what} are as expected"
+    return f"{len(comparison)} {what}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
 
 
 def dump(expected: dict[str, dict[str, Any]]) -> str:
@@ -197,14 +262,23 @@ def dump(expected: dict[str, dict[str, Any]]) -> str:
             out.append("]")
         else:
             out.append("breaks = []")
+        for config in sorted(e.get("configs", {})):
+            found = sorted(e["configs"][config].get("findings", []), key=lambda b: b["finding"])
+            out += ["", f"[{json.dumps(cell_id)}.configs.{json.dumps(config)}]"]
+            out += ["findings = ["] + [f"  {{ finding = {json.dumps(b['finding'], ensure_ascii=False)}, "
+                                       f"why = {json.dumps(b.get('why', ''), ensure_ascii=False)} }},"
+                                       for b in found] + ["]"] if found else ["findings = []"]
     return "\n".join(out) + "\n"
 
 
 def accept(cells: list[Cell], current: dict[str, CellResult], expected: dict[str, dict[str, Any]],
-           only: set[str] | None = None) -> tuple[dict[str, dict[str, Any]], list[str]]:
+           only: set[str] | None = None, current_configs: dict[str, dict[str, dict[str, Any]]] | None = None
+           ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """New expectations from the current results of the definition's cells (``only``: these ids), keeping the why
-    of each finding that stays; cells no longer in the definition are dropped. Returns them and what was left as
-    it was (no current result, or one that cannot be judged), with why."""
+    of each finding that stays; cells no longer in the definition are dropped. ``current_configs`` (cell id →
+    config → its current result): the configs' verdicts too, the why of each finding taken from the expectation,
+    else from the result (PTBR's reason). Returns them and what was left as it was (no current result, or one that
+    cannot be judged), with why."""
     ids = {c.id for c in cells}
     new = {i: e for i, e in expected.items() if i in ids}
     kept = []
@@ -219,7 +293,25 @@ def accept(cells: list[Cell], current: dict[str, CellResult], expected: dict[str
             continue
         why = {b["finding"]: b.get("why", "") for b in expected.get(cell.id, {}).get("breaks", [])}
         new[cell.id] = {"status": result["status"],
-                        "breaks": [{"finding": f, "why": why.get(f, "")} for f in findings(result)]}
+                        "breaks": [{"finding": f, "why": why.get(f, "")} for f in findings(result)],
+                        **({"configs": expected[cell.id]["configs"]} if expected.get(cell.id, {}).get("configs")
+                           else {})}
+    for cell in cells:
+        if only is not None and cell.id not in only:
+            continue
+        for config, saved in sorted((current_configs or {}).get(cell.id, {}).items()):
+            if cell.id not in new:
+                kept.append(f"{cell.id}: config {config}: the cell has no verdict to add it to")
+                continue
+            if config_findings(saved) is None:
+                kept.append(f"{cell.id}: config {config}: cannot be judged ({one_line(saved.get('error') or '')})")
+                continue
+            old = expected.get(cell.id, {}).get("configs", {}).get(config, {}).get("findings", [])
+            why = {b["finding"]: b.get("why", "") for b in old}
+            mine = {f["finding"]: f.get("why", "") for f in saved["findings"]}
+            new[cell.id].setdefault("configs", {})
+            new[cell.id]["configs"] = {**new[cell.id]["configs"], config: {"findings": [
+                {"finding": f, "why": why.get(f) or mine[f]} for f in config_findings(saved)]}}
     return new, kept
 
 

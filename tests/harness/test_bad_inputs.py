@@ -32,6 +32,8 @@ def _edit(checkout: Path, name: str, old: str, new: str) -> None:
 DEFINITION = "constraints/matrix.toml"
 EXPECTED = "constraints/expected.toml"
 FIRST_TF = 'transformers = ["4.51.3"'
+DEFINITION_CONFIGS = ('configs = ["examples/tiny.yaml", "tests/configs/team/team.yaml", '
+                      '"tests/configs/upstream/config.yaml"]')
 CORPUS = {
     # (file edits, session arguments, what the message must say)
     "a misspelled axis": ([(DEFINITION, FIRST_TF, 'transfomers = ["4.51.3"')], ["-s", f"matrix({CELL})"],
@@ -50,8 +52,18 @@ CORPUS = {
     "accepting a cell that is none": ([], ["-s", "accept", "--", "torch2.13.0-tf5.16.2-gliner0.2.29"],
                                       rf"not a cell of the matrix definition; did you mean {CELL}\?"),
     "accepting a malformed id": ([], ["-s", "accept", "--", "gliner0.2.29"], r"gliner0\.2\.29: not a cell of the"),
-    "an option no session has": ([], ["-s", f"matrix({CELL})", "--", "--config", "my.yaml"],
-                                 r"--config: not an option of `nox -s matrix\(.*\)` nor one it passes to pytest"),
+    "an option no session has": ([], ["-s", f"matrix({CELL})", "--", "--profile", "my.yaml"],
+                                 r"--profile: not an option of `nox -s matrix\(.*\)` nor one it passes to pytest"),
+    "a config that is not there": ([], ["-s", f"matrix({CELL})", "--", "--config", "my.yaml"],
+                                   r"--config my\.yaml: no such file or directory"),
+    "proving configs with none given": ([(DEFINITION, DEFINITION_CONFIGS, "configs = []")],
+                                        ["-s", f"matrix({CELL})", "--", "--configs-only"],
+                                        r"--configs-only: no config to prove \(give --config PATH\)"),
+    "configs-only with tests": ([], ["-s", f"matrix({CELL})", "--", "--configs-only", "--config", "examples",
+                                     "-k", "lr"], r"--configs-only: proves configs only: give --config PATH and no "),
+    "a definition config that is not there": ([(DEFINITION, '"examples/tiny.yaml"', '"examples/tiny.yml"')],
+                                              ["-s", f"matrix({CELL})"],
+                                              r"matrix\.toml:\d+: configs: examples/tiny\.yml: no such file"),
     "a typo of a harness option": ([], ["-s", f"matrix({CELL})", "--", "--rerum"], r"did you mean --rerun\?"),
     "a timeout that is no number": ([], ["-s", f"matrix({CELL})", "--", "--timeout", "soon"],
                                     r"argument --timeout: invalid float value: 'soon'"),

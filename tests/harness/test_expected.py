@@ -117,7 +117,8 @@ def _failing(gate: list[str]) -> list[str]:
 
 
 def _report(now: list, cells: list, want: dict) -> dict:
-    return report.build(now, definition_cells=[results.cell_of(c) for c in cells], expected=want)
+    return report.build(now, definition_cells=[results.cell_of(c) for c in cells], expected=want,
+                        definition_configs=[])
 
 
 def test_accepting_rewrites_the_file_keeps_each_why_and_shows_the_diff(tmp_path: Path) -> None:
@@ -174,3 +175,85 @@ def test_a_full_run_fails_its_session_when_the_cell_is_not_as_expected_or_an_ad_
     changed = _compare([OLD], _expect({**OLD, "status": "pass", "breaks": []}))[OLD["id"]]
     assert expected.session_failure(OLD, changed) == f"{OLD['id']} is not as expected (new break)"
     assert expected.session_failure(OLD, None) == f"{OLD['id']} is broken", "an ad-hoc cell must pass"
+
+
+def _config(cell: results.CellResult, name: str, *found: str, error: str | None = None) -> dict:
+    """A config result as harness/run/configs.py saves it, with these findings (None: it could not be judged)."""
+    return {"cell": cell["id"], "config": name, "runner": "venv", "error": error,
+            "findings": None if error else [{"finding": f, "why": f"PTBR's reason for {f}"} for f in found]}
+
+
+WARMUP = "training.warmup_steps: changed → 2"
+TAGS = "run.tags: ignored"
+
+
+def test_a_config_is_compared_per_cell_and_a_config_the_file_does_not_name_expects_no_finding() -> None:
+    want = _expect(NEW)
+    now = {NEW["id"]: {"team.yaml": _config(NEW, "team.yaml", WARMUP), "clean.yaml": _config(NEW, "clean.yaml")}}
+    got = {c["config"]: c for c in expected.compare_configs([results.cell_of(NEW)], now, want,
+                                                            ["team.yaml", "clean.yaml", "absent.yaml"])}
+    assert (got["team.yaml"]["state"], got["team.yaml"]["new"]) == ("new break", [WARMUP]), \
+        "findings nobody accepted fail the strict run"
+    assert got["clean.yaml"]["state"] == "as expected", "a config whose every key arrives needs no entry"
+    assert got["absent.yaml"]["state"] == "not run"
+    assert expected.failures(list(got.values())) == [got["team.yaml"]]
+
+
+def test_accepting_records_a_configs_findings_with_a_why_and_then_it_is_as_expected() -> None:
+    now = {NEW["id"]: {"team.yaml": _config(NEW, "team.yaml", WARMUP, TAGS)}}
+    want, kept = expected.accept([results.cell_of(NEW)], {NEW["id"]: NEW}, {}, None, now)
+    assert kept == []
+    assert want[NEW["id"]]["configs"]["team.yaml"]["findings"][0]["why"] == f"PTBR's reason for {TAGS}", \
+        "a new finding's why starts as PTBR's reason; a reviewer may rewrite it"
+    got = expected.compare_configs([results.cell_of(NEW)], now, want, ["team.yaml"])
+    assert got[0]["state"] == "as expected"
+    reviewed = {**want[NEW["id"]]["configs"]["team.yaml"]}
+    reviewed["findings"] = [{**f, "why": "reviewed"} for f in reviewed["findings"]]
+    again, _ = expected.accept([results.cell_of(NEW)], {NEW["id"]: NEW},
+                               {NEW["id"]: {**want[NEW["id"]], "configs": {"team.yaml": reviewed}}}, None, now)
+    assert {f["why"] for f in again[NEW["id"]]["configs"]["team.yaml"]["findings"]} == {"reviewed"}, \
+        "accepting again keeps the reviewed why"
+
+
+def test_a_key_whose_fate_changes_fails_until_accepted() -> None:
+    want, _ = expected.accept([results.cell_of(NEW)], {NEW["id"]: NEW}, {}, None,
+                              {NEW["id"]: {"team.yaml": _config(NEW, "team.yaml", WARMUP)}})
+    moved = {NEW["id"]: {"team.yaml": _config(NEW, "team.yaml", "training.warmup_steps: changed → 3")}}
+    got = expected.compare_configs([results.cell_of(NEW)], moved, want, ["team.yaml"])[0]
+    assert (got["state"], got["new"], got["fixed"]) == ("new break", ["training.warmup_steps: changed → 3"],
+                                                        [WARMUP])
+
+
+def test_a_config_that_could_not_be_judged_fails_and_is_never_accepted() -> None:
+    now = {NEW["id"]: {"team.yaml": _config(NEW, "team.yaml", error="python -m ptbr.fate exit 1, no result")}}
+    got = expected.compare_configs([results.cell_of(NEW)], now, _expect(NEW), ["team.yaml"])[0]
+    assert got["state"] == "cannot judge"
+    want, kept = expected.accept([results.cell_of(NEW)], {NEW["id"]: NEW}, {}, None, now)
+    assert "configs" not in want[NEW["id"]]
+    assert kept == [f"{NEW['id']}: config team.yaml: cannot be judged (python -m ptbr.fate exit 1, no result)"]
+
+
+def test_config_verdicts_survive_the_files_round_trip(tmp_path: Path) -> None:
+    want, _ = expected.accept([results.cell_of(NEW)], {NEW["id"]: NEW}, {}, None,
+                              {NEW["id"]: {"tests/configs/team.yaml": _config(NEW, "tests/configs/team.yaml", WARMUP,
+                                                                               TAGS)}})
+    path = tmp_path / "expected.toml"
+    path.write_text(expected.dump(want))
+    assert expected.load(path) == want, "dump then load gives the same verdicts (a config's name is one key)"
+
+
+def test_a_malformed_config_verdict_is_refused_with_its_place(tmp_path: Path) -> None:
+    path = tmp_path / "expected.toml"
+    path.write_text(f'["{NEW["id"]}"]\nstatus = "pass"\nbreaks = []\n\n["{NEW["id"]}".configs."a.yaml"]\n'
+                    'finding = ["x"]\n')
+    with pytest.raises(Exception, match=r"expected.toml:1: .*configs: expected .*findings = "):
+        expected.load(path)
+
+
+def test_an_ad_hoc_cell_session_fails_on_any_config_finding_a_matrix_cell_only_on_a_difference() -> None:
+    accepted = {"id": NEW["id"], "config": "a.yaml", "state": "as expected", "new": [], "fixed": []}
+    found = {**accepted, "state": "no expectation", "new": [WARMUP]}
+    assert expected.config_session_failure([accepted], matrix=True) is None
+    assert expected.config_session_failure([found], matrix=False) == \
+        f"a.yaml in {NEW['id']}: no expectation\n  + {WARMUP}", "an ad-hoc cell has no accepted verdicts"
+    assert expected.config_session_failure([found], matrix=False, explore=True) is None

@@ -34,6 +34,7 @@ def _result(torch: str, tf: str, gliner: str, status: str = "pass", breaks=(), g
 
 def _build(cells: list[results.CellResult], **kwargs) -> dict:
     """The report of these results, as if they were the definition's cells, with no expected verdicts."""
+    kwargs.setdefault("definition_configs", [])
     return report.build(cells, definition_cells=[results.cell_of(c) for c in cells], expected={}, **kwargs)
 
 
@@ -68,12 +69,13 @@ def test_version_independence_counts_the_definitions_cells_only_and_only_when_al
     selected = [_result("2.13.0", "4.57.6", "0.2.24", "broken", [ONLY_OLD]),
                 _result("2.13.0", "5.0.0", "0.2.24", "broken", [ONLY_OLD])]
     definition_cells = [results.cell_of(c) for c in (*selected, CELLS[0])]
-    built = report.build(selected, definition_cells=definition_cells, expected={})
+    built = report.build(selected, definition_cells=definition_cells, expected={}, definition_configs=[])
     assert (built["version_independent"]["ptbr_path"], built["version_independent"]["computed"]) == ([], False), \
         "not computed while a cell of the definition has no current result"
     assert "not computed (not every cell of the definition" in report.markdown(built)
     ad_hoc = _result("2.13.0", "5.1.0", "0.2.25", "broken", [COMMON])
-    built = report.build([*CELLS, ad_hoc], definition_cells=[results.cell_of(c) for c in CELLS], expected={})
+    built = report.build([*CELLS, ad_hoc], definition_cells=[results.cell_of(c) for c in CELLS], expected={},
+                         definition_configs=[])
     assert built["version_independent"]["over"] == 4, "an ad-hoc cell's result never counts"
     assert "(ad hoc)" in report.markdown(built)
 
@@ -191,3 +193,42 @@ def test_a_refusal_reported_in_other_words_by_other_tests_is_one_cause() -> None
     assert cause["cause"] == texts[0], "the shortest wording names the cause; the others are listed under it"
     assert len(cause["tests"]) == 3
     assert cause["label"] == "cannot train", "PTBR's refusal says why in the table"
+
+
+def _fate(config_seen_as: str) -> dict:
+    """What `python -m ptbr.fate` writes for a config (src/ptbr/fate.py), as a runner saw the file."""
+    return {"config": config_seen_as, "data": [{"key": "data.train_data", "path": "data/train.json", "sha256": None,
+                                                "replaced": True, "why": "data/train.json is not on this machine: "
+                                                                         "a generated dataset of 4 examples was used"}],
+            "keys": [{"key": "training.lr_encoder", "where": f"{config_seen_as}:3:3", "value": 0.0, "fate": "arrives"},
+                     {"key": "training.warmup_steps", "where": f"{config_seen_as}:4:3", "value": 0.1, "fate": "changed",
+                      "to": 2, "why": "a ratio below 1: ceil(0.1 × 20)"},
+                     {"key": "training.size_sup", "where": f"{config_seen_as}:5:3", "value": -1, "fate": "ignored",
+                      "why": "no gliner release reads it"}],
+            "smoke": {"status": "failed", "where": "gliner/model.py:915 (freeze_components)",
+                      "why": "AttributeError: no labels_encoder"},
+            "findings": [{"finding": "training.size_sup: ignored", "why": "no gliner release reads it"}]}
+
+
+def test_a_config_has_a_section_with_every_key_that_did_not_arrive_and_how_to_prove_it_again() -> None:
+    from harness.run import configs
+
+    cell = results.cell_of(CELLS[0])
+    team = configs.UserConfig(Path("/in/root/team.yaml"), "team.yaml")
+    saved = configs.result(cell, "docker", "k", team, _fate("/in/root/team.yaml"), "nox -s x -- --config team.yaml")
+    stale = {**configs.result(results.cell_of(CELLS[1]), "venv", "k", team, _fate("/repo/team.yaml"), "nox"),
+             "current": False}
+    built = _build(CELLS, config_results=[saved, stale], definition_configs=["team.yaml"])
+    text = report.markdown(built)
+    section = text[text.index("### team.yaml"):]
+    assert f"| {cell.id} | 1/3 ✓, smoke ✗ (no expectation) | `training.warmup_steps` changed, `training.size_sup` " \
+           "ignored |" in section, "the table row: keys as written, the smoke run, the verdict"
+    assert f"| {CELLS[1]['id']} | 1/3 ✓, smoke ✗ (stale) |" in section, "a result of an older config is stale"
+    assert "- `training.warmup_steps` (team.yaml:4:3): **changed** 0.1 → 2: a ratio below 1" in section, \
+        "each key with its line in the user's file (not where a container saw it), its change and why"
+    assert "- data `data.train_data`: data/train.json is not on this machine" in section, "replaced data is said"
+    assert "- smoke training failed at gliner/model.py:915 (freeze_components)" in section
+    assert "nox -s x -- --config team.yaml" in section, "and the command that proves it again alone"
+    assert built["configs_expected"][0]["state"] == "no expectation", "the current result is compared"
+    assert CELLS[1]["id"] not in {e["id"] for e in built["configs_expected"] if e["state"] != "not run"}, \
+        "a stale result is never compared"
