@@ -120,10 +120,12 @@ def fingerprint(cell_key: str, config_path: Path, data: list[dict[str, Any]], ro
 
 def is_current(saved: dict[str, Any] | None, cell_key: str, root: Path | None = None) -> bool:
     """A saved config result still stands: made with this cell key, and neither the config nor a data file it
-    names has changed since (a result that failed to judge never stands)."""
+    names has changed since (a result that failed to judge never stands). The config is found by its name, from
+    ``root`` (a result a container made names the file the host has)."""
     if not saved or saved.get("findings") is None or saved.get("cell_fingerprint") != cell_key:
         return False
-    path = Path(saved["path"])
+    root = root or base()
+    path = Path(saved["config"]) if Path(saved["config"]).is_absolute() else root / saved["config"]
     data = (saved.get("fate") or {}).get("data", [])
     return fingerprint(cell_key, path, data, root) == saved["fingerprint"]
 

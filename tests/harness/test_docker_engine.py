@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from harness import definition
-from harness.run import cell, docker
+from harness.run import cell, configs, docker
 
 pytestmark = pytest.mark.docker
 
@@ -86,6 +86,29 @@ def test_a_failing_cell_reproduces_from_the_pasted_commands(tmp_path: Path, chec
                              env=env)
     assert refused.returncode == 2, "an image that holds other code than the report's does not run its tests"
     assert "holds other code" in refused.stderr
+
+
+def test_a_config_is_proven_in_the_image_and_its_pasted_docker_run_reproduces_it(tmp_path: Path,
+                                                                                   checkout: Path) -> None:
+    why = docker.available()
+    if why:
+        pytest.skip(f"{why}; start one with `bash .ci/docker-engine` (Docker tests run wherever an engine can)")
+    team = configs.expand(["tests/configs/team/team.yaml"], definition.ROOT)
+    opts = cell.Options(log=lambda _m: None, rerun=True, configs=team, configs_only=True,
+                        complete_config=docker.add_config_repro)
+    assert cell.run(BROKEN, docker.Container(BROKEN), opts, root=tmp_path / "cells")["status"] == "pass"
+    saved = configs.load(BROKEN.id, team[0], tmp_path / "cells")
+    assert saved["runner"] == "docker"
+    assert saved["fate"]["data"][0]["replaced"] is False, "the data the config names is read through the mount"
+    assert "training.freeze_components: fails" in {f["finding"] for f in saved["findings"]}, \
+        "gliner 0.2.26 reads config.labels_encoder when freezing: the team config's freeze fails there"
+    env = {**os.environ, "PATH": f"{Path(docker.client()).parent}{os.pathsep}{os.environ['PATH']}"}
+    ran = subprocess.run(["bash", "-c", saved["repro"]["docker_run"]], cwd=checkout, capture_output=True, text=True,
+                         timeout=600, env=env)
+    assert ran.returncode == 1, f"the pasted docker run fails as the config did:\n{ran.stdout[-3000:]}"
+    assert "training.freeze_components: fails" in ran.stdout, "and says which key"
+    pasted = configs.load(BROKEN.id, team[0], checkout / "reports" / "cells")
+    assert pasted["findings"] == saved["findings"], "its result, in the checkout's reports/, is the same verdict"
 
 
 def test_the_readme_set_up_line_works_where_python3_is_debians_own() -> None:
