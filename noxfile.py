@@ -21,12 +21,13 @@ harness could not judge it; an ad-hoc cell's when it is not pass. Cell options a
 image, offline: see Dockerfile), --rerun (even if its result is current), --explore (exit 0 whatever the verdict),
 --timeout SECONDS, --workers N (xdist), --config PATH (repeatable; a directory: its *.yaml; default: the
 definition's `configs`): every key of each config proven in the cell, with a smoke training
-(reports/cells/<id>/configs/; its verdict is expected too), --configs-only: the configs without the suite. Test
-files and ids under tests/ and pytest's selecting and printing options (-k, -m, -x, --lf, -v, ...) go to pytest and
-make the run a repro run, stored apart (reports/cells/<id>/repro/), never replacing the cell's full result, whose
-session fails unless the selected tests pass; anything else is refused before anything installs
-(harness/inputs.py). A problem with the definition, the expected verdicts or a session's arguments ends the session
-with a message naming the file, line and key: never a traceback.
+(reports/cells/<id>/configs/; its verdict is expected too), --configs-only: the configs without the suite,
+--no-configs: none, not even the definition's. Test files and ids under tests/ and pytest's selecting and printing
+options (-k, -m, -x, --lf, -v, ...) go to pytest and make the run a repro run, stored apart
+(reports/cells/<id>/repro/), never replacing the cell's full result, whose session fails unless the selected tests
+pass; anything else is refused before anything installs (harness/inputs.py). A problem with the definition, the
+expected verdicts or a session's arguments ends the session with a message naming the file, line and key: never a
+traceback.
 """
 
 from __future__ import annotations
@@ -207,13 +208,15 @@ def _cell_options(session: nox.Session) -> tuple[cells.Options, bool, argparse.N
     parser.add_argument("--docker", action="store_true")
     parser.add_argument("--config", action="append", metavar="PATH")
     parser.add_argument("--configs-only", action="store_true")
+    parser.add_argument("--no-configs", action="store_true")
     args, pytest_args = parser.parse_known_args(session.posargs)
     inputs.check_pytest_args(pytest_args, list(parser._option_string_actions), session.name)
     opts = cells.Options(timeout_s=args.timeout, rerun=args.rerun, pytest_args=pytest_args, workers=args.workers,
                          log=_progress(session), complete=docker.add_repro, configs_only=args.configs_only,
                          complete_config=docker.add_config_repro)
     try:
-        opts.configs = configs.expand(args.config if args.config is not None else definition.configs())
+        chosen = args.config if args.config is not None else [] if args.no_configs else definition.configs()
+        opts.configs = configs.expand(chosen)
     except configs.BadConfigPath as e:
         raise inputs.Invalid(str(e).splitlines()) from None
     if args.configs_only and (pytest_args or not opts.configs):

@@ -477,7 +477,8 @@ def prove_configs(cell: Cell, runner: Runner, opts: Options, chosen: Sequence[Us
     out = []
     for config, fate in zip(chosen, proven, strict=True):
         nox = shlex.split(repro(cell, (), opts.matrix))
-        nox = shlex.join([*nox, *([] if "--" in nox else ["--"]), "--configs-only", "--config", config.name])
+        nox = shlex.join([*nox, *([] if "--" in nox else ["--"]), "--configs-only", "--rerun", "--config",
+                          config.name])
         saved = configs.result(cell, runner.name, key, config, fate, nox)
         opts.complete_config(saved)
         configs.save(saved, root)

@@ -31,7 +31,15 @@ PATHS = ("src/ptbr/*", "tests/propagation/*", "tests/conftest.py", "tests/suppor
 
 
 def relevant(changed: list[str]) -> bool:
-    return any(fnmatch.fnmatch(name, pattern) for name in changed for pattern in PATHS)
+    """Whether a change can alter a verdict: a file of PATHS, or one of (or in) the configs the definition proves."""
+    from harness import definition
+
+    try:
+        proven = [c.rstrip("/") for c in definition.configs()]
+    except Exception:  # an unusable definition is matched by PATHS (constraints/*) and reported by the cells job
+        proven = []
+    return any(fnmatch.fnmatch(name, pattern) for name in changed for pattern in PATHS) or \
+        any(name == c or name.startswith(f"{c}/") for name in changed for c in proven)
 
 
 def changed_files(base: str) -> list[str]:
@@ -67,7 +75,8 @@ def _escape(text: str) -> str:
 
 def annotations(report: dict[str, Any]) -> list[str]:
     """One ::error per cell that did not pass (its causes and breaks, or why it did not run, then the two commands
-    that reproduce it), and per version-independent break on PTBR's path."""
+    that reproduce it), and per version-independent break on PTBR's path; one ::warning per config with findings in
+    a cell (each key that does not arrive as written; the gate decides whether that is expected)."""
     lines = [f"::error title=PTBR's path breaks in every cell::{_escape(_break(b))}"
              for b in report["version_independent"]["ptbr_path"]]
     for c in report["cells"]:
@@ -79,6 +88,13 @@ def annotations(report: dict[str, Any]) -> list[str]:
                 else [c["repro"]["nox"]]
             message = detail + "\nreproduce at a checkout's root:\n" + "\n".join(how)
             lines.append(f"::error title={c['id']}: {c['status']}::{_escape(message)}")
+    for config in report.get("configs", []):
+        for e in config["cells"]:
+            if e["current"] and (e["findings"] or e["findings"] is None):
+                found = [f["finding"] for f in e["findings"] or []] or [e.get("error") or "could not be judged"]
+                how = [e["repro"][k] for k in ("nox", "docker_build", "docker_run") if e["repro"].get(k)]
+                message = "\n".join(found) + "\nprove it again at a checkout's root:\n" + "\n".join(how)
+                lines.append(f"::warning title={config['config']} in {e['id']}::{_escape(message)}")
     return lines
 
 
@@ -93,7 +109,8 @@ def gate(report: dict[str, Any], require_all: bool = False) -> list[str]:
     expectation yet (a floating cell on new releases) is a finding, listed in the summary, not a failure."""
     from harness.verdicts import expected
 
-    return expected.lines(expected.failures(report["expected"], require_all))
+    return expected.lines(expected.failures(report["expected"], require_all)
+                          + expected.failures(report.get("configs_expected", []), require_all))
 
 
 def main(argv: list[str]) -> int:

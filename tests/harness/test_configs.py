@@ -71,8 +71,8 @@ def test_configs_are_proven_after_the_suite_and_stored_beside_the_cell(fake_env,
     a = _saved(tmp_path, user[0])
     assert (a["config"], a["cell"], a["findings"]) == ("a.yaml", CELL.id, [])
     assert (configs.config_dir(CELL.id, tmp_path / "cells") / "a.junit.xml").is_file(), "JUnit per config"
-    assert a["repro"]["nox"] == f"nox -s cell -- --cell {CELL.id} --configs-only --config a.yaml", \
-        "the repro proves this config alone"
+    assert a["repro"]["nox"] == f"nox -s cell -- --cell {CELL.id} --configs-only --rerun --config a.yaml", \
+        "the repro proves this config alone, again"
 
 
 def test_a_rerun_with_nothing_changed_reuses_every_result(fake_env, tmp_path, user) -> None:

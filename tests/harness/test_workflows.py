@@ -78,21 +78,29 @@ def test_tags_select_cells_and_versions_make_an_ad_hoc_cell(python_with_nox: str
     assert "not a cell id" in proc.stderr
 
 
-@pytest.mark.parametrize(("entry", "argv"), [
+@pytest.mark.parametrize(("entry", "configs", "argv"), [
     ({"id": "torch2.13.0-tf5.0.0-gliner0.2.29", "session": "matrix(torch2.13.0-tf5.0.0-gliner0.2.29)",
-      "override": False}, ["-s", "matrix(torch2.13.0-tf5.0.0-gliner0.2.29)", "--", "--docker", "--explore"]),
-    ({"id": "torch2.13.0-tf5.1.0-gliner0.2.25", "session": "cell", "override": True},
+      "override": False}, "", ["-s", "matrix(torch2.13.0-tf5.0.0-gliner0.2.29)", "--", "--docker", "--explore"]),
+    ({"id": "torch2.13.0-tf5.1.0-gliner0.2.25", "session": "cell", "override": True}, "",
      ["-s", "cell", "--", "--docker", "--explore", "--cell", "torch2.13.0-tf5.1.0-gliner0.2.25", "--override"]),
+    ({"id": "torch2.13.0-tf5.0.0-gliner0.2.29", "session": "matrix(torch2.13.0-tf5.0.0-gliner0.2.29)",
+      "override": False}, "configs/team.yaml configs/upstream",
+     ["-s", "matrix(torch2.13.0-tf5.0.0-gliner0.2.29)", "--", "--docker", "--explore", "--config",
+      "configs/team.yaml", "--config", "configs/upstream"]),
 ])
-def test_a_cell_job_runs_the_cells_nox_session_in_docker(tmp_path: Path, entry: dict, argv: list[str]) -> None:
+def test_a_cell_job_runs_the_cells_nox_session_in_docker(tmp_path: Path, entry: dict, configs: str,
+                                                          argv: list[str]) -> None:
     step = _step("cell", "--docker")
     fake = tmp_path / "bin" / "nox"
     fake.parent.mkdir()
     fake.write_text(f"#!{sys.executable}\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n")
     fake.chmod(0o755)
     # the step's env maps names to ${{ matrix.cell.<key> }}; GitHub renders booleans as true/false
-    keys = {name: expr.split("matrix.cell.")[1].strip(" }") for name, expr in step["env"].items()}
+    keys = {name: expr.split("matrix.cell.")[1].strip(" }") for name, expr in step["env"].items()
+            if "matrix.cell." in expr}
     env = {name: json.dumps(entry[key]) if isinstance(entry[key], bool) else entry[key] for name, key in keys.items()}
+    assert step["env"]["CONFIGS"] == "${{ inputs.configs }}", "the workflow input names the configs"
+    env["CONFIGS"] = configs
     proc, _ = _run_step(step, tmp_path, env, f"{fake.parent}{os.pathsep}{os.environ['PATH']}", tmp_path)
     assert json.loads(proc.stdout) == argv, "the job runs the nox session a person runs, in the cell's image"
 
@@ -172,3 +180,24 @@ def test_the_nightly_mutation_cells_are_the_noxfiles() -> None:
         "the workflow runs compat.py's mutants in the cells noxfile.MUTATION_CELLS names"
     assert set(listed) <= {c.id for c in definition.cells()}, "each is a cell of the matrix"
     assert "--union" in jobs["mutation-union"]["steps"][-2]["run"]
+
+
+def test_the_gate_fails_on_a_config_not_as_expected_and_annotations_name_its_keys() -> None:
+    config_entry = {"id": "a", "config": "team.yaml", "floating": "", "state": "new break",
+                    "new": ["training.warmup_steps: changed → 2"], "fixed": []}
+    built = {**_report(_cell("a", "pass")), "expected": [], "configs_expected": [config_entry],
+             "configs": [{"config": "team.yaml", "cells": [
+                 {"id": "a", "current": True, "findings": [{"finding": "training.warmup_steps: changed → 2"}],
+                  "repro": {"nox": "nox -s x -- --configs-only --config team.yaml", "docker_build": None,
+                            "docker_run": None}}]}]}
+    assert github.gate(built) == ["NEW BREAK a config team.yaml", "  + training.warmup_steps: changed → 2"], \
+        "a key whose fate changed fails the gate like a cell's break"
+    assert github.annotations(built)[-1] == (
+        "::warning title=team.yaml in a::training.warmup_steps: changed → 2%0Aprove it again at a checkout's root:"
+        "%0Anox -s x -- --configs-only --config team.yaml"), "each config with findings is annotated, with its repro"
+
+
+def test_a_change_to_a_config_the_definition_proves_runs_the_matrix() -> None:
+    named = definition.configs()
+    assert github.relevant([named[1]]), f"{named[1]} is proven in every cell"
+    assert not github.relevant(["docs/notes.md"])
