@@ -52,6 +52,8 @@ def proven(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
         "passthrough": _edit(EXAMPLES / "tiny.yaml", where / "passthrough.yaml",
                              training={"include_num_input_tokens_seen": True}),
         "not-yaml": where / "not-yaml.yaml",
+        # a nested config (labels_encoder_config) that gliner turns into a config object with entries of its own
+        "nested": HERE / "configs" / "upstream" / "config_streaming_span.yaml",
     }
     configs["not-yaml"].write_text("training:\n  num_steps: [1\n")
     out = where / "fates.json"
@@ -129,6 +131,15 @@ def test_a_value_the_installed_transformers_normalises_is_changed_to_what_it_hol
     else:
         assert (key["fate"], key["to"]) == ("changed", held), "the real TrainingArguments' value, not PTBR's guess"
         assert "the installed transformers holds" in key["why"]
+
+
+def test_a_nested_config_arrives_when_the_object_gliner_builds_holds_every_entry_written(proven) -> None:
+    written = yaml.safe_load((HERE / "configs" / "upstream" / "config_streaming_span.yaml").read_text())["model"]
+    key = _keys(proven["nested"])["model.labels_encoder_config"]
+    assert isinstance(written["labels_encoder_config"], dict), "upstream's streaming config nests one"
+    assert key["fate"] == "arrives", "the entries gliner adds (transformers_version, ...) are not a change"
+    assert fate._holds({"hidden_size": 32, "added": 1}, {"hidden_size": 32})
+    assert not fate._holds({"hidden_size": 64}, {"hidden_size": 32}), "an entry with another value is a change"
 
 
 def test_a_file_that_is_not_yaml_is_a_refused_result_not_a_crash(proven) -> None:

@@ -67,6 +67,14 @@ def _same(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
+def _holds(final: Any, written: Any) -> bool:
+    """The destination holds the value as written: the same value, or for a mapping (a nested config gliner turns
+    into an object) every entry written, with its value; entries the library adds are its own."""
+    if isinstance(written, dict) and isinstance(final, dict):
+        return all(k in final and _holds(final[k], v) for k, v in written.items())
+    return _same(final, written)
+
+
 def digest(path: Path) -> str | None:
     """sha256 of a file's bytes (the inputs of a config's result), None when it is not there."""
     try:
@@ -143,7 +151,7 @@ def key_fates(doc: Any, plan: Any, args: Any, model_config: Any, refused: list[A
             final = explain._plain(explain._final(r, args, model_config))
             passed = explain._plain(r.value)
             d = {"destination": r.route.destination, "value": final}
-            if not _same(final, written) and written is not None:
+            if not _holds(final, written) and written is not None:
                 d["why"] = (r.route.rule if not _same(passed, written) else
                             f"the installed {'gliner' if r.route.kind == 'model' else 'transformers'} holds "
                             f"{json.dumps(final)} for {json.dumps(passed)}")
@@ -384,7 +392,8 @@ def findings(result: dict[str, Any]) -> list[dict[str, str]]:
             continue
         line = f"{k['key']}: {k['fate']}"
         if k["fate"] == "changed":
-            line += f" → {json.dumps(k['to'])}"
+            to = json.dumps(k["to"], sort_keys=True)
+            line += f" → {to if len(to) <= 80 else to[:79] + '…'}"
         if k["fate"] == "refused":
             line += f": {k['why'].splitlines()[0][:160]}"
         out.append({"finding": line, "why": k["why"].splitlines()[0][:300]})
