@@ -311,8 +311,10 @@ def report_session(session: nox.Session) -> None:
     written = report.write(current=report.current_fingerprints())
     session.log("\n" + report.terminal(written))
     failing = expected.failures(written["expected"], "--require-all" in session.posargs)
-    if failing and "--explore" not in session.posargs:
-        session.error(f"{len(failing)} cell(s) not as expected: see reports/matrix.md")
+    failing_configs = expected.failures(written["configs_expected"], "--require-all" in session.posargs)
+    if (failing or failing_configs) and "--explore" not in session.posargs:
+        session.error(f"{len(failing)} cell(s) and {len(failing_configs)} config verdict(s) not as expected: see "
+                      "reports/matrix.md")
 
 
 @nox.session(venv_backend="none", default=False)

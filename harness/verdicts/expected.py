@@ -132,16 +132,20 @@ def config_findings(saved: dict[str, Any]) -> list[str] | None:
 
 
 def compare_configs(cells: list[Cell], current: dict[str, dict[str, dict[str, Any]]],
-                    expected: dict[str, dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
+                    expected: dict[str, dict[str, Any]], names: list[str],
+                    cannot_run: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Each of ``names`` in each cell of the definition against its expectation. ``current``: cell id → config
-    name → its current config result."""
+    name → its current config result; ``cannot_run``: cell id → its status, for cells whose current result says no
+    config runs there (it did not install or import): ``cell did not run``, never a failure."""
     out = []
     for name in names:
         for cell in cells:
             entry: dict[str, Any] = {"id": cell.id, "config": name, "floating": cell.floating, "new": [], "fixed": []}
             saved, want = current.get(cell.id, {}).get(name), expected.get(cell.id)
             got = None if saved is None else config_findings(saved)
-            if saved is None:
+            if saved is None and cell.id in (cannot_run or {}):
+                entry["state"] = "cell did not run"
+            elif saved is None:
                 entry["state"] = "not run"
             elif got is None:
                 entry["state"] = "cannot judge"
@@ -201,8 +205,10 @@ def compare(cells: list[Cell], current: dict[str, CellResult], expected: dict[st
 
 def failures(comparison: list[dict[str, Any]], require_all: bool = False) -> list[dict[str, Any]]:
     """The cells that fail the gate: a difference or a cell that cannot be judged (``require_all``: also a cell
-    that has not run, as in a workflow that ran every cell)."""
-    return [c for c in comparison if c["state"] in FAILING or (require_all and c["state"] == "not run")]
+    that has not run, as in a workflow that ran every cell, or a config of the definition's that has not run in
+    one; a config named with --config runs where it was asked)."""
+    return [c for c in comparison if c["state"] in FAILING
+            or (require_all and c["state"] == "not run" and c.get("in_definition", True))]
 
 
 def session_failure(result: CellResult, comparison: dict[str, Any] | None, explore: bool = False) -> str | None:
@@ -230,7 +236,7 @@ def lines(comparison: list[dict[str, Any]]) -> list[str]:
     run in a cell is counted by ``summary`` only: most runs prove configs in some cells)."""
     out = []
     for c in comparison:
-        if c["state"] == "as expected" or (c.get("config") and c["state"] == "not run"):
+        if c["state"] == "as expected" or (c.get("config") and c["state"] in ("not run", "cell did not run")):
             continue
         floating = f" (floating: {c['floating']})" if c["floating"] else ""
         config = f" config {c['config']}" if c.get("config") else ""

@@ -102,7 +102,10 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_
         "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "summary": dict(Counter(c["status"] for c in cells)),
         "expected": expected_.compare(definition_cells, now, expected),
-        "configs_expected": expected_.compare_configs(definition_cells, now_configs, expected, names),
+        "configs_expected": [{**e, "in_definition": e["config"] in definition_configs}
+                             for e in expected_.compare_configs(definition_cells, now_configs, expected, names,
+                                                                {i: c["status"] for i, c in now.items()
+                                                                 if c["status"] not in ("pass", "broken")})],
         "configs": [{"config": name, "in_definition": name in definition_configs,
                      "cells": [_config_entry(r) for r in proven if r["config"] == name]} for name in names],
         "unresolved": list(definition.UNRESOLVED),
@@ -290,12 +293,14 @@ def _configs_markdown(report: dict[str, Any]) -> list[str]:
         lines += ["", f"Not run in {len(missing)} cell(s): {', '.join(missing)}." if missing else "", ""]
         for cell_id in ids:
             e = entries.get(cell_id)
-            if not e or not (e["not_as_written"] or e["error"] or (e["smoke"] or {}).get("status") == "failed"
-                             or any(d["replaced"] for d in e["data"])):
+            if not e or not (e["findings"] or e["error"] or any(d["replaced"] for d in e["data"])):
                 continue
             lines += [f"#### {config['config']} in {cell_id}", ""]
             if e["error"]:
                 lines += ["```", e["error"], "```"]
+            for f in e["findings"] or []:
+                if f["finding"].startswith("config refused: "):
+                    lines.append(f"- **{f['finding']}** ({f['why']})")
             for k in e["not_as_written"]:
                 change = f" {json.dumps(k.get('value'))} → {json.dumps(k.get('to'))}" if k["fate"] == "changed" else ""
                 lines.append(f"- `{k['key']}` ({k['where']}): **{k['fate']}**{change}: {k.get('why', '')}")

@@ -257,3 +257,21 @@ def test_an_ad_hoc_cell_session_fails_on_any_config_finding_a_matrix_cell_only_o
     assert expected.config_session_failure([found], matrix=False) == \
         f"a.yaml in {NEW['id']}: no expectation\n  + {WARMUP}", "an ad-hoc cell has no accepted verdicts"
     assert expected.config_session_failure([found], matrix=False, explore=True) is None
+
+
+def test_with_every_cell_required_a_definition_config_must_have_run_where_the_suite_could() -> None:
+    broken_install = _result("2.6.0", "5.0.0", "0.2.29", "install-failed", gliner_breaks=())
+    cells = [results.cell_of(NEW), results.cell_of(broken_install)]
+    built = report.build([NEW, broken_install], definition_cells=cells, expected=_expect(NEW),
+                         definition_configs=["team.yaml"], config_results=[])
+    states = {e["id"]: e["state"] for e in built["configs_expected"]}
+    assert states == {NEW["id"]: "not run", broken_install["id"]: "cell did not run"}
+    assert [e["id"] for e in expected.failures(built["configs_expected"], require_all=True)] == [NEW["id"]], \
+        "a workflow that ran every cell fails where a definition config was not proven, not where none could be"
+    from harness.run import configs
+
+    mine = configs.result(cells[0], "venv", "k", configs.UserConfig(Path("mine.yaml"), "mine.yaml"),
+                          {"findings": []}, "nox")
+    asked = report.build([NEW], definition_cells=cells[:1], expected=_expect(NEW), definition_configs=[],
+                         config_results=[mine])
+    assert asked["configs_expected"][0]["in_definition"] is False
