@@ -15,8 +15,10 @@ CELL = definition.Cell("2.13.0", "5.0.0", "0.2.29")
 
 
 @pytest.fixture
-def user(tmp_path: Path) -> tuple[configs.UserConfig, configs.UserConfig]:
-    """Two configs of a user's checkout (tmp_path), one naming a data file."""
+def user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[configs.UserConfig, configs.UserConfig]:
+    """Two configs of a user's checkout (tmp_path: configs are named, and data paths read, from there), one naming
+    a data file."""
+    monkeypatch.setattr(configs, "base", lambda: tmp_path)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "train.json").write_text("[]")
     (tmp_path / "a.yaml").write_text("data:\n  train_data: data/train.json\n")
@@ -92,8 +94,7 @@ def test_an_edited_config_is_proven_again_alone_and_the_suite_result_stays(fake_
     assert (_suites(fake_env), after) == (1, before), "the cell's own result is reused as it was"
 
 
-def test_an_edited_data_file_makes_its_config_stale(fake_env, tmp_path, user, monkeypatch) -> None:
-    monkeypatch.setattr(configs, "base", lambda: tmp_path)  # relative data paths are read from the user's checkout
+def test_an_edited_data_file_makes_its_config_stale(fake_env, tmp_path, user) -> None:
     fake_env[2](fate={"data": {"a.yaml": [{"key": "data.train_data", "path": "data/train.json", "replaced": False}]}})
     _run(fake_env, tmp_path, user)
     key = cell.Venv(fake_env[0]).fingerprint(CELL)
@@ -174,3 +175,11 @@ def test_a_config_outside_the_checkout_is_mounted_by_its_directory(tmp_path) -> 
     argv, _ = runner.argv([seen], {}, Path("/tmp/stage"))
     assert seen.endswith("/my.yaml")
     assert f"{tmp_path}:{seen.rsplit('/', 1)[0]}:ro" in argv
+
+
+def test_a_result_a_container_made_is_current_on_the_host_that_has_the_file(fake_env, tmp_path, user) -> None:
+    _run(fake_env, tmp_path, user)
+    saved = _saved(tmp_path, user[0])
+    key = cell.Venv(fake_env[0]).fingerprint(CELL)
+    seen_there = {**saved, "path": f"{configs.MOUNTED_ROOT}/a.yaml"}  # where the container saw the checkout
+    assert configs.is_current(seen_there, key), "the config is found by its name in the checkout"
