@@ -238,15 +238,15 @@ def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
     mine_configs = [e for e in written["configs_expected"] if e["id"] == cell.id
                     and e["config"] in {c.name for c in opts.configs}]
     for e in mine_configs:
-        session.log(f"{cell.id}: {e['config']}: {e['state']}" + "".join(f"\n  + {f}" for f in e["new"])
-                    + "".join(f"\n  - {f}" for f in e["fixed"]))
+        session.log(f"{cell.id}: {e['config']}: {e['state']}{expected.changes(e)}")
     config_failure = expected.config_session_failure(mine_configs, cell.id in ids, explore)
+    if config_failure and cell.id in ids:
+        config_failure += f"\nif the difference is right: nox -s accept -- {cell.id}"
     if opts.configs_only:
         if result["status"] != "pass" and not explore:
             session.error(f"{cell.id}: the configs could not be proven: {result['status']}: {result['reason']}")
         if config_failure:
-            session.error(config_failure + (f"\nif the difference is right: nox -s accept -- {cell.id}"
-                                            if cell.id in ids else ""))
+            session.error(config_failure)
         return
     done = sum(1 for c in written["cells"] if c["id"] in ids and c["current"] and c.get("conclusive"))
     session.log(f"{cell.id}: {result['status']} in {result['duration_s']:.0f} s; {done} of {len(ids)} cells of "
@@ -258,16 +258,14 @@ def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
         else result["repro"]["nox"]
     mine = next((e for e in written["expected"] if e["id"] == cell.id), None)
     if mine is not None and not opts.pytest_args:
-        session.log(f"{cell.id}: {mine['state']}" + "".join(f"\n  + {f}" for f in mine["new"])
-                    + "".join(f"\n  - {f}" for f in mine["fixed"]))
+        session.log(f"{cell.id}: {mine['state']}{expected.changes(mine)}")
     failure = expected.session_failure(result, mine, explore)
     if failure:
         session.error(f"{failure}; reproduce with:\n{how}"
                       + (f"\nif the difference is right: nox -s accept -- {cell.id}" if mine and not opts.pytest_args
                          else ""))
     if config_failure and not opts.pytest_args:
-        session.error(config_failure + (f"\nif the difference is right: nox -s accept -- {cell.id}"
-                                        if cell.id in ids else ""))
+        session.error(config_failure)
 
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False, allow_parallel=True, tags=["matrix"])

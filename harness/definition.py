@@ -20,6 +20,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from harness import inputs
+from harness.run import configs as configs_
 from harness.run.pins import LOCKS, ROOT, VERSION, Cell, pyproject, suite_tools  # noqa: F401 (its vocabulary)
 
 MATRIX = ROOT / "constraints" / "matrix.toml"
@@ -81,8 +82,6 @@ def read(path: Path = MATRIX, releases: bool = False) -> dict[str, Any]:
     if not isinstance(chosen, list) or not all(isinstance(x, str) for x in chosen):
         say(("configs",), "configs", f"expected a list of config paths (files or directories), got {chosen!r}")
     else:
-        from harness.run import configs as configs_
-
         try:
             configs_.expand(chosen, ROOT)
         except configs_.BadConfigPath as e:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 from harness.run import results
 from harness.run.pins import ROOT, Cell
@@ -180,7 +180,7 @@ def junit_xml(saved: dict[str, Any]) -> str:
         if k["fate"] in ("ignored", "refused", "fails"):
             cases.append(f"  <testcase {attrs}><failure message={quoteattr(detail)}/></testcase>")
         else:
-            cases.append(f"  <testcase {attrs}><system-out>{_text(detail)}</system-out></testcase>")
+            cases.append(f"  <testcase {attrs}><system-out>{escape(detail)}</system-out></testcase>")
     smoke = fate.get("smoke") or {"status": "not-run", "why": saved.get("error") or ""}
     attrs = f"classname={quoteattr(name)} name=\"smoke training\""
     if smoke["status"] == "trained":
@@ -192,8 +192,4 @@ def junit_xml(saved: dict[str, Any]) -> str:
     failures = sum("<failure" in c for c in cases)
     return (f'<?xml version="1.0" encoding="utf-8"?>\n<testsuite name={quoteattr(name)} tests="{len(cases)}" '
             f'failures="{failures}">\n' + "\n".join(cases) + "\n</testsuite>\n")
-
-
-def _text(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 

@@ -170,8 +170,12 @@ def config_session_failure(comparison: list[dict[str, Any]], matrix: bool, explo
     bad = failures(comparison) if matrix else [c for c in comparison if c["new"] or c["state"] == "cannot judge"]
     if not bad:
         return None
-    return "\n".join(f"{c['config']} in {c['id']}: {c['state']}" + "".join(f"\n  + {f}" for f in c["new"])
-                     + "".join(f"\n  - {f}" for f in c["fixed"]) for c in bad)
+    return "\n".join(f"{c['config']} in {c['id']}: {c['state']}{changes(c)}" for c in bad)
+
+
+def changes(c: dict[str, Any]) -> str:
+    """An entry's new and fixed findings, one indented line each (``+``, ``-``), each line starting with a newline."""
+    return "".join(f"\n  + {f}" for f in c["new"]) + "".join(f"\n  - {f}" for f in c["fixed"])
 
 
 def compare(cells: list[Cell], current: dict[str, CellResult], expected: dict[str, dict[str, Any]]
@@ -241,7 +245,7 @@ def lines(comparison: list[dict[str, Any]]) -> list[str]:
         floating = f" (floating: {c['floating']})" if c["floating"] else ""
         config = f" config {c['config']}" if c.get("config") else ""
         out.append(f"{c['state'].upper()} {c['id']}{floating}{config}")
-        out += [f"  + {f}" for f in c["new"]] + [f"  - {f}" for f in c["fixed"]]
+        out += changes(c).splitlines()[1:]
     return out
 
 
@@ -315,8 +319,7 @@ def accept(cells: list[Cell], current: dict[str, CellResult], expected: dict[str
             old = expected.get(cell.id, {}).get("configs", {}).get(config, {}).get("findings", [])
             why = {b["finding"]: b.get("why", "") for b in old}
             mine = {f["finding"]: f.get("why", "") for f in saved["findings"]}
-            new[cell.id].setdefault("configs", {})
-            new[cell.id]["configs"] = {**new[cell.id]["configs"], config: {"findings": [
+            new[cell.id]["configs"] = {**new[cell.id].get("configs", {}), config: {"findings": [
                 {"finding": f, "why": why.get(f) or mine[f]} for f in config_findings(saved)]}}
     return new, kept
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from typing import Any
 
+from harness import definition, inputs
 from harness.definition import ROOT, Cell
 
 
@@ -32,11 +33,9 @@ PATHS = ("src/ptbr/*", "tests/propagation/*", "tests/conftest.py", "tests/suppor
 
 def relevant(changed: list[str]) -> bool:
     """Whether a change can alter a verdict: a file of PATHS, or one of (or in) the configs the definition proves."""
-    from harness import definition
-
     try:
         proven = [c.rstrip("/") for c in definition.configs()]
-    except Exception:  # an unusable definition is matched by PATHS (constraints/*) and reported by the cells job
+    except inputs.Invalid:  # an unusable definition is matched by PATHS (constraints/*) and reported by the cells job
         proven = []
     return any(fnmatch.fnmatch(name, pattern) for name in changed for pattern in PATHS) or \
         any(name == c or name.startswith(f"{c}/") for name in changed for c in proven)
