@@ -1,4 +1,4 @@
-# A CPU-only image of one version-matrix cell (torch × transformers × gliner): the cell's pins installed in a
+# A CPU-only image of one version-matrix cell (torch × transformers × gliner on a Python): the cell's pins installed in a
 # virtualenv, the project and its tests on top; the default command runs the propagation suite and writes the cell's
 # result to /app/reports (mount a directory there), as the local matrix does.
 #
@@ -7,7 +7,10 @@
 # Layers from the least to the most often changed, so that cells sharing a torch version share the torch layer and
 # editing the project rebuilds only the last layer: base (venv, user) → torch → the cell's other pins → the project.
 # Build arguments:
-#   BASE_IMAGE     a Python 3.11 image (default the official slim one; any Debian-like image with python3 and venv)
+#   PYTHON         the cell's Python (major.minor); the build stops at once if the base image runs another
+#   BASE_IMAGE     an image of that Python (default the official python:PYTHON-slim; any Debian-like image with
+#                  python3 and venv)
+#   CELL           the cell's id: its lock file is constraints/cells/CELL.txt
 #   TORCH, TORCH_VARIANT, TORCH_INDEX   torch==TORCH+TORCH_VARIANT from TORCH_INDEX (empty variant/index: PyPI's build)
 #   TRANSFORMERS, GLINER, OVERRIDE      the cell; OVERRIDE=1 installs TRANSFORMERS even outside gliner's declared range
 #   OFFLINE=1      install only from ./wheelhouse (air-gapped builds); wheelhouse/ is searched first in every build,
@@ -15,9 +18,15 @@
 # A CA bundle for a TLS-intercepting proxy goes in as a BuildKit secret (`--secret id=ca,src=$SSL_CERT_FILE`): it is
 # read while installing and never stored in a layer. Needs BuildKit (DOCKER_BUILDKIT=1 or buildx).
 
-ARG BASE_IMAGE=python:3.11-slim
+ARG PYTHON=3.11
+ARG BASE_IMAGE=python:${PYTHON}-slim
 
 FROM ${BASE_IMAGE} AS base
+ARG PYTHON
+# an image of another Python than the cell asks for would prove nothing about the cell: stop here, saying so
+RUN python3 -c "import platform, sys; found = platform.python_version(); \
+sys.exit(0 if found.rsplit('.', 1)[0] == '${PYTHON}' else \
+f'the base image runs Python {found}, the cell asks for ${PYTHON}: build on an image of ${PYTHON} (BASE_IMAGE)')"
 ENV VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -44,6 +53,7 @@ ARG TORCH=2.13.0
 ARG TORCH_VARIANT=cpu
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 ARG OFFLINE=
+ARG PYTHON
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON=/opt/venv/bin/python
 RUN --mount=type=secret,id=ca --mount=type=bind,source=wheelhouse,target=/wheelhouse \
     --mount=type=bind,from=uv,source=/opt/uv,target=/opt/uv --mount=type=cache,target=/var/cache/uv \
@@ -51,7 +61,7 @@ RUN --mount=type=secret,id=ca --mount=type=bind,source=wheelhouse,target=/wheelh
     want="${TORCH}${TORCH_VARIANT:++$TORCH_VARIANT}"; \
     if [ -n "$OFFLINE" ]; then \
       set -- --offline --no-index; source=wheelhouse; \
-    elif ls /wheelhouse/torch-"$want"-*.whl >/dev/null 2>&1; then \
+    elif ls /wheelhouse/torch-"$want"-cp"$(echo "$PYTHON" | tr -d .)"-*.whl >/dev/null 2>&1; then \
       set --; source=wheelhouse; \
     else \
       set -- ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX"}; source=${TORCH_INDEX:-pypi}; \
@@ -61,9 +71,9 @@ RUN --mount=type=secret,id=ca --mount=type=bind,source=wheelhouse,target=/wheelh
 
 # The cell's other pins, with its lock file (constraints/cells/<id>.txt) as constraints when there is one.
 FROM torch AS deps
-ARG TORCH=2.13.0
 ARG TRANSFORMERS=5.16.1
 ARG GLINER=0.2.29
+ARG CELL=torch2.13.0-tf5.16.1-gliner0.2.29
 ARG OVERRIDE=
 ARG OFFLINE=
 RUN --mount=type=secret,id=ca --mount=type=bind,source=wheelhouse,target=/wheelhouse \
@@ -71,7 +81,7 @@ RUN --mount=type=secret,id=ca --mount=type=bind,source=wheelhouse,target=/wheelh
     --mount=type=bind,source=pyproject.toml,target=/src/pyproject.toml \
     --mount=type=bind,source=constraints,target=/src/constraints \
     if [ -f /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca; fi; \
-    lock="/src/constraints/cells/torch${TORCH}-tf${TRANSFORMERS}-gliner${GLINER}.txt"; \
+    lock="/src/constraints/cells/${CELL}.txt"; \
     if [ -f "$lock" ]; then set -- --constraint "$lock"; else set --; fi; \
     if [ -n "$OVERRIDE" ]; then echo "transformers==${TRANSFORMERS}" >/tmp/override.txt; \
       set -- "$@" --override /tmp/override.txt; fi; \
@@ -87,6 +97,7 @@ ARG GLINER=0.2.29
 ARG OVERRIDE=
 ARG OFFLINE=
 ARG TORCH_VARIANT=cpu
+ARG PYTHON
 WORKDIR /app
 COPY pyproject.toml README.md Dockerfile ./
 COPY src src
@@ -103,7 +114,8 @@ ENV PTBR_CELL_TORCH=${TORCH} \
     PTBR_CELL_TRANSFORMERS=${TRANSFORMERS} \
     PTBR_CELL_GLINER=${GLINER} \
     PTBR_CELL_OVERRIDE=${OVERRIDE} \
-    PTBR_CELL_TORCH_VARIANT=${TORCH_VARIANT}
+    PTBR_CELL_TORCH_VARIANT=${TORCH_VARIANT} \
+    PTBR_CELL_PYTHON=${PYTHON}
 USER 1000
 # Arguments select tests (pytest node ids) or go to pytest; none runs the whole propagation suite.
 ENTRYPOINT ["python", "-m", "harness", "in-image"]

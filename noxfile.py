@@ -2,8 +2,9 @@
 
     nox -s tests                     the whole test suite in the default environment (the README's test command)
     nox -s matrix                    every cell of the version matrix, then the report (reports/matrix.md)
-    nox -s "matrix(<cell id>)"       one cell; `nox -t gliner0.2.26` the cells with that version; `-j 2` in parallel
-    nox -s cell -- --torch 2.13.0 --transformers 5.1.0 --gliner 0.2.25    an ad-hoc cell
+    nox -s "matrix(<cell id>)"       one cell; `nox -t gliner0.2.26` the cells with that version (`-t py3.13`: on
+                                     that Python); `-j 2` in parallel
+    nox -s cell -- --torch 2.13.0 --transformers 5.1.0 --gliner 0.2.25 [--python 3.13]    an ad-hoc cell
     nox -s matrix -- --config my.yaml    every key of my.yaml proven in every cell (in the report per config)
     nox -s image -- <cell id>        build a cell's Docker image (ptbr-matrix:<cell id>); `matrix -- --docker` runs it
     nox -s wheelhouse -- <cell id>   fetch every wheel its image needs into wheelhouse/ (PTBR_OFFLINE_BUILD=1 builds)
@@ -48,6 +49,7 @@ from harness import definition, inputs, progress
 from harness.releases import bisect as bisect_
 from harness.releases import discover as discover_
 from harness.releases import drift as drift_
+from harness.releases import index
 from harness.run import cell as cells
 from harness.run import configs, docker, results, sources
 from harness.verdicts import expected, report
@@ -141,6 +143,8 @@ def mutation(session: nox.Session) -> None:
         install_torch(session)
         session.install("-e", ".", *TEST_DEPS)
     else:
+        if args.cell.python != PYTHON:
+            session.error(f"--cell {args.cell.id}: mutation testing runs on the definition's Python ({PYTHON})")
         python = Path(session.virtualenv.location) / "bin" / "python"
         _, problem = cells.install(args.cell, python, cells.Options(log=session.log))
         if problem is not None:
@@ -205,6 +209,7 @@ def _cell_options(session: nox.Session) -> tuple[cells.Options, bool, argparse.N
     parser.add_argument("--transformers")
     parser.add_argument("--gliner")
     parser.add_argument("--override", action="store_true")
+    parser.add_argument("--python", help="an ad-hoc cell's Python (major.minor; default the definition's)")
     parser.add_argument("--docker", action="store_true")
     parser.add_argument("--config", action="append", metavar="PATH")
     parser.add_argument("--configs-only", action="store_true")
@@ -213,7 +218,7 @@ def _cell_options(session: nox.Session) -> tuple[cells.Options, bool, argparse.N
     inputs.check_pytest_args(pytest_args, list(parser._option_string_actions), session.name)
     opts = cells.Options(timeout_s=args.timeout, rerun=args.rerun, pytest_args=pytest_args, workers=args.workers,
                          log=_progress(session), complete=docker.add_repro, configs_only=args.configs_only,
-                         complete_config=docker.add_config_repro)
+                         complete_config=docker.add_config_repro, not_installable=index.cell_problem)
     try:
         chosen = args.config if args.config is not None else [] if args.no_configs else definition.configs()
         opts.configs = configs.expand(chosen)
@@ -232,7 +237,9 @@ def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
     where = f"cell {ids.index(cell.id) + 1} of {len(ids)}" if cell.id in ids else "ad-hoc cell"
     opts.matrix = cell.id in ids
     session.log(f"{where}: {cell.id} (elapsed {time.monotonic() - STARTED:.0f} s)")
-    runner = docker.Container(cell) if args.docker else cells.Venv(Path(session.virtualenv.location) / "bin" / "python")
+    # a virtualenv of the session's (nox's, on the definition's Python), or the cell's own on another Python
+    venv = Path(session.virtualenv.location) / "bin" / "python" if cell.python == PYTHON else cells.own_venv(cell)
+    runner = docker.Container(cell) if args.docker else cells.Venv(venv)
     result = cells.run(cell, runner, opts)
     written = report.write(current=report.current_fingerprints())
     mine_configs = [e for e in written["configs_expected"] if e["id"] == cell.id
@@ -269,12 +276,13 @@ def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
 
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False, allow_parallel=True, tags=["matrix"])
-# plain strings (-j sends them to workers); each cell is tagged with its versions: `nox -t gliner0.2.26`
+# plain strings (-j sends them to workers); each cell is tagged with its versions: `nox -t gliner0.2.26`, `-t py3.13`
 # (`floating`: resolved from floating axes; `override`: transformers installed outside gliner's declared range)
 # With an unusable definition, one placeholder that stops with its problem (no parameters would make nox skip, exit 0)
 @nox.parametrize("cell_id", [nox.param(c.id, id=c.id, tags=[
-    f"torch{c.torch}", f"tf{c.transformers}", f"gliner{c.gliner}", *(["floating"] if c.floating else []),
-    *(["override"] if c.override else [])]) for c in CELLS] or [nox.param("", id="unusable-definition")])
+    f"torch{c.torch}", f"tf{c.transformers}", f"gliner{c.gliner}", f"py{c.python}",
+    *(["floating"] if c.floating else []), *(["override"] if c.override else [])]) for c in CELLS]
+    or [nox.param("", id="unusable-definition")])
 @plainly
 def matrix(session: nox.Session, cell_id: str) -> None:
     """One cell of the version matrix: install its pins, check them, run the propagation suite, record the result."""
@@ -285,14 +293,19 @@ def matrix(session: nox.Session, cell_id: str) -> None:
 @nox.session(python=PYTHON, reuse_venv=True, default=False, allow_parallel=True)
 @plainly
 def cell(session: nox.Session) -> None:
-    """An ad-hoc cell: -- --torch X --transformers Y --gliner Z [--override], or -- --cell <id> [--override]."""
+    """An ad-hoc cell: -- --torch X --transformers Y --gliner Z [--python 3.13] [--override], or -- --cell <id>
+    [--override]."""
     _, _, args = _cell_options(session)
     if args.cell:
         args.torch, args.transformers, args.gliner = args.cell.torch, args.cell.transformers, args.cell.gliner
+        args.python = args.python or args.cell.python
     if not (args.torch and args.transformers and args.gliner):
         session.error("give --cell <id>, or --torch, --transformers and --gliner after --")
+    if args.python is not None and not definition.PYTHON.fullmatch(args.python):
+        raise inputs.Invalid([f"--python {args.python}: expected a Python as major.minor, e.g. 3.13"])
     definition.check_pins({"torch": args.torch, "transformers": args.transformers, "gliner": args.gliner})
-    _run_cell(session, definition.Cell(args.torch, args.transformers, args.gliner, args.override))
+    _run_cell(session, definition.Cell(args.torch, args.transformers, args.gliner, args.override,
+                                       python=args.python or PYTHON))
 
 
 @nox.session(name="report", venv_backend="none", default=False)
@@ -415,7 +428,8 @@ def wheelhouse(session: nox.Session) -> None:
     session.install("pip")
     for c in map(_cell, session.posargs):
         torch_args, others = docker.wheelhouse_requirements(c)
-        common = ["python", "-m", "pip", "download", "--only-binary", ":all:", "--dest", str(docker.WHEELHOUSE)]
+        common = ["python", "-m", "pip", "download", "--only-binary", ":all:", "--python-version", c.python,
+                  "--dest", str(docker.WHEELHOUSE)]
         session.run(*common, *torch_args, "--no-deps")
         # with dependencies: a cell without a lock file gets its transitive requirements too
         session.run(*common, *others, *(["--no-deps"] if c.lock.is_file() else []))
@@ -456,7 +470,7 @@ def lock(session: nox.Session) -> None:
             override.write_text(f"transformers=={c.transformers}\n")
             extra = ["--override", str(override)]
         try:
-            session.run(*sources.uv(), "pip", "compile", str(spec), "--python-version", PYTHON,
+            session.run(*sources.uv(), "pip", "compile", str(spec), "--python-version", c.python,
                         "--python-platform", "x86_64-manylinux_2_28", "--quiet", "--no-header", "--no-annotate",
                         *options, *extra, "-o", str(c.lock), external=True, env=sources.installer_env())
         finally:
@@ -466,7 +480,7 @@ def lock(session: nox.Session) -> None:
         # torch without its local label (+cpu): the CPU build and the default build both satisfy the pin
         pins = [line.split("+")[0] if line.startswith("torch==") else line
                 for line in c.lock.read_text().splitlines()]
-        header = [f"# Full transitive pins of cell {c.id}: `nox -s lock` (uv pip compile, CPython {PYTHON}, x86_64).",
+        header = [f"# Full transitive pins of cell {c.id}: `nox -s lock` (uv pip compile, CPython {c.python}, x86_64).",
                   "# Used as constraints when the cell installs."]
         c.lock.write_text("\n".join(header + pins) + "\n")
         session.log(f"{c.lock.name}: torch from {source}")

@@ -21,12 +21,13 @@ from packaging.version import InvalidVersion, Version
 
 from harness import inputs
 from harness.run import configs as configs_
-from harness.run.pins import LOCKS, ROOT, VERSION, Cell, pyproject, suite_tools  # noqa: F401 (its vocabulary)
+from harness.run.pins import ID_PYTHON, LOCKS, ROOT, VERSION, Cell, pyproject, suite_tools  # noqa: F401 (its vocabulary)
 
 MATRIX = ROOT / "constraints" / "matrix.toml"
 FLOATING = ("latest", "latest-in-range")
 AXES = ("gliner", "transformers", "torch")
-GROUP_KEYS = (*AXES, "override")
+GROUP_KEYS = (*AXES, "python", "override")
+PYTHON = re.compile(r"3\.[0-9]+")
 TOP_KEYS = ("python", "configs", "exclude", "group")
 UNRESOLVED: list[str] = []
 """Why floating cells were left out of the last listing (the index could not be read): shown by the report."""
@@ -49,7 +50,7 @@ def read(path: Path = MATRIX, releases: bool = False) -> dict[str, Any]:
             say((key,), key, f"not a key of the definition (expected {', '.join(TOP_KEYS)})"
                 + inputs.did_you_mean(key, TOP_KEYS))
     python_ = data.get("python")
-    if not isinstance(python_, str) or not re.fullmatch(r"3\.\d+", python_):
+    if not isinstance(python_, str) or not PYTHON.fullmatch(python_):
         say(("python",), "python", f"expected the cells' Python as a string such as \"3.11\", got {python_!r}")
     groups = data.get("group")
     if not isinstance(groups, list) or not groups or not all(isinstance(g, dict) for g in groups):
@@ -76,6 +77,11 @@ def read(path: Path = MATRIX, releases: bool = False) -> dict[str, Any]:
                 problem = _value_problem(axis, value)
                 if problem:
                     say(("group", n, axis), f"{label}: {axis}", problem)
+        pythons = group.get("python", [])
+        if not isinstance(pythons, list) or (not pythons and "python" in group) or \
+                not all(isinstance(v, str) and PYTHON.fullmatch(v) for v in pythons):
+            say(("group", n, "python"), f"{label}: python", "expected a non-empty list of Pythons such as "
+                f"[\"3.11\", \"3.13\"] (major.minor; without it, the definition's python), got {pythons!r}")
         if not isinstance(group.get("override", False), bool):
             say(("group", n, "override"), f"{label}: override", f"expected true or false, got {group['override']!r}")
     chosen = data.get("configs", [])
@@ -159,7 +165,7 @@ def configs(path: Path = MATRIX) -> list[str]:
 
 
 def python(path: Path = MATRIX) -> str:
-    """The cells' Python (checked)."""
+    """The definition's Python: a group's cells run on it unless the group names its own (checked)."""
     return read(path)["python"]
 
 
@@ -172,8 +178,8 @@ def cells(path: Path = MATRIX, floating: bool = True, releases: bool = False) ->
     out: dict[str, Cell] = {}
     UNRESOLVED.clear()
     for group in data["group"]:
-        for gliner, transformers, torch in itertools.product(group["gliner"], group["transformers"], group["torch"]):
-            cell = Cell(torch, transformers, gliner, bool(group.get("override", False)))
+        for gliner, transformers, torch, python_ in _product(group, data["python"]):
+            cell = Cell(torch, transformers, gliner, bool(group.get("override", False)), python=python_)
             if {torch, transformers, gliner} & set(FLOATING):
                 if not floating:
                     continue
@@ -203,12 +209,16 @@ def resolve(cell: Cell) -> Cell:
     transformers = pick("transformers", cell.transformers, declared)
     outside = Version(transformers) not in SpecifierSet(declared)
     asked = ",".join(f"{k}={v}" for k, v in cell.pins.items() if v in FLOATING)
-    return Cell(torch, transformers, gliner, cell.override or outside, floating=asked)
+    return Cell(torch, transformers, gliner, cell.override or outside, floating=asked, python=cell.python)
+
+
+def _product(group: dict, python_: str) -> itertools.product:
+    """A group's cells as (gliner, transformers, torch, python) tuples: its Pythons, else the definition's."""
+    return itertools.product(group["gliner"], group["transformers"], group["torch"], group.get("python", [python_]))
 
 
 def _pinned(data: dict) -> list[Cell]:
-    return [Cell(t, tf, g) for group in data["group"]
-            for g, tf, t in itertools.product(group["gliner"], group["transformers"], group["torch"])
+    return [Cell(t, tf, g, python=py) for group in data["group"] for g, tf, t, py in _product(group, data["python"])
             if not {t, tf, g} & set(FLOATING)]
 
 

@@ -20,7 +20,6 @@ import argparse
 import itertools
 import math
 import re
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from harness import definition, inputs
 from harness.definition import ROOT, Cell
 from harness.releases import index
 from harness.run import cell as cells
-from harness.run import results, sources
+from harness.run import results
 from harness.verdicts import expected, report
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -139,16 +138,13 @@ def probe_cell(fixed: dict[str, str], name: str, version: str) -> Cell:
     pins = {**fixed, name: version}
     declared = index.requires("gliner", pins["gliner"], "transformers")
     outside = Version(pins["transformers"]) not in SpecifierSet(declared)
-    return Cell(pins["torch"], pins["transformers"], pins["gliner"], override=outside)
+    return Cell(pins["torch"], pins["transformers"], pins["gliner"], override=outside, python=definition.python())
 
 
 def own_venv(cell: Cell) -> Path:
-    """A virtualenv of the probe's own (so a current result is reused: it was made in exactly this environment)."""
-    path = VENVS / cell.id
-    python = path / "bin" / "python"
-    if not python.exists():
-        subprocess.run([*sources.uv(), "venv", "--quiet", "--python", definition.python(), str(path)], check=True)
-    return python
+    """The python of a virtualenv of the probe's own (so a current result is reused: it was made in exactly this
+    environment); the cell's runner makes it with the cell's Python."""
+    return VENVS / cell.id / "bin" / "python"
 
 
 def main(argv: list[str], log: Callable[[str], None] = print) -> int:

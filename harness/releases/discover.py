@@ -3,11 +3,14 @@ the cells that would test them, as a [[group]] to paste into constraints/matrix.
 
 Each new release is paired with the newest pinned versions of the other two packages: a new transformers with the
 newest gliner (installed with an override where gliner's declared range excludes it), a new gliner with the newest
-transformers inside its declared range, a new torch with the newest gliner and its newest pinned transformers.
+transformers inside its declared range, a new torch with the newest gliner and its newest pinned transformers. A
+Python newer than the definition's newest that the newest gliner, torch and transformers all install on (their
+Requires-Python and wheels, from the index) gets the same cell on that Python.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from harness import definition, inputs
@@ -44,12 +47,38 @@ def cells_for(found: dict[str, list[index.Release]], pinned: list[Cell]) -> list
     return out
 
 
-def groups(new: list[Cell]) -> str:
-    """TOML [[group]]s for the cells, one per cell (a cross product would add cells nobody asked for)."""
+def newer_pythons(pinned: list[Cell], default: str) -> list[Cell]:
+    """Cells on each Python newer than the definition's newest (one minor after another, up to the first one
+    something cannot go on) that the newest gliner, the newest torch and that gliner's newest transformers in range
+    all install on; empty where the index cannot be read."""
+    gliner = max((c.gliner for c in pinned), key=Version)
+    torch = max((c.torch for c in pinned), key=Version)
+    declared = SpecifierSet(index.requires("gliner", gliner, "transformers"))
+    transformers = max([c.transformers for c in pinned if c.gliner == gliner and Version(c.transformers) in declared]
+                       or [c.transformers for c in pinned if c.gliner == gliner], key=Version)
+    newest = max([default, *(c.python for c in pinned)], key=Version)
+    out = []
+    for minor in range(int(newest.split(".")[1]) + 1, 30):
+        python = f"3.{minor}"
+        cell = Cell(torch, transformers, gliner, override=Version(transformers) not in declared, python=python)
+        try:
+            index.releases("torch"), index.releases("gliner"), index.releases("transformers")  # readable at all
+        except index.IndexUnavailable:
+            return []
+        if index.cell_problem(cell):
+            break
+        out.append(cell)
+    return out
+
+
+def groups(new: list[Cell], default: str | None = None) -> str:
+    """TOML [[group]]s for the cells, one per cell (a cross product would add cells nobody asked for); a cell on
+    another Python than ``default`` (the definition's) names it."""
     text = []
     for c in new:
         text += ["", "[[group]]", f'gliner = ["{c.gliner}"]', f'transformers = ["{c.transformers}"]',
-                 f'torch = ["{c.torch}"]'] + (["override = true"] if c.override else [])
+                 f'torch = ["{c.torch}"]'] + ([f'python = ["{c.python}"]'] if c.python != (default or c.python)
+                                              else []) + (["override = true"] if c.override else [])
     return "\n".join(text) + "\n"
 
 
@@ -63,13 +92,19 @@ def main(argv: list[str], log: Callable[[str], None] = print) -> int:
         newest = max((getattr(c, package) for c in pinned), key=Version)
         listed = ", ".join(f"{r}{' (yanked)' if r.yanked else ''}" for r in releases) or "none"
         log(f"{package}: newer than {newest}: {listed}")
-    new = [c for c in cells_for(found, pinned) if c.id not in {p.id for p in pinned}]
+    default = definition.python()
+    pythons = newer_pythons(pinned, default)
+    newest_python = max([default, *(c.python for c in pinned)], key=Version)
+    log(f"python: newer than {newest_python} and supported by the newest pins: "
+        + (", ".join(c.python for c in pythons) or "none"))
+    new = [c for c in [*(dataclasses.replace(c, python=default) for c in cells_for(found, pinned)), *pythons]
+           if c.id not in {p.id for p in pinned}]
     if not new:
-        log("no cells to add: the definition pins the newest releases")
+        log("no cells to add: the definition pins the newest releases and Pythons")
         return 0
-    log(f"{len(new)} cell(s) to add to constraints/matrix.toml:" + groups(new))
+    log(f"{len(new)} cell(s) to add to constraints/matrix.toml:" + groups(new, default))
     if args.write:
         with definition.MATRIX.open("a", encoding="utf-8") as f:
-            f.write(f"\n# added by `nox -s discover --write`{groups(new)}")
+            f.write(f"\n# added by `nox -s discover --write`{groups(new, default)}")
         log(f"appended to {definition.MATRIX}; accept their verdicts once they ran: nox -s accept")
     return 0

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from email.parser import Parser
 from pathlib import Path
 
+from harness.run.pins import Cell
 from harness.run.results import REPORTS
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag
 from packaging.utils import parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
@@ -70,7 +72,8 @@ def _project(package: str) -> dict:
         if path.is_file():  # stale beats nothing; said where it is used
             return json.loads(path.read_text())
         raise
-    kept = {"files": [{k: f.get(k) for k in ("filename", "url", "yanked", "core-metadata")} for f in page["files"]]}
+    kept = {"files": [{k: f.get(k) for k in ("filename", "url", "yanked", "core-metadata", "requires-python")}
+                      for f in page["files"]]}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(kept))
     return kept
@@ -134,3 +137,40 @@ def requires(package: str, version: str, dependency: str) -> str:
         if req.name.lower() == dependency.lower():
             return str(req.specifier)
     return ""
+
+
+def _runs_on(tag: Tag, python: str) -> bool:
+    """Whether a wheel tag installs on CPython ``python`` (major.minor) on x86_64 Linux."""
+    minor = int(python.split(".")[1])
+    interpreter = tag.interpreter in (f"cp3{minor}", "py3", f"py3{minor}") or (
+        tag.abi == "abi3" and re.fullmatch(r"cp3(\d+)", tag.interpreter) is not None
+        and int(tag.interpreter[3:]) <= minor)
+    return interpreter and (tag.platform == "any" or (tag.platform.endswith("x86_64") and "linux" in tag.platform))
+
+
+def python_problem(package: str, version: str, python: str) -> str | None:
+    """Why release ``version`` of ``package`` cannot be installed on CPython ``python`` (x86_64 Linux), known
+    before installing: every file's Requires-Python excludes it, or it has wheels only and none for it. None when
+    it can be, or the index cannot tell (unreadable, or no such release: the install says so)."""
+    try:
+        files = [f for f in _project(package)["files"] if _version_of(f["filename"], package) == Version(version)]
+    except (IndexUnavailable, InvalidVersion, OSError, ValueError):
+        return None
+    if not files:
+        return None
+    allowed = [f for f in files if not f.get("requires-python")
+               or Version(f"{python}.0") in SpecifierSet(f["requires-python"])]
+    if not allowed:
+        declared = sorted({f["requires-python"] for f in files})
+        return f"{package} {version} requires Python {' or '.join(declared)}: not {python}"
+    if any(not f["filename"].endswith(".whl") for f in allowed):
+        return None  # a source distribution: whether it builds is the install's to say
+    if any(_runs_on(t, python) for f in allowed for t in parse_wheel_filename(f["filename"])[3]):
+        return None
+    built = sorted({t.interpreter for f in allowed for t in parse_wheel_filename(f["filename"])[3]})
+    return f"{package} {version} has no wheel for CPython {python} on x86_64 Linux (its wheels: {', '.join(built)})"
+
+
+def cell_problem(cell: Cell) -> str | None:
+    """Why one of a cell's pins cannot go on its Python (``python_problem``), or None."""
+    return next(filter(None, (python_problem(p, v, cell.python) for p, v in cell.pins.items())), None)

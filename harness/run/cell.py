@@ -36,7 +36,7 @@ SUITE = ("tests/propagation",)
 PINS_MARKER = ".ptbr-cell-pins"
 PROBE_TIMEOUT_S = 300
 
-_PROBE = """import importlib.metadata as m, json
+_PROBE = """import importlib.metadata as m, json, platform
 def version(name):
     try:
         return m.version(name)
@@ -45,6 +45,7 @@ def version(name):
 reqs = [r for r in (m.requires("gliner") or []) if r.replace(" ", "").startswith("transformers")]
 installed = {d.metadata["Name"].lower().replace("_", "-"): d.version for d in m.distributions()}
 print(json.dumps({"resolved": {n: version(n) for n in ("torch", "transformers", "gliner")},
+                  "python": platform.python_version(),
                   "gliner_requires": reqs[0] if reqs else None, "installed": dict(sorted(installed.items()))}))
 """
 # uv's own words for "these pins cannot be installed together": the same inputs give the same verdict
@@ -76,6 +77,9 @@ class Options:
     """What a full run runs."""
     complete: Callable[[CellResult], object] = lambda _result: None
     """Adds to a finished result before it is saved (the Docker repro commands: harness/run/docker.py)."""
+    not_installable: Callable[[Cell], str | None] = lambda _cell: None
+    """Why a pin cannot go on the cell's Python at all (its Requires-Python, no wheel for it), known before installing
+    anything: the sessions ask the package index (harness/releases/index.py ``cell_problem``)."""
     complete_config: Callable[[dict], object] = lambda _result: None
     """The same for a config's result (harness/run/configs.py)."""
     matrix: bool = False
@@ -126,7 +130,8 @@ class Runner:
 
 
 class Venv(Runner):
-    """A virtualenv (a nox session's): install the cell's pins with uv, run its python."""
+    """A virtualenv (a nox session's, or one of the cell's own): made with the cell's Python where it is missing or
+    holds another, then the cell's pins installed with uv."""
 
     name: results.Runner = "venv"
 
@@ -144,6 +149,9 @@ class Venv(Runner):
 
     def prepare(self, cell: Cell, opts: Options, result: CellResult, stage: Path) -> Problem | None:
         step = time.monotonic()
+        problem = make_venv(self.python, cell, opts)
+        if problem:
+            return problem
         source, problem = install(cell, self.python, opts)
         result["timings"]["install_s"] = round(time.monotonic() - step, 1)
         result["torch_source"] = source
@@ -155,6 +163,46 @@ class Venv(Runner):
         # (atomically, so xdist workers may race), even where the machine sets PYTHONDONTWRITEBYTECODE
         outer = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         return [str(self.python), *(a.replace("{stage}", str(stage)) for a in args)], {**outer, **env}
+
+
+OWN_VENVS = ROOT / ".nox" / "cells"
+"""The virtualenvs of cells on another Python than their nox session's (``own_venv``)."""
+
+
+def own_venv(cell: Cell) -> Path:
+    """The python of a virtualenv of the cell's own (made by ``make_venv`` when the cell runs)."""
+    return OWN_VENVS / cell.id / "bin" / "python"
+
+
+def interpreter(version: str) -> tuple[str | None, str]:
+    """(a CPython ``version`` of this machine, or None; and, when there is none, the finder's words): uv's
+    interpreter discovery (uv-managed installs, then PATH), which never downloads one."""
+    code, output = call([*sources.uv(), "python", "find", "--no-project", version], PROBE_TIMEOUT_S,
+                        env=sources.installer_env())
+    found = output.strip().splitlines()[-1] if code == 0 and output.strip() else None
+    return found, "" if found else tail(output, 12)
+
+
+def make_venv(python: Path, cell: Cell, opts: Options) -> Problem | None:
+    """Make the virtualenv of ``python`` with the cell's Python unless it already runs it; "unavailable" (the cell
+    is not run here, said with the fix) where this machine has no such interpreter. Never another Python."""
+    if python.exists():
+        code, output = call([str(python), "-c", "import platform; print(platform.python_version())"], PROBE_TIMEOUT_S)
+        if code == 0 and ".".join(output.strip().split(".")[:2]) == cell.python:
+            return None
+    found, why = interpreter(cell.python)
+    if found is None:
+        first = why.splitlines()[0].removeprefix("error: ") if why else f"uv python find {cell.python} found none"
+        return Problem("unavailable", f"no Python {cell.python} on this machine ({first}): install it (`uv python "
+                                      f"install {cell.python}`, pyenv or the system's packages) or run the cell in its "
+                                      "image (-- --docker)" + (f"\n{why}" if why else ""))
+    opts.log(f"{cell.id}: virtualenv on {found}")
+    venv = python.parent.parent
+    code, output = call([*sources.uv(), "venv", "--quiet", "--clear", "--python", found, str(venv)], PROBE_TIMEOUT_S,
+                        env=sources.installer_env())
+    if code != 0:
+        return Problem("error", f"cannot make a virtualenv of {found} at {venv}:\n{tail(output)}")
+    return None
 
 
 class Installed(Runner):
@@ -270,7 +318,7 @@ class Progress:
 
 def requirements(cell: Cell) -> tuple[str, list[str], list[str]]:
     """(torch source, index options, requirements): the cell's pins and the test tools."""
-    source, torch_args = sources.torch_source(cell.torch)
+    source, torch_args = sources.torch_source(cell.torch, cell.python)
     options, torch_pin = torch_args[:-1], torch_args[-1]
     return source, options, [torch_pin, f"transformers=={cell.transformers}", f"gliner[training]=={cell.gliner}",
                              *suite_tools()]
@@ -336,13 +384,22 @@ def _mismatch(cell: Cell, resolved: dict[str, str | None]) -> str | None:
     return f"resolved versions differ from the pins: {', '.join(wrong)}" if wrong else None
 
 
+def _wrong_python(cell: Cell, found: str | None) -> str | None:
+    """Why the environment cannot stand for the cell: it runs another Python than the cell asks for (an image built
+    on another base, a virtualenv of another interpreter). Never a verdict: the cell was not observed."""
+    if found is not None and ".".join(found.split(".")[:2]) == cell.python:
+        return None
+    return (f"the environment runs Python {found}, the cell asks for {cell.python}: nothing it shows is about "
+            f"{cell.python} (a Docker base image of another Python? see README: Python versions)")
+
+
 def new_result(cell: Cell, opts: Options, runner: results.Runner, key: str) -> CellResult:
     """A result that says "error" until a step sets its status."""
     return CellResult(
-        id=cell.id, requested=cell.pins, resolved=None, installed=None,
+        id=cell.id, requested=cell.requested, resolved=None, installed=None,
         declared_support={"gliner_requires": None, "inside": None, "override": cell.override},
         torch_source=None, status="error", reason=None, conclusive=False, breaks=[],
-        gliner_path={"status": "not-run", "breaks": []}, tests=None,
+        gliner_path={"status": "not-run", "breaks": []}, tests=None, python=None,
         repro={"nox": repro(cell, matrix=opts.matrix), "docker_build": None, "docker_run": None}, runner=runner,
         image=None,
         duration_s=0.0, timings={}, fingerprint=key, finished_at="",
@@ -401,6 +458,11 @@ def run(cell: Cell, runner: Runner, opts: Options | None = None, root: Path = re
         result["conclusive"] = problem.conclusive if problem else result["status"] in ("pass", "broken")
         if problem:
             result.update(status=problem.status, reason=problem.reason)
+        standing = _standing(cell, root) if result["status"] == "unavailable" else None
+        if standing:
+            opts.log(f"{cell.id}: not run here ({problem.reason.splitlines()[0]}); its current "
+                     f"{standing['runner']} result ({standing['status']}) stands")
+            return standing
         result.update(duration_s=round(time.monotonic() - start, 1), finished_at=results.now())
         opts.complete(result)
         for kept in stage.iterdir():  # the run's logs replace the previous run's, then its result does
@@ -415,6 +477,15 @@ def run(cell: Cell, runner: Runner, opts: Options | None = None, root: Path = re
     for line in junit.broken_lines(result):
         opts.log(line)
     return result
+
+
+def _standing(cell: Cell, root: Path) -> CellResult | None:
+    """The cell's saved full result where it is current for the runner that made it (a run in its image, where
+    this machine lacks the cell's Python for a virtualenv): a cell not run here does not replace it."""
+    saved = results.load(cell.id, root)
+    if saved and saved.get("conclusive") and saved["fingerprint"] == results.fingerprint(cell, saved["runner"]):
+        return saved
+    return None
 
 
 def prove_only(cell: Cell, runner: Runner, opts: Options, root: Path = results.CELLS) -> CellResult:
@@ -492,6 +563,9 @@ def _steps(cell: Cell, runner: Runner, opts: Options, result: CellResult, stage:
            ) -> Problem | None:
     """The steps after reuse: each returns a Problem that ends the run, or sets what it found in ``result``
     (``suite``: False stops once the installed versions are checked)."""
+    why = opts.not_installable(cell)
+    if why:  # a verdict on the versions, like a resolver conflict
+        return Problem("install-failed", f"{why} (the package index says so; nothing was installed)", conclusive=True)
     problem = runner.prepare(cell, opts, result, stage)
     if problem:
         return problem
@@ -509,9 +583,13 @@ def _steps(cell: Cell, runner: Runner, opts: Options, result: CellResult, stage:
         resolved, requires, installed = info["resolved"], info["gliner_requires"], info["installed"]
     except (ValueError, IndexError, KeyError, TypeError):
         return Problem("error", f"the version probe printed something unreadable:\n{tail(output)}")
-    result.update(resolved=resolved, installed=installed,
+    result.update(resolved=resolved, installed=installed, python=info.get("python"),
                   declared_support=_declared(resolved.get("transformers"), requires, cell.override))
-    opts.log(f"{cell.id}: resolved " + ", ".join(f"{k} {v}" for k, v in resolved.items()))
+    opts.log(f"{cell.id}: resolved " + ", ".join(f"{k} {v}" for k, v in resolved.items())
+             + f" on Python {result['python']}")
+    wrong_python = _wrong_python(cell, result["python"])
+    if wrong_python:
+        return Problem("error", wrong_python)
     mismatch = _mismatch(cell, resolved)
     if mismatch:
         return Problem("install-failed", mismatch, conclusive=True)

@@ -41,7 +41,7 @@ def uv_version(dockerfile: Path = ROOT / "Dockerfile") -> str:
 def wheelhouse_requirements(cell: Cell) -> tuple[list[str], list[str]]:
     """(torch index options and requirement, every other wheel) an offline build of ``cell`` needs: its lock
     file's pins (or its three pins), the project's build backend and uv."""
-    _, torch_args = sources.torch_source(cell.torch)
+    _, torch_args = sources.torch_source(cell.torch, cell.python)
     project = pyproject()
     if cell.lock.is_file():
         pins = [line for line in cell.lock.read_text().splitlines()
@@ -98,11 +98,11 @@ def _bridgeless(docker: str) -> bool:
 def _torch(cell: Cell) -> tuple[str, dict[str, str], Path | None]:
     """(torch source, build arguments, a local wheel to put in wheelhouse/ first). The Dockerfile takes torch from
     wheelhouse/ when the wheel is there, else from the PyTorch CPU index: a local CPU wheel needs no argument."""
-    source, args = sources.torch_source(cell.torch)
+    source, args = sources.torch_source(cell.torch, cell.python)
     if source.startswith("local-wheels:"):
         directory = Path(source.split(":", 1)[1])
         wheel = next(p for p in sorted(directory.iterdir()) if p.name.startswith(f"torch-{cell.torch}")
-                     and p.suffix == ".whl")
+                     and f"-cp{cell.python.replace('.', '')}-" in p.name and p.suffix == ".whl")
         variant = args[-1].partition("+")[2]
         return source, ({} if variant == "cpu" else {"TORCH_INDEX": "", "TORCH_VARIANT": variant}), wheel
     if source == "pypi":  # PyPI's build (with CUDA libraries): no index, no local label
@@ -112,7 +112,8 @@ def _torch(cell: Cell) -> tuple[str, dict[str, str], Path | None]:
 
 def _build_args(cell: Cell) -> dict[str, str]:
     """The build arguments that say what the image holds (the same on every machine)."""
-    args = {"TORCH": cell.torch, "TRANSFORMERS": cell.transformers, "GLINER": cell.gliner, **_torch(cell)[1]}
+    args = {"PYTHON": cell.python, "CELL": cell.id, "TORCH": cell.torch, "TRANSFORMERS": cell.transformers,
+            "GLINER": cell.gliner, **_torch(cell)[1]}
     if cell.override:
         args["OVERRIDE"] = "1"
     return args
@@ -122,8 +123,8 @@ def build_argv(cell: Cell) -> tuple[list[str], Path | None, str]:
     """(the docker build command as this machine runs it, a wheel to stage in wheelhouse/ first, torch source)."""
     source, _, wheel = _torch(cell)
     args = _build_args(cell)
-    if os.environ.get("PTBR_BASE_IMAGE"):
-        args["BASE_IMAGE"] = os.environ["PTBR_BASE_IMAGE"]
+    if base_image(cell):
+        args["BASE_IMAGE"] = base_image(cell)
     if os.environ.get("PTBR_OFFLINE_BUILD"):
         args["OFFLINE"] = "1"
     argv = [client(), "build", "--tag", tag(cell)]
@@ -137,6 +138,24 @@ def build_argv(cell: Cell) -> tuple[list[str], Path | None, str]:
     elif _bridgeless(client()):
         argv += ["--network", "host"]
     return [*argv, "."], wheel, source
+
+
+class BadBaseImage(ValueError):
+    """PTBR_BASE_IMAGE names a tag: it names a repository whose tags are Pythons."""
+
+
+def base_image(cell: Cell) -> str | None:
+    """The base image of the cell's build where PTBR_BASE_IMAGE names one (a repository of local images tagged by
+    Python, as `.ci/docker-engine` makes them: ``ptbr-base`` → ``ptbr-base:3.13``); None: the Dockerfile's default,
+    the official ``python:<version>-slim``."""
+    repository = os.environ.get("PTBR_BASE_IMAGE")
+    if not repository:
+        return None
+    if ":" in repository.rsplit("/", 1)[-1] or "@" in repository:
+        raise BadBaseImage(f"PTBR_BASE_IMAGE={repository}: name a repository whose tags are Python versions "
+                           f"(e.g. ptbr-base, whose ptbr-base:{cell.python} is the base of a Python {cell.python} "
+                           "cell), not one image: `bash .ci/docker-engine` makes them and prints the name")
+    return f"{repository}:{cell.python}"
 
 
 def run_argv(cell: Cell, tests: Sequence[str] = (), expect: str | None = None, extra: Sequence[str] = ()
@@ -165,7 +184,7 @@ def repro(cell: Cell, tests: Sequence[str] = (), expect: str | None = None) -> d
         words += ["--build-arg", f"{name}={value}"]
     if _bridgeless(client()):  # the engine this report was made with has no bridge: builds use the host network
         words += ["--network", "host"]
-    optional = ('${PTBR_BASE_IMAGE:+--build-arg BASE_IMAGE="$PTBR_BASE_IMAGE"} '
+    optional = (f'${{PTBR_BASE_IMAGE:+--build-arg BASE_IMAGE="$PTBR_BASE_IMAGE:{cell.python}"}} '
                 '${SSL_CERT_FILE:+--secret id=ca,src="$SSL_CERT_FILE"}')
     build = f"DOCKER_BUILDKIT=1 {shell(words)} {optional} ."
     return {"docker_build": build, "docker_run": f"mkdir -p reports && {shell(run_argv(cell, tests, expect))}"}
@@ -213,7 +232,11 @@ def image_size_mb(cell: Cell) -> float | None:
 
 
 def build(cell: Cell, opts: Options, log: Path) -> Problem | None:
-    """Build the cell's image (its build output goes to ``log``); None, or why it failed."""
+    """Build the cell's image (its build output goes to ``log``); None, or why it failed (``unavailable``: no base
+    image of the cell's Python here)."""
+    problem = missing_base(cell)
+    if problem:
+        return problem
     argv, wheel, _ = build_argv(cell)
     if wheel:
         _stage(wheel)
@@ -225,13 +248,28 @@ def build(cell: Cell, opts: Options, log: Path) -> Problem | None:
     if code is None:
         return Problem("timeout", f"docker build did not finish within {opts.install_timeout_s:.0f} s")
     if code != 0:
-        hint = ""
         if not os.environ.get("PTBR_BASE_IMAGE") and "load metadata for docker.io/library/python:" in output:
-            hint = ("\n(no registry? make a local base image, e.g. `bash .ci/docker-engine`, and name it in "
-                    "PTBR_BASE_IMAGE)")
-        return Problem("install-failed", f"docker build exit {code}:\n{tail(output)}{hint}",
+            return Problem("unavailable", f"the base image python:{cell.python}-slim cannot be pulled (no "
+                                          "registry?): make local base images (`bash .ci/docker-engine "
+                                          f"{cell.python}`) and name their repository in PTBR_BASE_IMAGE\n"
+                                          f"{tail(output, 4)}")
+        return Problem("install-failed", f"docker build exit {code}:\n{tail(output)}",
                        conclusive=settled(output))
     return None
+
+
+def missing_base(cell: Cell) -> Problem | None:
+    """"unavailable" where the named local base image of the cell's Python is not on this machine (Debian ships
+    some Pythons only: `.ci/docker-engine` says which)."""
+    try:
+        base = base_image(cell)
+    except BadBaseImage as e:
+        return Problem("error", str(e))
+    if base is None or _ok([client(), "image", "inspect", base]):
+        return None
+    return Problem("unavailable", f"no base image {base} on this machine for a Python {cell.python} cell: make it "
+                                  f"(`bash .ci/docker-engine {cell.python}`, where Debian has that Python), or run "
+                                  f"where python:{cell.python}-slim can be pulled (unset PTBR_BASE_IMAGE)")
 
 
 class Container(Runner):

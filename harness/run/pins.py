@@ -1,5 +1,5 @@
-"""What a cell is: its three pins (torch, transformers, gliner), its id and its lock file, and what every cell
-installs besides its pins (pyproject.toml's dependencies and test tools). The matrix definition that lists cells is
+"""What a cell is: its three pins (torch, transformers, gliner) on a Python, its id and its lock file, and what every
+cell installs besides its pins (pyproject.toml's dependencies and test tools). The matrix definition that lists cells is
 harness/definition.py; this module is all a running cell needs of it."""
 
 from __future__ import annotations
@@ -13,7 +13,12 @@ import tomllib
 ROOT = Path(__file__).parents[2]
 LOCKS = ROOT / "constraints" / "cells"
 VERSION = r"[0-9][0-9a-z.+]*"  # PEP 440 public versions (with a local label): safe in a tag, a path, a shell word
-ID = re.compile(rf"torch({VERSION})-tf({VERSION})-gliner({VERSION})")
+PYTHON = r"3\.[0-9]+"
+ID = re.compile(rf"torch({VERSION})-tf({VERSION})-gliner({VERSION})(?:-py({PYTHON}))?")
+ID_PYTHON = "3.11"
+"""The Python an id without ``-py<version>`` names: the one every cell ran on before Python was an axis, so that
+each id recorded then (expected verdicts, lock files, reports) still names its cell. Fixed, not the definition's
+default: an id means the same cell whatever the definition says."""
 
 
 @dataclass(frozen=True, order=True)
@@ -25,18 +30,29 @@ class Cell:
     """Install this transformers even where the gliner release declares it unsupported."""
     floating: str = ""
     """For a cell resolved from floating axes, what they asked for (``transformers=latest-in-range``)."""
+    python: str = ID_PYTHON
+    """The interpreter's major.minor version."""
 
     @property
     def id(self) -> str:
-        return f"torch{self.torch}-tf{self.transformers}-gliner{self.gliner}"
+        on = "" if self.python == ID_PYTHON else f"-py{self.python}"
+        return f"torch{self.torch}-tf{self.transformers}-gliner{self.gliner}{on}"
 
     @classmethod
     def parse(cls, cell_id: str, override: bool = False) -> Cell:
-        """The cell an id names (torch<version>-tf<version>-gliner<version>); ValueError if it names none."""
+        """The cell an id names (torch<version>-tf<version>-gliner<version>[-py<version>]); ValueError if it names
+        none."""
         match = ID.fullmatch(cell_id)
         if not match:
-            raise ValueError(f"not a cell id: {cell_id!r} (expected e.g. torch2.13.0-tf5.0.0-gliner0.2.29)")
-        return cls(*match.groups(), override=override)
+            raise ValueError(f"not a cell id: {cell_id!r} (expected e.g. torch2.13.0-tf5.0.0-gliner0.2.29, or "
+                             "torch2.13.0-tf5.0.0-gliner0.2.29-py3.13 on another Python than 3.11)")
+        torch, transformers, gliner, python = match.groups()
+        return cls(torch, transformers, gliner, override=override, python=python or ID_PYTHON)
+
+    @property
+    def requested(self) -> dict[str, str]:
+        """What the cell asks for: its pins and its Python (a result's ``requested``)."""
+        return {**self.pins, "python": self.python}
 
     @property
     def lock(self) -> Path:

@@ -22,7 +22,8 @@ CELLS = REPORTS / "cells"
 REPRO = "repro"
 """The sub-directory of a cell's directory that holds its latest repro run."""
 
-Status = Literal["pass", "broken", "install-failed", "import-failed", "timeout", "error"]
+Status = Literal["pass", "broken", "install-failed", "import-failed", "timeout", "error", "unavailable"]
+"""``unavailable``: the cell cannot run on this machine (no interpreter of its Python): not a verdict."""
 Runner = Literal["venv", "docker"]
 # What a cell's verdict depends on besides its pins, lock file and torch source: the code under test, the suite and
 # the part of the harness that runs a cell and classifies what it saw (harness/run/). The rest of harness/ (the
@@ -52,6 +53,8 @@ class CellResult(TypedDict):
     resolved: dict[str, str] | None
     installed: dict[str, str] | None
     """Every distribution in the environment the suite ran in, with its version."""
+    python: str | None
+    """The interpreter's full version the cell ran on (``3.13.5``), as the environment reports it."""
     declared_support: dict[str, Any]
     torch_source: str | None
     status: Status
@@ -149,14 +152,14 @@ def _code_files(code: tuple[str, ...], root: Path) -> list[Path]:
 
 
 def fingerprint(cell: Cell, runner: Runner = "venv", torch: str | None = None, root: Path = ROOT) -> str:
-    """The one key of "still valid": the cell's pins and override, its lock file's content, which torch build is
+    """The one key of "still valid": the cell's pins, Python and override, its lock file's content, which torch build is
     installed (``torch==2.13.0+cpu`` and ``torch==2.13.0`` differ; a local wheel and the CPU index do not), the
     runner, and every file of the code, the suite and the harness (and the Dockerfile for Docker). A saved result is
     current only while its fingerprint equals this."""
     from harness.run import sources
 
-    torch = torch if torch is not None else sources.torch_source(cell.torch)[1][-1]
-    digest = hashlib.sha256(json.dumps([cell.pins, cell.override, runner, torch]).encode())
+    torch = torch if torch is not None else sources.torch_source(cell.torch, cell.python)[1][-1]
+    digest = hashlib.sha256(json.dumps([cell.requested, cell.override, runner, torch]).encode())
     digest.update(cell.lock.read_bytes() if cell.lock.is_file() else b"no lock file")
     for f in _code_files(CODE + (DOCKER_CODE if runner == "docker" else ()), root):
         if f.is_file():

@@ -38,15 +38,17 @@ def find_links() -> tuple[str, ...]:
     return tuple(dict.fromkeys(d for d in dirs if Path(d).is_dir()))
 
 
-def torch_source(version: str) -> tuple[str, list[str]]:
-    """Where torch ``version`` comes from: (source, installer arguments ending with the requirement).
+def torch_source(version: str, python: str | None = None) -> tuple[str, list[str]]:
+    """Where torch ``version`` for CPython ``python`` (major.minor; default this one) comes from: (source, installer
+    arguments ending with the requirement). A local wheel counts only when it is built for that Python.
 
     CPU builds carry the local version ``+cpu``: pinning it keeps another index's default (CUDA) build of the same
     version from being picked instead.
     """
     if cpu_index_reachable():
         return "pytorch-cpu-index", ["--extra-index-url", TORCH_CPU_INDEX, f"torch=={version}+cpu"]
-    pattern = re.compile(rf"torch-{re.escape(version)}(\+cpu)?-.*\.whl$")
+    python = python or f"{sys.version_info.major}.{sys.version_info.minor}"
+    pattern = re.compile(rf"torch-{re.escape(version)}(\+cpu)?-cp{python.replace('.', '')}-.*\.whl$")
     for directory in find_links():
         for wheel in sorted(Path(directory).iterdir()):
             match = pattern.match(wheel.name)

@@ -10,6 +10,8 @@ expectation, a cell is:
 - ``new break``: a finding (or a status) the expectation does not have: a regression, or a new finding to accept;
 - ``fixed``: an expected finding that no longer happens (and nothing new);
 - ``not run``: no current result (none, or one from other code or pins);
+- ``not run here``: this machine cannot run the cell (no interpreter of its Python for a virtualenv): said with
+  the fix, never a verdict and never a failure, except where every cell was asked for (``--require-all``);
 - ``no expectation``: a cell the file does not know yet (a floating cell resolved to new releases): reported as a
   finding, never a failure;
 - ``cannot judge``: the harness could not tell (error, timeout, an install or build that failed for another reason
@@ -187,6 +189,9 @@ def compare(cells: list[Cell], current: dict[str, CellResult], expected: dict[st
         result, want = current.get(cell.id), expected.get(cell.id)
         if result is None:
             entry["state"] = "not run"
+        elif result["status"] == "unavailable":
+            entry["state"] = "not run here"
+            entry["why"] = one_line(result.get("reason") or "")
         elif not judgeable(result):
             entry["state"] = "cannot judge"
             entry["new"] = [f"status {result['status']}: {one_line(result.get('reason') or '')}"]
@@ -212,7 +217,7 @@ def failures(comparison: list[dict[str, Any]], require_all: bool = False) -> lis
     that has not run, as in a workflow that ran every cell, or a config of the definition's that has not run in
     one; a config named with --config runs where it was asked)."""
     return [c for c in comparison if c["state"] in FAILING
-            or (require_all and c["state"] == "not run" and c.get("in_definition", True))]
+            or (require_all and c["state"] in ("not run", "not run here") and c.get("in_definition", True))]
 
 
 def session_failure(result: CellResult, comparison: dict[str, Any] | None, explore: bool = False) -> str | None:
@@ -244,7 +249,8 @@ def lines(comparison: list[dict[str, Any]]) -> list[str]:
             continue
         floating = f" (floating: {c['floating']})" if c["floating"] else ""
         config = f" config {c['config']}" if c.get("config") else ""
-        out.append(f"{c['state'].upper()} {c['id']}{floating}{config}")
+        why = f": {c['why']}" if c.get("why") else ""
+        out.append(f"{c['state'].upper()} {c['id']}{floating}{config}{why}")
         out += changes(c).splitlines()[1:]
     return out
 

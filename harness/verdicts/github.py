@@ -21,7 +21,7 @@ def listed_cells(tags: list[str]) -> list[dict[str, Any]]:
     listing = subprocess.run([sys.executable, "-m", "nox", "--list", "--json", "--tags", *(tags or ["matrix"])],
                              cwd=ROOT, capture_output=True, text=True, check=True).stdout
     return [{"id": s["call_spec"]["cell_id"], "session": "cell" if "floating" in s["tags"] else s["session"],
-             "override": "override" in s["tags"]}
+             "override": "override" in s["tags"], "python": Cell.parse(s["call_spec"]["cell_id"]).python}
             for s in json.loads(listing) if "matrix" in s["tags"]]
 
 
@@ -50,20 +50,24 @@ def changed_files(base: str) -> list[str]:
 
 def matrix(env: dict[str, str]) -> list[dict[str, Any]]:
     """The cells a workflow run covers: an ad-hoc cell when TORCH, TRANSFORMERS and GLINER are given (OVERRIDE
-    "true" installs transformers outside gliner's range), else the cells with any of the space-separated TAGS; none
-    for a pull request (BASE: its base commit) that changes nothing the matrix depends on (PATHS)."""
+    "true" installs transformers outside gliner's range; PYTHON: its Python, default the definition's), else the
+    cells with any of the space-separated TAGS; none for a pull request (BASE: its base commit) that changes nothing
+    the matrix depends on (PATHS). Each entry names the cell's Python: its job sets it up."""
     if env.get("BASE") and not relevant(changed_files(env["BASE"])):
         return []
     versions = [env.get(k, "").strip() for k in ("TORCH", "TRANSFORMERS", "GLINER")]
     if any(versions):
         if not all(versions):
             raise ValueError("an ad-hoc cell needs torch, transformers and gliner versions")
-        cell = Cell.parse("torch{}-tf{}-gliner{}".format(*versions))  # validates each version
-        return [{"id": cell.id, "session": "cell", "override": env.get("OVERRIDE") == "true"}]
+        python = env.get("PYTHON", "").strip() or definition.python()
+        suffix = "" if python == definition.ID_PYTHON else f"-py{python}"
+        cell = Cell.parse("torch{}-tf{}-gliner{}".format(*versions) + suffix)  # validates each version
+        return [{"id": cell.id, "session": "cell", "override": env.get("OVERRIDE") == "true", "python": cell.python}]
     tags = env.get("TAGS", "").split()
     cells = listed_cells(tags)
     if not cells:
-        raise ValueError(f"no cell has any of the tags {tags} (tags look like torch2.13.0, tf5.0.0, gliner0.2.29)")
+        raise ValueError(f"no cell has any of the tags {tags} (tags look like torch2.13.0, tf5.0.0, gliner0.2.29, "
+                         "py3.13)")
     return cells
 
 

@@ -23,10 +23,11 @@ from harness.run import junit, results
 from harness.run.results import Break, CellResult
 from harness.verdicts import expected as expected_
 
-SCHEMA_VERSION = 3  # 2: "expected" (the comparison), "unresolved", in_definition, version_independent.computed;
-# 3: "configs" (each config's fates per cell) and "configs_expected" (their comparison)
+SCHEMA_VERSION = 4  # 2: "expected" (the comparison), "unresolved", in_definition, version_independent.computed;
+# 3: "configs" (each config's fates per cell) and "configs_expected" (their comparison); 4: a cell's python (asked:
+# requested.python, found: python), status "unavailable", "python_dependent" (the same pins, other findings)
 MARK = {"pass": "✓", "broken": "✗", "install-failed": "install-failed", "import-failed": "import-failed",
-        "timeout": "timeout", "error": "error"}
+        "timeout": "timeout", "error": "error", "unavailable": "not run here"}
 
 
 def _key(b: Break) -> tuple[str, str, str]:
@@ -109,12 +110,32 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_
         "configs": [{"config": name, "in_definition": name in definition_configs,
                      "cells": [_config_entry(r) for r in proven if r["config"] == name]} for name in names],
         "unresolved": list(definition.UNRESOLVED),
+        "python_dependent": python_dependent([now[i] for i in ids if i in now]),
         "version_independent": {"ptbr_path": listed(common, "breaks"),
                                 "gliner_path": listed(common_gliner, "gliner_path"),
                                 "computed": complete,
                                 "over": len(of_definition)},
         "cells": out_cells,
     }
+
+
+def python_dependent(cells: list[CellResult]) -> list[dict[str, Any]]:
+    """Pins whose verdict differs between Pythons (cells with the same torch, transformers, gliner and override
+    that each ran, on two or more Pythons, and whose status or findings are not the same): one entry per pins, each
+    Python with its status and findings. A difference with the same packages is the interpreter's."""
+    by_pins: dict[tuple, dict[str, CellResult]] = {}
+    for c in cells:
+        if expected_.judgeable(c):
+            cell = results.cell_of(c)
+            by_pins.setdefault((cell.torch, cell.transformers, cell.gliner, cell.override), {})[cell.python] = c
+    out = []
+    for (torch, transformers, gliner, _), on in sorted(by_pins.items()):
+        seen = {python: (c["status"], tuple(expected_.findings(c))) for python, c in on.items()}
+        if len(set(seen.values())) > 1:
+            out.append({"pins": {"torch": torch, "transformers": transformers, "gliner": gliner},
+                        "pythons": [{"python": p, "id": on[p]["id"], "status": seen[p][0], "findings": list(seen[p][1])}
+                                    for p in sorted(seen, key=_version)]})
+    return out
 
 
 def _config_current(saved: dict[str, Any], keys: dict[tuple[str, bool, str], str]) -> bool:
@@ -203,19 +224,28 @@ def markdown(report: dict[str, Any]) -> str:
             for b in independent[key]:
                 lines.append(f"- {path}, `{b['layer']}` `{b['field']}`: {b['message']} (`{b['test']}`)")
         lines.append("")
+    if report["python_dependent"]:
+        lines += ["## Python-dependent verdicts (the same packages, another verdict on another Python)", ""]
+        for d in report["python_dependent"]:
+            lines.append("- " + ", ".join(f"{k} {v}" for k, v in d["pins"].items()) + ":")
+            lines += [f"  - Python {p['python']} (`{p['id']}`): {p['status']}"
+                      + (f": {'; '.join(p['findings'])}" if p["findings"] else "") for p in d["pythons"]]
+        lines.append("")
     lines += ["✓ pass · ✗ broken (fields broken in this cell only) · ⚠ outside gliner's declared transformers range "
               "(installed with an override) · ᵍ gliner's own train_model(**kwargs) path also broke · (stale) result "
-              "from older code or pins · (ad hoc) not a cell of the definition", ""]
-    by_gliner: dict[str, list[dict[str, Any]]] = {}
+              "from older code or pins · (ad hoc) not a cell of the definition · not run here: this machine lacks "
+              "the cell's Python (the reason is below)", ""]
+    by_gliner: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for c in cells:
-        by_gliner.setdefault(c["requested"]["gliner"], []).append(c)
-    for gliner in sorted(by_gliner, key=_version):
-        group = by_gliner[gliner]
+        by_gliner.setdefault((c["requested"]["gliner"], _python(c)), []).append(c)
+    several = len({python for _, python in by_gliner}) > 1
+    for gliner, python in sorted(by_gliner, key=lambda k: (_version(k[0]), _version(k[1]))):
+        group = by_gliner[(gliner, python)]
         tfs = sorted({c["requested"]["transformers"] for c in group}, key=_version)
         torches = sorted({c["requested"]["torch"] for c in group}, key=_version)
         grid = {(c["requested"]["torch"], c["requested"]["transformers"]): c for c in group}
-        lines += [f"## gliner {gliner}", "", "| torch \\ transformers | " + " | ".join(tfs) + " |",
-                  "|---|" + "---|" * len(tfs)]
+        lines += [f"## gliner {gliner}" + (f" on Python {python}" if several else ""), "",
+                  "| torch \\ transformers | " + " | ".join(tfs) + " |", "|---|" + "---|" * len(tfs)]
         for t in torches:
             row = [_cell_text(grid[(t, tf)]) if (t, tf) in grid else "" for tf in tfs]
             lines.append(f"| {t} | " + " | ".join(row) + " |")
@@ -327,6 +357,9 @@ def terminal(report: dict[str, Any]) -> str:
     if independent:
         lines.append(f"in every cell: {len(independent)} version-independent break(s), see reports/matrix.md")
     counts = ", ".join(f"{n} {s}" for s, n in sorted(report["summary"].items()))
+    for d in report["python_dependent"]:
+        lines.append("PYTHON-DEPENDENT " + ", ".join(f"{p['id']} {p['status']} ({len(p['findings'])} finding(s))"
+                                                     for p in d["pythons"]))
     lines.append(f"{len(report['cells'])} result(s): {counts}")
     lines += expected_.lines(report["expected"])
     lines.append("against the expected verdicts: " + expected_.summary(report["expected"]))
@@ -365,6 +398,11 @@ def current_fingerprints(cells_root: Path = results.CELLS) -> dict[str, str]:
     out = {c.id: results.fingerprint(c) for c in definition.cells() if c.id not in saved}
     out.update({i: results.fingerprint(results.cell_of(r), r["runner"]) for i, r in saved.items()})
     return out
+
+
+def _python(c: CellResult) -> str:
+    """The Python a cell asked for (results from before the axis: the id's default)."""
+    return c["requested"].get("python", definition.Cell.parse(c["id"]).python)
 
 
 def _version(text: str) -> tuple:

@@ -18,7 +18,11 @@ FAKE_PYTHON = textwrap.dedent('''\
         if b.get("probe_hang"):
             time.sleep(600)
         installed = b.get("installed", {{"torch": b["resolved"]["torch"], "ptbr": "0.1.0"}})
-        print(json.dumps({{"resolved": b["resolved"], "gliner_requires": b.get("requires"), "installed": installed}}))
+        print(json.dumps({{"resolved": b["resolved"], "gliner_requires": b.get("requires"), "installed": installed,
+                          "python": b.get("python", "3.11.7")}}))
+        sys.exit(0)
+    if args[:1] == ["-c"] and "python_version()" in args[1]:
+        print(b.get("python", "3.11.7"))
         sys.exit(0)
     if args[:1] == ["-c"]:
         if b.get("import_error"):
@@ -112,6 +116,8 @@ FAKE_DOCKER = textwrap.dedent('''\
         print(b.get("build_output", "#1 [torch 1/2] FROM base\\n#1 DONE 0.0s"))
         sys.exit(b.get("build_exit", 0))
     if args[:2] == ["image", "inspect"]:
+        if args[-1] in b.get("missing_images", []):
+            sys.exit(1)
         print(b.get("size", 1392900000))
         sys.exit(0)
     if args[:1] == ["run"]:
@@ -121,7 +127,8 @@ FAKE_DOCKER = textwrap.dedent('''\
         inner = args[args.index(tag) + 1:]
         if inner[:1] == ["-c"] and "importlib.metadata" in inner[1]:
             print(json.dumps({{"resolved": {{"torch": "2.13.0+cpu", "transformers": "5.0.0", "gliner": "0.2.29"}},
-                              "gliner_requires": "transformers<5.17.0,>=4.51.3", "installed": {{"ptbr": "0.1.0"}}}}))
+                              "gliner_requires": "transformers<5.17.0,>=4.51.3", "installed": {{"ptbr": "0.1.0"}},
+                              "python": b.get("python", "3.11.2")}}))
             sys.exit(0)
         if inner[:1] == ["-c"]:
             sys.exit(0)
@@ -137,10 +144,11 @@ FAKE_DOCKER = textwrap.dedent('''\
 
 
 def fake_index(monkeypatch, releases: dict[str, list[str]], requires: dict[tuple[str, str], list[str]] = (),
-               yanked: tuple[str, ...] = ()) -> list[str]:
+               yanked: tuple[str, ...] = (), built_for: dict[str, list[str]] | None = None) -> list[str]:
     """Serve an index at the boundary the harness reads it through (harness.releases.index._get): PEP 691 project pages
-    with a wheel per release (``yanked``: "package==version"), and each wheel's PEP 658 METADATA. Returns the URLs
-    read."""
+    with a wheel per release (``yanked``: "package==version"; ``built_for``: package → the CPython tags its wheels
+    are built for, e.g. ["cp311", "cp312"]; else one pure-Python wheel), and each wheel's PEP 658 METADATA. Returns
+    the URLs read."""
     import json
 
     from harness.releases import index
@@ -159,8 +167,10 @@ def fake_index(monkeypatch, releases: dict[str, list[str]], requires: dict[tuple
             return ("\n".join(lines) + "\n").encode()
         if package not in releases:  # what urllib raises for the 404 of a page the index lacks
             raise index.IndexUnavailable(f"cannot read {url}: HTTP Error 404: Not Found")
-        files = [{"filename": f"{package}-{v}-py3-none-any.whl", "url": f"{base}/files/{package}-{v}-py3-none-any.whl",
-                  "yanked": f"{package}=={v}" in yanked, "core-metadata": True} for v in releases[package]]
+        tags = [f"{t}-{t}-manylinux_2_28_x86_64" for t in (built_for or {}).get(package, [])] or ["py3-none-any"]
+        files = [{"filename": f"{package}-{v}-{t}.whl", "url": f"{base}/files/{package}-{v}-{t}.whl",
+                  "yanked": f"{package}=={v}" in yanked, "core-metadata": True}
+                 for v in releases[package] for t in tags]
         return json.dumps({"files": files}).encode()
 
     monkeypatch.setattr(index, "_get", get)

@@ -70,6 +70,11 @@ CORPUS = {
     "an ad-hoc cell id that is none": ([], ["-s", "cell", "--", "--cell", "torch2.13"],
                                        r"argument --cell: invalid parse value"),
     "a report option that is none": ([], ["-s", "report", "--", "--all"], r"--all: not an option"),
+    "a group's Python that is no major.minor": ([(DEFINITION, FIRST_TF, 'python = ["3.13.1"]\n' + FIRST_TF)],
+                                                ["-s", "report"], r"matrix\.toml:\d+: group 1: python: expected a "
+                                                r"non-empty list of Pythons such as \[\"3\.11\", \"3\.13\"\]"),
+    "an ad-hoc cell's Python that is none": ([], ["-s", "cell", "--", "--cell", CELL, "--python", "three"],
+                                             r"--python three: expected a Python as major\.minor, e\.g\. 3\.13"),
     "a reversed bisect range": ([], ["-s", "bisect", "--", "--gliner", "0.2.24", "--transformers", "5.0.0..4.57.3"],
                                 r"the range is reversed: FIRST must be older than LAST "
                                 r"\(--transformers 4\.57\.3\.\.5\.0\.0\)"),

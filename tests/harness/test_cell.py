@@ -42,7 +42,8 @@ def test_passing_cell_records_pins_resolution_support_and_what_ran(fake_env, tmp
     result = _run(fake_env, tmp_path)
     assert result["status"] == "pass"
     assert result["conclusive"] is True
-    assert result["requested"] == {"torch": "2.13.0", "transformers": "5.0.0", "gliner": "0.2.29"}
+    assert result["requested"] == {"torch": "2.13.0", "transformers": "5.0.0", "gliner": "0.2.29", "python": "3.11"}
+    assert result["python"] == "3.11.7", "the interpreter the cell ran on, as the environment reports it"
     assert result["resolved"]["torch"] == "2.13.0+cpu"
     assert result["installed"] == {"torch": "2.13.0+cpu", "ptbr": "0.1.0"}, "every installed distribution"
     assert result["tests"] == {"tests": 1, "failures": 0, "errors": 0, "skipped": 0}
@@ -359,7 +360,68 @@ def test_a_cell_installs_without_compiling_and_its_python_writes_what_it_imports
 
     monkeypatch.setattr(cell, "call", call)
     cell.run(CELL, cell.Venv(python), cell.Options(installer=installer, log=lambda _m: None), root=tmp_path / "cells")
-    install, *steps = seen
+    python_check, install, *steps = seen
+    assert python_check is None, "first the virtualenv's Python is read (it is the cell's: nothing to make)"
     assert install["UV_COMPILE_BYTECODE"] == "0", "the installer compiles nothing up front"
     assert steps, "the probe, the import and the suite ran"
     assert all("PYTHONDONTWRITEBYTECODE" not in env for env in steps), "the cell's Python writes its .pyc files"
+
+
+CELL_313 = definition.Cell("2.13.0", "5.0.0", "0.2.29", python="3.13")
+
+
+def test_a_cell_whose_python_this_machine_lacks_is_not_run_here_with_the_fix(fake_env, tmp_path, monkeypatch
+                                                                            ) -> None:
+    _python, installer, _, _ = fake_env
+    monkeypatch.setattr(cell, "interpreter", lambda version: (
+        None, f"error: No interpreter found for Python {version} in managed installations or search path"))
+    venv = cell.Venv(tmp_path / "cell-venv" / "bin" / "python")
+    result = cell.run(CELL_313, venv, cell.Options(installer=installer, log=lambda _m: None), root=tmp_path / "cells")
+    assert (result["status"], result["conclusive"]) == ("unavailable", False), "not a verdict; checked again next run"
+    assert "no Python 3.13 on this machine (No interpreter found for Python 3.13" in result["reason"]
+    assert "uv python install 3.13" in result["reason"], "the fix: install it"
+    assert "--docker" in result["reason"], "or run the cell in its image"
+    assert _installs(fake_env) == 0, "nothing is installed, and no other Python is used instead"
+    assert result["id"] == "torch2.13.0-tf5.0.0-gliner0.2.29-py3.13"
+
+
+def test_a_cell_not_run_here_keeps_its_current_result_from_its_image(fake_env, tmp_path, monkeypatch) -> None:
+    _, installer, _, _ = fake_env
+    root = tmp_path / "cells"
+    from_image = {**cell.new_result(CELL_313, cell.Options(), "docker", results.fingerprint(CELL_313, "docker")),
+                  "status": "pass", "conclusive": True}
+    results.save(from_image, root)
+    monkeypatch.setattr(cell, "interpreter", lambda version: (None, "error: No interpreter found"))
+    got = cell.run(CELL_313, cell.Venv(tmp_path / "v" / "bin" / "python"),
+                   cell.Options(installer=installer, log=lambda _m: None), root=root)
+    assert got == from_image == results.load(CELL_313.id, root), "the pass in Docker stands; it is not replaced"
+
+
+def test_a_virtualenv_of_another_python_is_made_again_with_the_cells(fake_env, tmp_path, monkeypatch) -> None:
+    python, installer, behave, _ = fake_env
+    behave(python="3.12.4")
+    made = []
+
+    def uv_venv(argv, timeout, env=None, **kwargs):  # the process boundary: uv's finder and uv venv
+        if argv[1:3] == ["python", "find"]:
+            return 0, "/opt/python3.11/bin/python3.11\n"
+        made.append(argv)
+        behave(python="3.11.9")  # what `uv venv --clear` leaves
+        return 0, ""
+
+    real_call = cell.call
+    monkeypatch.setattr(cell, "call", lambda argv, *a, **k: uv_venv(argv, *a, **k)
+                        if "uv" in Path(argv[0]).name and argv[1] in ("python", "venv") else real_call(argv, *a, **k))
+    monkeypatch.setattr(cell.sources, "uv", lambda: ["/usr/bin/uv"])
+    result = cell.run(CELL, cell.Venv(python), cell.Options(installer=installer, log=lambda _m: None),
+                      root=tmp_path / "cells")
+    assert [m[-3:] for m in made] == [["--python", "/opt/python3.11/bin/python3.11", str(python.parent.parent)]], \
+        "a virtualenv of 3.12 cannot stand for a 3.11 cell: it is made again on the 3.11 uv finds"
+    assert (result["status"], result["python"]) == ("pass", "3.11.9")
+
+
+def test_a_pin_that_cannot_go_on_the_cells_python_is_a_verdict_before_installing(fake_env, tmp_path) -> None:
+    result = _run(fake_env, tmp_path, not_installable=lambda c: f"gliner {c.gliner} requires Python >=3.12: not 3.11")
+    assert (result["status"], result["conclusive"]) == ("install-failed", True), "like a resolver conflict"
+    assert result["reason"].startswith("gliner 0.2.29 requires Python >=3.12: not 3.11 (the package index says so")
+    assert _installs(fake_env) == 0, "known before installing: nothing installed"

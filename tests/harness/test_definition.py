@@ -41,8 +41,33 @@ def test_exclusion_of_an_unknown_cell_is_an_error(tmp_path: Path) -> None:
 
 def test_the_default_matrix_is_the_one_the_issue_asks_for() -> None:
     cells = definition.cells()
-    assert len(cells) == 16
+    assert len(cells) == 22
+    on = {c.python: sorted(x.id for x in cells if x.python == c.python) for c in cells}
+    assert on["3.13"] == ["torch2.13.0-tf4.57.6-gliner0.2.29-py3.13", "torch2.13.0-tf5.16.1-gliner0.2.29-py3.13"], \
+        "the Python axis: gliner 0.2.29 with a 4.x and a 5.x transformers on 3.13 (issue 20), also on 3.10 and 3.12"
+    assert len(on["3.10"]) == len(on["3.12"]) == 2
+    assert len(on["3.11"]) == 16
     outside = [c.id for c in cells if c.override]
     assert outside == ["torch2.13.0-tf5.24.0-gliner0.2.29", "torch2.13.0-tf4.40.2-gliner0.2.23"], \
         "the newest transformers for the newest gliner; the old evaluation_strategy name on a real TrainingArguments"
     assert definition.python() == "3.11"
+
+
+def test_a_groups_pythons_are_an_axis_and_name_the_cell_unless_it_is_3_11(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'python = "3.12"\n[[group]]\ngliner = ["0.2.29"]\ntransformers = ["5.0.0"]\n'
+                            'torch = ["2.13.0"]\n[[group]]\ngliner = ["0.2.29"]\ntransformers = ["5.0.0"]\n'
+                            'torch = ["2.13.0"]\npython = ["3.11", "3.13"]\n')
+    cells = definition.cells(path)
+    assert [(c.id, c.python) for c in cells] == [
+        ("torch2.13.0-tf5.0.0-gliner0.2.29-py3.12", "3.12"), ("torch2.13.0-tf5.0.0-gliner0.2.29", "3.11"),
+        ("torch2.13.0-tf5.0.0-gliner0.2.29-py3.13", "3.13")], \
+        "a group without python takes the definition's; an id names its Python unless it is 3.11 (ids made before)"
+    assert all(definition.Cell.parse(c.id) == c for c in cells), "an id names exactly its cell, Python included"
+
+
+@pytest.mark.parametrize("value", ['"3.13"', "[]", '["3"]', '["3.13.1"]', "[313]"])
+def test_a_groups_python_must_be_a_list_of_major_minor_versions(tmp_path: Path, value: str) -> None:
+    path = _write(tmp_path, 'python = "3.11"\n[[group]]\ngliner = ["0.2.29"]\ntransformers = ["5.0.0"]\n'
+                            f'torch = ["2.13.0"]\npython = {value}\n')
+    with pytest.raises(inputs.Invalid, match=r"matrix.toml:6: group 1: python: expected a non-empty list of Pythons"):
+        definition.cells(path)

@@ -32,8 +32,8 @@ def local_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     wheels.mkdir()
     wheel = wheels / "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
     wheel.write_bytes(b"not really a wheel")
-    monkeypatch.setattr(sources, "torch_source", lambda v: (f"local-wheels:{wheels}",
-                                                            ["--find-links", str(wheels), f"torch=={v}+cpu"]))
+    monkeypatch.setattr(sources, "torch_source", lambda v, _python: (f"local-wheels:{wheels}",
+                                                                     ["--find-links", str(wheels), f"torch=={v}+cpu"]))
     monkeypatch.setenv("PTBR_DOCKER", "docker")  # the one on PATH, whatever this machine has
     docker.client.cache_clear()
     yield wheel
@@ -48,7 +48,9 @@ def test_build_command_carries_the_cell_and_where_torch_comes_from(local_wheel: 
     argv, wheel, source = docker.build_argv(CELL)
     args = _build_args(argv)
     assert argv[argv.index("--tag") + 1] == "ptbr-matrix:torch2.13.0-tf5.0.0-gliner0.2.29", "the tag is the cell id"
-    assert {k.lower(): args[k] for k in ("TORCH", "TRANSFORMERS", "GLINER")} == CELL.pins, "built for the pins"
+    assert {k.lower(): args[k] for k in ("TORCH", "TRANSFORMERS", "GLINER", "PYTHON")} == CELL.requested, \
+        "built for the pins on the cell's Python"
+    assert args["CELL"] == CELL.id, "the image finds the cell's lock file by its id"
     assert {"TORCH_INDEX", "TORCH_VARIANT"}.isdisjoint(args), \
         "a local CPU wheel is the same build as the CPU index's: the Dockerfile takes it from wheelhouse/"
     assert wheel == local_wheel, "the wheel is put in wheelhouse/ (the build context) before building"
@@ -61,7 +63,7 @@ def test_build_command_carries_the_cell_and_where_torch_comes_from(local_wheel: 
 ])
 def test_torch_index_arguments_follow_the_source(monkeypatch: pytest.MonkeyPatch, source: str,
                                                  expected: dict[str, str]) -> None:
-    monkeypatch.setattr(sources, "torch_source", lambda v: (source, [f"torch=={v}"]))
+    monkeypatch.setattr(sources, "torch_source", lambda v, _python: (source, [f"torch=={v}"]))
     args = _build_args(docker.build_argv(CELL)[0])
     assert {k: args[k] for k in ("TORCH_INDEX", "TORCH_VARIANT") if k in args} == expected
 
@@ -130,10 +132,11 @@ def test_pasted_build_command_names_no_path_of_the_machine_that_made_it(local_wh
     plain = _paste(command, shell, tmp_path, tmp_path)[0]
     assert (plain[:3], plain[-1]) == (["build", "--tag", f"ptbr-matrix:{CELL.id}"], ".")
     assert ("--secret" in plain, "BASE_IMAGE=" in " ".join(plain)) == (False, False), "both are optional"
-    behind_proxy = _paste(command, shell, tmp_path, tmp_path, SSL_CERT_FILE=str(ca), PTBR_BASE_IMAGE="base:1")
+    behind_proxy = _paste(command, shell, tmp_path, tmp_path, SSL_CERT_FILE=str(ca), PTBR_BASE_IMAGE="base")
     assert behind_proxy[0][behind_proxy[0].index("--secret") + 1] == f"id=ca,src={ca}", \
         "a CA bundle named by SSL_CERT_FILE goes in as a secret, even with a space in its path"
-    assert "BASE_IMAGE=base:1" in behind_proxy[0], "a local base image named by PTBR_BASE_IMAGE is used"
+    assert f"BASE_IMAGE=base:{CELL.python}" in behind_proxy[0], \
+        "the local base image of the cell's Python, in the repository PTBR_BASE_IMAGE names, is used"
 
 
 def test_nox_repro_survives_pasting(tmp_path: Path) -> None:
@@ -185,8 +188,8 @@ def test_wheelhouse_holds_everything_an_offline_build_installs() -> None:
 
 def test_dockerfile_defaults_follow_the_matrix_definition() -> None:
     dockerfile = (definition.ROOT / "Dockerfile").read_text()
-    assert f"ARG BASE_IMAGE=python:{definition.python()}-slim" in dockerfile, \
-        "the default base image is the official slim image of the matrix's Python"
+    assert f"ARG PYTHON={definition.python()}\nARG BASE_IMAGE=python:${{PYTHON}}-slim" in dockerfile, \
+        "the default base image is the official slim image of the cell's Python, by default the definition's"
     assert not re.search(r"^#\s*syntax=", dockerfile, re.MULTILINE), \
         "a syntax line makes BuildKit pull a frontend image from a registry"
 

@@ -56,7 +56,7 @@ def test_a_failing_cell_reproduces_from_the_pasted_commands(tmp_path: Path, chec
     assert config["User"] == "1000", "the image runs as a non-root user"
     assert not [e for e in config["Env"] if "SSL_CERT" in e or "/run/secrets" in e], \
         "the proxy's CA bundle was a build secret: nothing in the image points at it"
-    base = len(_layers(os.environ.get("PTBR_BASE_IMAGE", f"python:{definition.python()}-slim")))
+    base = len(_layers(docker.base_image(SIBLING) or f"python:{SIBLING.python}-slim"))
     sibling, broken = _layers(docker.tag(SIBLING)), _layers(docker.tag(BROKEN))
     # after the base image's layers: the venv, then torch (a rebuilt torch layer has new file times: a new digest)
     assert broken[:base + 2] == sibling[:base + 2], "cells with the same torch share the torch layer"
@@ -119,7 +119,7 @@ def test_the_readme_set_up_line_works_where_python3_is_debians_own() -> None:
         pytest.skip(f"{why}; start one with `bash .ci/docker-engine` (Docker tests run wherever an engine can)")
     from test_readme import SETUP
 
-    base = os.environ.get("PTBR_BASE_IMAGE", "debian:bookworm")
+    base = docker.base_image(SIBLING) or "debian:bookworm"  # a Debian whose python3 is its own
     ca = os.environ.get("SSL_CERT_FILE", "")
     mounts = ["-v", f"{ca}:/ca.pem:ro", "-e", "PIP_CERT=/ca.pem"] if ca and Path(ca).is_file() else []
     script = ("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
@@ -131,3 +131,19 @@ def test_the_readme_set_up_line_works_where_python3_is_debians_own() -> None:
                          capture_output=True, text=True, timeout=900, check=False)
     assert run.returncode == 0, f"exit {run.returncode}:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
     assert "uv " in run.stdout, "nox and uv run from .tools/"
+
+
+def test_an_image_of_another_python_than_the_cell_asks_for_is_never_built() -> None:
+    """The base image decides the interpreter: built on a 3.11 base, a 3.13 cell stops at the first step, saying
+    so (the base stage only: seconds)."""
+    why = docker.available()
+    if why:
+        pytest.skip(f"{why}; start one with `bash .ci/docker-engine` (Docker tests run wherever an engine can)")
+    base = docker.base_image(SIBLING) or f"python:{SIBLING.python}-slim"
+    run = subprocess.run([docker.client(), "build", "--target", "base", "--build-arg", "PYTHON=3.13",
+                          "--build-arg", f"BASE_IMAGE={base}", "--network", "none", "--quiet", "."],
+                         cwd=definition.ROOT, capture_output=True, text=True, timeout=300, check=False,
+                         env={**os.environ, "DOCKER_BUILDKIT": "1"})
+    assert run.returncode != 0, "a 3.11 image cannot stand for a 3.13 cell"
+    assert f"the base image runs Python {SIBLING.python}." in run.stdout + run.stderr
+    assert "the cell asks for 3.13" in run.stdout + run.stderr

@@ -53,17 +53,53 @@ def test_no_engine_is_an_error_result_that_says_so(fake_docker, tmp_path: Path) 
     assert result["reason"].startswith("no Docker engine answers")
 
 
-def test_failed_build_is_install_failed_with_the_builds_reason(fake_docker, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_base_image_that_cannot_be_pulled_leaves_the_cell_not_run_here(fake_docker, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PTBR_BASE_IMAGE", raising=False)
     fake_docker(build_exit=1, build_output="#3 [internal] load metadata for docker.io/library/python:3.11-slim\n"
                                           "failed to do request: dial tcp: lookup registry-1.docker.io: no such host")
     result = _run(tmp_path)
-    assert (result["status"], result["conclusive"]) == ("install-failed", False), "a network failure reruns"
+    assert (result["status"], result["conclusive"]) == ("unavailable", False), \
+        "no base image of the cell's Python here: not a verdict, and tried again next time"
     assert "no such host" in result["reason"], "the build's own last lines"
-    assert "PTBR_BASE_IMAGE" in result["reason"], "and what to do where no registry can be reached"
+    assert "PTBR_BASE_IMAGE" in result["reason"], "what to do where no registry can be reached: a local base"
+    assert ".ci/docker-engine 3.11" in result["reason"], "of the cell's Python, made by the script"
     assert not [c for c in _calls(tmp_path) if c[0] == "run"], "no container runs without its image"
     assert (tmp_path / "cells" / CELL.id / "build.log").is_file(), "the build's whole output is kept"
+
+
+def test_failed_build_is_install_failed_with_the_builds_reason(fake_docker, tmp_path: Path) -> None:
+    fake_docker(build_exit=1, build_output="#9 [deps 1/1] RUN uv pip install\nerror: No solution found when resolving")
+    result = _run(tmp_path)
+    assert (result["status"], result["conclusive"]) == ("install-failed", True), "a resolver conflict is a verdict"
+    assert "No solution found" in result["reason"], "the build's own last lines"
+
+
+def test_an_image_of_another_python_is_an_error_never_a_pass(fake_docker, tmp_path: Path) -> None:
+    fake_docker(python="3.13.5")
+    result = _run(tmp_path)
+    assert (result["status"], result["conclusive"]) == ("error", False), "nothing it shows is about 3.11"
+    assert "runs Python 3.13.5, the cell asks for 3.11" in result["reason"]
+    assert not [c for c in _calls(tmp_path) if c[0] == "run" and "pytest" in c], "the suite does not run"
+
+
+def test_a_missing_local_base_image_of_the_cells_python_leaves_it_not_run_here(fake_docker, tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTBR_BASE_IMAGE", "ptbr-base")
+    fake_docker(missing_images=["ptbr-base:3.11"])
+    result = _run(tmp_path)
+    assert result["status"] == "unavailable", "Debian has some Pythons only: a cell without its base is not run here"
+    assert "no base image ptbr-base:3.11" in result["reason"]
+    assert "bash .ci/docker-engine 3.11" in result["reason"]
+    assert not [c for c in _calls(tmp_path) if c[0] in ("build", "run")], "nothing is built or run"
+
+
+def test_ptbr_base_image_names_a_repository_not_one_image(fake_docker, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTBR_BASE_IMAGE", "ptbr-base:bookworm")
+    result = _run(tmp_path)
+    assert result["status"] == "error"
+    assert "name a repository whose tags are Python versions" in result["reason"]
 
 
 def test_hanging_container_times_out_and_is_removed(fake_docker, tmp_path: Path) -> None:

@@ -275,3 +275,18 @@ def test_with_every_cell_required_a_definition_config_must_have_run_where_the_su
     asked = report.build([NEW], definition_cells=cells[:1], expected=_expect(NEW), definition_configs=[],
                          config_results=[mine])
     assert asked["configs_expected"][0]["in_definition"] is False
+
+
+def test_a_cell_not_run_here_is_no_verdict_and_fails_only_where_every_cell_was_asked_for() -> None:
+    on_313 = _result("2.13.0", "5.0.0", "0.2.29", python="3.13")
+    here = {**on_313, "status": "unavailable", "conclusive": False, "breaks": [],
+            "reason": "no Python 3.13 on this machine (...): install it (`uv python install 3.13`) or -- --docker"}
+    got = _compare([here], _expect(on_313))[on_313["id"]]
+    assert got["state"] == "not run here"
+    assert got["why"].startswith("no Python 3.13 on this machine")
+    assert expected.failures([got]) == [], "the main job exits 0 on a machine without the interpreter"
+    assert expected.failures([got], require_all=True) == [got], "a workflow that runs every cell needs it to run"
+    assert expected.lines([got]) == [f"NOT RUN HERE {on_313['id']}: {got['why']}"]
+    _, kept = expected.accept([results.cell_of(on_313)], {on_313["id"]: here}, _expect(on_313))
+    assert [k for k in kept if "unavailable cannot be accepted" in k] == kept, "never taken as the expected verdict"
+    assert kept

@@ -73,3 +73,44 @@ def test_an_unreachable_index_leaves_floating_cells_out_and_says_so(tmp_path: Pa
     (why,) = definition.UNRESOLVED
     assert "cannot read http://127.0.0.1:9/simple/gliner/" in why, \
         "listing never fails for it (every nox command lists cells); the report says why"
+
+
+def _files(monkeypatch, files: dict[str, list[dict]]) -> None:
+    """Project pages with the given files (PEP 691: filename, requires-python)."""
+    import json
+
+    def get(url: str, accept: str | None = None) -> bytes:
+        package = url.removeprefix(index.url() + "/").split("/")[0]
+        return json.dumps({"files": [{"url": f"{index.url()}/files/{f['filename']}", "yanked": False,
+                                      "core-metadata": True, **f} for f in files[package]]}).encode()
+
+    monkeypatch.setattr(index, "_get", get)
+
+
+def test_a_release_that_cannot_go_on_a_python_is_known_before_installing(monkeypatch) -> None:
+    _files(monkeypatch, {
+        "gliner": [{"filename": "gliner-0.2.29-py3-none-any.whl", "requires-python": ">=3.10"},
+                   {"filename": "gliner-0.2.29.tar.gz", "requires-python": ">=3.10"},
+                   {"filename": "gliner-0.2.24-py3-none-any.whl", "requires-python": ">=3.8"}],
+        "torch": [{"filename": f"torch-2.4.1-cp3{m}-cp3{m}-manylinux1_x86_64.whl"} for m in (10, 11, 12)]
+        + [{"filename": "torch-2.4.1-cp313-cp313-macosx_11_0_arm64.whl"}]
+        + [{"filename": f"torch-2.13.0-cp3{m}-cp3{m}-manylinux_2_28_x86_64.whl"} for m in (10, 11, 12, 13)]})
+    assert index.python_problem("gliner", "0.2.29", "3.9") == "gliner 0.2.29 requires Python >=3.10: not 3.9", \
+        "Requires-Python (every file's) excludes it"
+    assert index.python_problem("gliner", "0.2.24", "3.9") is None
+    assert index.python_problem("gliner", "0.2.29", "3.13") is None
+    assert index.python_problem("torch", "2.4.1", "3.13") == \
+        "torch 2.4.1 has no wheel for CPython 3.13 on x86_64 Linux (its wheels: cp310, cp311, cp312, cp313)", \
+        "wheels only, none for this Python on this platform (a macOS wheel does not count)"
+    assert index.python_problem("torch", "2.13.0", "3.13") is None
+    assert index.python_problem("torch", "9.9.9", "3.13") is None, "a release the index lacks: the install says so"
+    cell = definition.Cell("2.4.1", "5.0.0", "0.2.29", python="3.13")
+    assert index.cell_problem(cell) == index.python_problem("torch", "2.4.1", "3.13"), "a cell: its first such pin"
+
+
+def test_an_unreadable_index_says_nothing_about_pythons(monkeypatch) -> None:
+    def unreachable(url: str, accept: str | None = None) -> bytes:
+        raise index.IndexUnavailable(f"cannot read {url}")
+
+    monkeypatch.setattr(index, "_get", unreachable)
+    assert index.python_problem("gliner", "0.2.29", "3.9") is None, "the install is the judge then"

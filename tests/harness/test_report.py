@@ -19,10 +19,11 @@ TOKENIZER = "cannot train: TypeError: Trainer.__init__() got an unexpected keywo
 
 
 def _result(torch: str, tf: str, gliner: str, status: str = "pass", breaks=(), gliner_breaks=(GLINER,),
-            inside: bool | None = True, reason: str | None = None) -> results.CellResult:
-    cell = definition.Cell(torch, tf, gliner)
+            inside: bool | None = True, reason: str | None = None, python: str = "3.11") -> results.CellResult:
+    cell = definition.Cell(torch, tf, gliner, python=python)
     return results.CellResult(
-        id=cell.id, requested=cell.pins, resolved=cell.pins if status != "install-failed" else None, installed=None,
+        id=cell.id, requested=cell.requested, python=f"{python}.4",
+        resolved=cell.pins if status != "install-failed" else None, installed=None,
         conclusive=status in ("pass", "broken"), tests=None,
         declared_support={"gliner_requires": "transformers<5.2", "inside": inside, "override": inside is False},
         torch_source="pypi", status=status, reason=reason, breaks=list(breaks),
@@ -232,3 +233,34 @@ def test_a_config_has_a_section_with_every_key_that_did_not_arrive_and_how_to_pr
     assert built["configs_expected"][0]["state"] == "no expectation", "the current result is compared"
     assert CELLS[1]["id"] not in {e["id"] for e in built["configs_expected"] if e["state"] != "not run"}, \
         "a stale result is never compared"
+
+
+def test_the_same_packages_with_another_verdict_on_another_python_is_a_finding_of_its_own() -> None:
+    on_311 = _result("2.13.0", "5.0.0", "0.2.29", "broken", [ONLY_OLD])
+    on_313 = _result("2.13.0", "5.0.0", "0.2.29", python="3.13")
+    same = [_result("2.13.0", "4.57.6", "0.2.29", python=p) for p in ("3.11", "3.13")]
+    built = _build([on_311, on_313, *same])
+    assert built["python_dependent"] == [{
+        "pins": {"torch": "2.13.0", "transformers": "5.0.0", "gliner": "0.2.29"},
+        "pythons": [{"python": "3.11", "id": on_311["id"], "status": "broken",
+                     "findings": [ONLY_OLD["cause"], "gliner's path: training.lr_others [gliner-kwargs]"]},
+                    {"python": "3.13", "id": on_313["id"], "status": "pass",
+                     "findings": ["gliner's path: training.lr_others [gliner-kwargs]"]}]}], \
+        "only pins whose verdicts differ between Pythons; the same verdict on 3.11 and 3.13 is no finding"
+    text = report.markdown(built)
+    assert "## Python-dependent verdicts" in text
+    assert f"Python 3.13 (`{on_313['id']}`): pass" in text
+    assert "## gliner 0.2.29 on Python 3.11" in text, "one table per gliner and Python where the report has several"
+    assert "## gliner 0.2.29 on Python 3.13" in text
+    assert "PYTHON-DEPENDENT" in report.terminal(built)
+
+
+def test_a_cell_not_run_here_is_shown_as_such_with_why() -> None:
+    why = "no Python 3.13 on this machine (No interpreter found): install it or run it in its image (-- --docker)"
+    missing = _result("2.13.0", "5.0.0", "0.2.29", "unavailable", gliner_breaks=(), reason=why, python="3.13")
+    built = _build([_result("2.13.0", "5.0.0", "0.2.29"), missing])
+    text = report.markdown(built)
+    assert "| 2.13.0 | not run here |" in text, "in the table of its Python, marked as not run here"
+    assert why in text, "with the reason and the fix"
+    assert built["python_dependent"] == [], "a cell that did not run is no verdict to compare"
+    assert built["expected"][1]["state"] == "not run here"

@@ -71,7 +71,7 @@ def test_tags_select_cells_and_versions_make_an_ad_hoc_cell(python_with_nox: str
     adhoc = {"TORCH": "2.13.0", "TRANSFORMERS": "5.1.0", "GLINER": "0.2.25", "OVERRIDE": "true"}
     _, output = _run_step(step, definition.ROOT, adhoc, python_with_nox, tmp_path)
     assert json.loads(output.removeprefix("cells=")) == [
-        {"id": "torch2.13.0-tf5.1.0-gliner0.2.25", "session": "cell", "override": True}]
+        {"id": "torch2.13.0-tf5.1.0-gliner0.2.25", "session": "cell", "override": True, "python": "3.11"}]
     proc, output = _run_step(step, definition.ROOT, {**adhoc, "TORCH": "2.13.0; curl evil"}, python_with_nox,
                              tmp_path)
     assert (proc.returncode, output) == (2, ""), "a version that is not one never reaches a job"
@@ -201,3 +201,19 @@ def test_a_change_to_a_config_the_definition_proves_runs_the_matrix() -> None:
     named = definition.configs()
     assert github.relevant([named[1]]), f"{named[1]} is proven in every cell"
     assert not github.relevant(["docs/notes.md"])
+
+
+def test_each_cell_job_sets_up_its_cells_python(python_with_nox: str, tmp_path: Path) -> None:
+    step = _step("cells", "github cells")
+    _, output = _run_step(step, definition.ROOT, {"TAGS": "py3.13"}, python_with_nox, tmp_path)
+    listed = json.loads(output.removeprefix("cells="))
+    assert [(c["id"], c["python"]) for c in listed] == [(c.id, "3.13") for c in definition.cells() if
+                                                        c.python == "3.13"], "the py3.13 tag selects the 3.13 cells"
+    adhoc = {"TORCH": "2.13.0", "TRANSFORMERS": "5.16.1", "GLINER": "0.2.29", "PYTHON": "3.12"}
+    _, output = _run_step(step, definition.ROOT, adhoc, python_with_nox, tmp_path)
+    assert json.loads(output.removeprefix("cells=")) == [
+        {"id": "torch2.13.0-tf5.16.1-gliner0.2.29-py3.12", "session": "cell", "override": False, "python": "3.12"}]
+    setup = next(s for s in yaml.safe_load(WORKFLOW.read_text())["jobs"]["cell"]["steps"]
+                 if "setup-python" in s.get("uses", ""))
+    assert setup["with"]["python-version"].split() == ["${{", "matrix.cell.python", "}}", definition.python()], \
+        "the cell's Python, and the definition's for nox's sessions (the last one is the default `python`)"
