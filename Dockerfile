@@ -23,10 +23,6 @@ ARG BASE_IMAGE=python:${PYTHON}-slim
 
 FROM ${BASE_IMAGE} AS base
 ARG PYTHON
-# an image of another Python than the cell asks for would prove nothing about the cell: stop here, saying so
-RUN python3 -c "import platform, sys; found = platform.python_version(); \
-sys.exit(0 if found.rsplit('.', 1)[0] == '${PYTHON}' else \
-f'the base image runs Python {found}, the cell asks for ${PYTHON}: build on an image of ${PYTHON} (BASE_IMAGE)')"
 ENV VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -35,7 +31,11 @@ ENV VIRTUAL_ENV=/opt/venv \
     HF_HOME=/tmp/huggingface \
     XDG_CACHE_HOME=/tmp/cache \
     UV_CACHE_DIR=/var/cache/uv
-RUN python3 -m venv --without-pip /opt/venv \
+# first, an image of another Python than the cell asks for would prove nothing about the cell: stop, saying so
+RUN python3 -c "import platform, sys; found = platform.python_version(); \
+sys.exit(0 if found.rsplit('.', 1)[0] == '${PYTHON}' else \
+f'the base image runs Python {found}, the cell asks for ${PYTHON}: build on an image of ${PYTHON} (BASE_IMAGE)')" \
+ && python3 -m venv --without-pip /opt/venv \
  && useradd --create-home --uid 1000 --user-group --shell /bin/sh ptbr
 
 # uv, used to install and then left out of the image (mounted from this stage where it is needed).
@@ -61,7 +61,7 @@ RUN --mount=type=secret,id=ca --mount=type=bind,source=wheelhouse,target=/wheelh
     want="${TORCH}${TORCH_VARIANT:++$TORCH_VARIANT}"; \
     if [ -n "$OFFLINE" ]; then \
       set -- --offline --no-index; source=wheelhouse; \
-    elif ls /wheelhouse/torch-"$want"-cp"$(echo "$PYTHON" | tr -d .)"-*.whl >/dev/null 2>&1; then \
+    elif ls "/wheelhouse/torch-$want-cp${PYTHON%%.*}${PYTHON#*.}-"*.whl >/dev/null 2>&1; then \
       set --; source=wheelhouse; \
     else \
       set -- ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX"}; source=${TORCH_INDEX:-pypi}; \
