@@ -21,7 +21,7 @@ from packaging.version import InvalidVersion, Version
 
 from harness import inputs
 from harness.run import configs as configs_
-from harness.run.pins import ID_PYTHON, LOCKS, ROOT, VERSION, Cell, pyproject, suite_tools  # noqa: F401 (its vocabulary)
+from harness.run.pins import LOCKS, ROOT, VERSION, Cell, pyproject, suite_tools  # noqa: F401 (its vocabulary)
 
 MATRIX = ROOT / "constraints" / "matrix.toml"
 FLOATING = ("latest", "latest-in-range")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import os
@@ -60,8 +61,10 @@ def matrix(env: dict[str, str]) -> list[dict[str, Any]]:
         if not all(versions):
             raise ValueError("an ad-hoc cell needs torch, transformers and gliner versions")
         python = env.get("PYTHON", "").strip() or definition.python()
-        suffix = "" if python == definition.ID_PYTHON else f"-py{python}"
-        cell = Cell.parse("torch{}-tf{}-gliner{}".format(*versions) + suffix)  # validates each version
+        if not definition.PYTHON.fullmatch(python):
+            raise ValueError(f"not a Python: {python!r} (expected major.minor, e.g. 3.13)")
+        cell = dataclasses.replace(Cell.parse("torch{}-tf{}-gliner{}".format(*versions)),  # validates each version
+                                   python=python)
         return [{"id": cell.id, "session": "cell", "override": env.get("OVERRIDE") == "true", "python": cell.python}]
     tags = env.get("TAGS", "").split()
     cells = listed_cells(tags)

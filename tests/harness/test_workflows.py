@@ -213,6 +213,9 @@ def test_each_cell_job_sets_up_its_cells_python(python_with_nox: str, tmp_path: 
     _, output = _run_step(step, definition.ROOT, adhoc, python_with_nox, tmp_path)
     assert json.loads(output.removeprefix("cells=")) == [
         {"id": "torch2.13.0-tf5.16.1-gliner0.2.29-py3.12", "session": "cell", "override": False, "python": "3.12"}]
+    proc, output = _run_step(step, definition.ROOT, {**adhoc, "PYTHON": "3.12; curl evil"}, python_with_nox, tmp_path)
+    assert (proc.returncode, output) == (2, ""), "a Python that is not one never reaches a job"
+    assert "not a Python: '3.12; curl evil'" in proc.stderr
     setup = next(s for s in yaml.safe_load(WORKFLOW.read_text())["jobs"]["cell"]["steps"]
                  if "setup-python" in s.get("uses", ""))
     assert setup["with"]["python-version"].split() == ["${{", "matrix.cell.python", "}}", definition.python()], \

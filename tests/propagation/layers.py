@@ -197,11 +197,22 @@ def loss_trace(workdir: Path, seed: int = 7, steps: int = GOLDEN_STEPS) -> list[
     return [h["loss"] for h in state["log_history"] if "loss" in h]
 
 
+@contextlib.contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    """``contextlib.chdir``, which Python 3.10 lacks (the suite runs on every Python the matrix has)."""
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
 def run_to(stop_at: str, config_path: Path, cwd: Path) -> Crossing:
     """``ptbr.train.run`` on a config file, from ``cwd``, up to a boundary; what crossed it."""
     from ptbr import loader, schema, train
 
     config = schema.validate(loader.load(config_path))
-    with contextlib.chdir(cwd), boundary(stop_at) as c, contextlib.suppress(Stop):
+    with working_directory(cwd), boundary(stop_at) as c, contextlib.suppress(Stop):
         train.run(config, log=lambda _m: None)
     return c

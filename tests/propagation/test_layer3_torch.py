@@ -89,7 +89,6 @@ def test_cpu_run_never_asks_cuda_for_anything_where_a_gpu_is_reported(make_confi
     """On a machine with a GPU, transformers saves the CUDA random state at every checkpoint when
     torch.cuda.is_available() says so, which creates a CUDA context. Here torch is told a GPU exists and the CUDA
     random-state functions record their calls (where transformers looks them up): a use_cpu run must make none."""
-    import contextlib
 
     import torch
 
@@ -100,8 +99,8 @@ def test_cpu_run_never_asks_cuda_for_anything_where_a_gpu_is_reported(make_confi
     for name in ("get_rng_state", "get_rng_state_all", "set_rng_state", "set_rng_state_all"):
         monkeypatch.setattr(torch.cuda.random, name, lambda *_a, _name=name, **_k: asked.append(_name))
     path = make_config(training={"num_steps": 2, "save_steps": 1, "use_cpu": True})
-    with contextlib.chdir(tmp_path):
-        result = train.run(schema.validate(loader.load(path)), log=lambda _m: None)
+    monkeypatch.chdir(tmp_path)
+    result = train.run(schema.validate(loader.load(path)), log=lambda _m: None)
     assert (result.output_dir / "checkpoint-1").is_dir(), "a checkpoint was written (where the state is saved)"
     expect("training.use_cpu", LAYER, asked, [], "a use_cpu run never asks CUDA for its random state")
     expect("training.use_cpu", LAYER, torch.cuda.is_available(), True, "torch's own answer is restored after the run")
