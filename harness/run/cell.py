@@ -188,7 +188,7 @@ def make_venv(python: Path, cell: Cell, opts: Options) -> Problem | None:
     is not run here, said with the fix) where this machine has no such interpreter. Never another Python."""
     if python.exists():
         code, output = call([str(python), "-c", "import platform; print(platform.python_version())"], PROBE_TIMEOUT_S)
-        if code == 0 and ".".join(output.strip().split(".")[:2]) == cell.python:
+        if code == 0 and _minor(output.strip()) == cell.python:
             return None
     found, why = interpreter(cell.python)
     if found is None:
@@ -384,10 +384,15 @@ def _mismatch(cell: Cell, resolved: dict[str, str | None]) -> str | None:
     return f"resolved versions differ from the pins: {', '.join(wrong)}" if wrong else None
 
 
+def _minor(version: str) -> str:
+    """3.13.5 → 3.13, as a cell names its Python."""
+    return ".".join(version.split(".")[:2])
+
+
 def _wrong_python(cell: Cell, found: str | None) -> str | None:
     """Why the environment cannot stand for the cell: it runs another Python than the cell asks for (an image built
     on another base, a virtualenv of another interpreter). Never a verdict: the cell was not observed."""
-    if found is not None and ".".join(found.split(".")[:2]) == cell.python:
+    if found is not None and _minor(found) == cell.python:
         return None
     return (f"the environment runs Python {found}, the cell asks for {cell.python}: nothing it shows is about "
             f"{cell.python} (a Docker base image of another Python? see README: Python versions)")

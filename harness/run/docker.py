@@ -100,9 +100,7 @@ def _torch(cell: Cell) -> tuple[str, dict[str, str], Path | None]:
     wheelhouse/ when the wheel is there, else from the PyTorch CPU index: a local CPU wheel needs no argument."""
     source, args = sources.torch_source(cell.torch, cell.python)
     if source.startswith("local-wheels:"):
-        directory = Path(source.split(":", 1)[1])
-        wheel = next(p for p in sorted(directory.iterdir()) if p.name.startswith(f"torch-{cell.torch}")
-                     and f"-cp{cell.python.replace('.', '')}-" in p.name and p.suffix == ".whl")
+        wheel = sources.local_torch_wheel(cell.torch, cell.python)
         variant = args[-1].partition("+")[2]
         return source, ({} if variant == "cpu" else {"TORCH_INDEX": "", "TORCH_VARIANT": variant}), wheel
     if source == "pypi":  # PyPI's build (with CUDA libraries): no index, no local label

@@ -8,7 +8,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import tomllib
+try:
+    import tomllib  # novermin (the fallback below)
+except ModuleNotFoundError:  # Python 3.10: a cell's image runs the harness on the cell's Python, where pytest
+    import tomli as tomllib  # brings tomli (the same parser, before it joined the standard library)
 
 ROOT = Path(__file__).parents[2]
 LOCKS = ROOT / "constraints" / "cells"

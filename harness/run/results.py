@@ -85,7 +85,7 @@ class CellResult(TypedDict):
 
 def now() -> str:
     """When a run finished, as results record it (UTC, to the second)."""
-    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def cell_of(result: CellResult) -> Cell:

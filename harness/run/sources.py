@@ -47,14 +47,19 @@ def torch_source(version: str, python: str | None = None) -> tuple[str, list[str
     """
     if cpu_index_reachable():
         return "pytorch-cpu-index", ["--extra-index-url", TORCH_CPU_INDEX, f"torch=={version}+cpu"]
+    wheel = local_torch_wheel(version, python)
+    if wheel:
+        label = "+cpu" if f"-{version}+cpu-" in wheel.name else ""
+        return f"local-wheels:{wheel.parent}", ["--find-links", str(wheel.parent), f"torch=={version}{label}"]
+    return "pypi", [f"torch=={version}"]
+
+
+def local_torch_wheel(version: str, python: str | None = None) -> Path | None:
+    """The wheel of torch ``version`` for CPython ``python`` (default this one) in the local wheel directories."""
     python = python or f"{sys.version_info.major}.{sys.version_info.minor}"
     pattern = re.compile(rf"torch-{re.escape(version)}(\+cpu)?-cp{python.replace('.', '')}-.*\.whl$")
-    for directory in find_links():
-        for wheel in sorted(Path(directory).iterdir()):
-            match = pattern.match(wheel.name)
-            if match:
-                return f"local-wheels:{directory}", ["--find-links", directory, f"torch=={version}{match[1] or ''}"]
-    return "pypi", [f"torch=={version}"]
+    return next((wheel for directory in find_links() for wheel in sorted(Path(directory).iterdir())
+                 if pattern.match(wheel.name)), None)
 
 
 def uv() -> list[str]:

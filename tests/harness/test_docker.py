@@ -32,8 +32,8 @@ def local_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     wheels.mkdir()
     wheel = wheels / "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
     wheel.write_bytes(b"not really a wheel")
-    monkeypatch.setattr(sources, "torch_source", lambda v, _python: (f"local-wheels:{wheels}",
-                                                                     ["--find-links", str(wheels), f"torch=={v}+cpu"]))
+    monkeypatch.setattr(sources, "cpu_index_reachable", lambda: False)  # the machines' boundary: no CPU index,
+    monkeypatch.setattr(sources, "find_links", lambda: (str(wheels),))   # a wheel directory pip is configured with
     monkeypatch.setenv("PTBR_DOCKER", "docker")  # the one on PATH, whatever this machine has
     docker.client.cache_clear()
     yield wheel
@@ -216,3 +216,11 @@ def test_wheelhouse_of_a_cell_without_lock_file_resolves_what_the_image_installs
     assert {"transformers==5.10.0", "gliner[training]==0.2.29"} <= set(others), "the cell's pins"
     assert set(definition.suite_tools()) <= set(others), "the test tools the image's suite runs with"
     assert "pydantic>=2.7" in others, "the project's own dependencies (pyproject.toml)"
+
+
+def test_a_local_torch_wheel_goes_only_into_a_cell_of_its_python(local_wheel: Path) -> None:
+    on_313 = definition.Cell("2.13.0", "5.16.1", "0.2.29", python="3.13")
+    source, args, wheel = docker._torch(on_313)
+    assert (source, wheel) == ("pypi", None), "the local cp311 wheel cannot install on 3.13: PyPI's build instead"
+    assert args == {"TORCH_INDEX": "", "TORCH_VARIANT": ""}
+    assert docker._torch(definition.Cell("2.13.0", "5.16.1", "0.2.29"))[2] == local_wheel, "it does on 3.11"
