@@ -17,9 +17,11 @@
     nox -s lock                      regenerate constraints/cells/<id>.txt (full transitive pins)
     nox -s mutation                  mutation testing of forwarding.py and compat.py (cosmic-ray; -- --sample N)
 
-A matrix cell's session fails when its verdict differs from the expected one (constraints/expected.toml) or the
-harness could not judge it; an ad-hoc cell's when it is not pass. Cell options after `--`: --docker (in the cell's
+A pinned matrix cell's session fails when its verdict differs from what the rules of constraints/expected.toml
+predict or the harness could not judge it; an ad-hoc cell's when it is not pass. Cell options after `--`: --docker (in the cell's
 image, offline: see Dockerfile), --rerun (even if its result is current), --explore (exit 0 whatever the verdict),
+--news-fails (a floating cell on releases newer than the pins fails where the rules do not predict its verdict; by
+default such news is reported apart and never fails),
 --timeout SECONDS, --workers N (xdist), --config PATH (repeatable; a directory: its *.yaml; default: the
 definition's `configs`): every key of each config proven in the cell, with a smoke training
 (reports/cells/<id>/configs/; its verdict is expected too), --configs-only: the configs without the suite,
@@ -209,6 +211,7 @@ def _cell_options(session: nox.Session) -> tuple[cells.Options, bool, argparse.N
     parser = inputs.Parser(prog=f"nox -s {session.name} --")
     parser.add_argument("--rerun", action="store_true")
     parser.add_argument("--explore", action="store_true")
+    parser.add_argument("--news-fails", action="store_true")
     parser.add_argument("--timeout", type=float, default=1200)
     parser.add_argument("--workers", default="auto")
     parser.add_argument("--cell", type=definition.Cell.parse, help="an ad-hoc cell by id")
@@ -253,7 +256,7 @@ def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
                     and e["config"] in {c.name for c in opts.configs}]
     for e in mine_configs:
         session.log(f"{cell.id}: {e['config']}: {e['state']}{expected.changes(e)}")
-    config_failure = expected.config_session_failure(mine_configs, cell.id in ids, explore)
+    config_failure = expected.config_session_failure(mine_configs, cell.id in ids, explore, args.news_fails)
     if config_failure and cell.id in ids:
         config_failure += f"\nif the difference is right: nox -s accept -- {cell.id}"
     if opts.configs_only:
@@ -272,8 +275,9 @@ def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
         else result["repro"]["nox"]
     mine = next((e for e in written["expected"] if e["id"] == cell.id), None)
     if mine is not None and not opts.pytest_args:
-        session.log(f"{cell.id}: {mine['state']}{expected.changes(mine)}")
-    failure = expected.session_failure(result, mine, explore)
+        said = expected.news_lines([mine]) if mine["news"] else []
+        session.log("\n".join(said) if said else f"{cell.id}: {mine['state']}{expected.changes(mine)}")
+    failure = expected.session_failure(result, mine, explore, args.news_fails)
     if failure:
         session.error(f"{failure}; reproduce with:\n{how}"
                       + (f"\nif the difference is right: nox -s accept -- {cell.id}" if mine and not opts.pytest_args
@@ -319,17 +323,19 @@ def cell(session: nox.Session) -> None:
 @plainly
 def report_session(session: nox.Session) -> None:
     """Rebuild reports/matrix.{json,md} from the cells' result files and compare each cell with its expected verdict:
-    exit 1 on a difference or a cell that cannot be judged (--require-all: also a cell that has not run; --explore:
-    exit 0 whatever the verdicts)."""
+    exit 1 on a pinned cell's difference or one that cannot be judged (--require-all: also a cell that has not run;
+    --news-fails: also news the rules do not predict; --explore: exit 0 whatever the verdicts)."""
     needs_definition()
-    unknown = [a for a in session.posargs if a not in ("--require-all", "--explore")]
+    options = ("--require-all", "--news-fails", "--explore")
+    unknown = [a for a in session.posargs if a not in options]
     if unknown:
-        raise inputs.Invalid([f"nox -s report --: {' '.join(unknown)}: not an option (expected --require-all, "
-                              "--explore)"])
+        raise inputs.Invalid([f"nox -s report --: {' '.join(unknown)}: not an option (expected "
+                              f"{', '.join(options)})"])
     written = report.write(current=report.current_fingerprints())
     session.log("\n" + report.terminal(written))
-    failing = expected.failures(written["expected"], "--require-all" in session.posargs)
-    failing_configs = expected.failures(written["configs_expected"], "--require-all" in session.posargs)
+    strict = {"require_all": "--require-all" in session.posargs, "news_fails": "--news-fails" in session.posargs}
+    failing = expected.failures(written["expected"], **strict)
+    failing_configs = expected.failures(written["configs_expected"], **strict)
     if (failing or failing_configs) and "--explore" not in session.posargs:
         session.error(f"{len(failing)} cell(s) and {len(failing_configs)} config verdict(s) not as expected: see "
                       "reports/matrix.md")
@@ -338,8 +344,9 @@ def report_session(session: nox.Session) -> None:
 @nox.session(venv_backend="none", default=False)
 @plainly
 def accept(session: nox.Session) -> None:
-    """Take the current verdicts of the matrix's cells (posargs: only these cell ids) as expected: rewrite
-    constraints/expected.toml, keeping each finding's why, and print the diff."""
+    """Take the current verdicts of the matrix's cells (posargs: only these cell ids) as expected: derive the rules of
+    constraints/expected.toml again (what they predict stands for cells without a current result), keeping each
+    why, and print the diff."""
     needs_definition()
     _matrix_cells(session.posargs)
     written = report.write(current=report.current_fingerprints())
@@ -349,8 +356,9 @@ def accept(session: nox.Session) -> None:
         if proven["current"]:
             now_configs.setdefault(proven["cell"], {})[proven["config"]] = proven
     old = expected.EXPECTED.read_text() if expected.EXPECTED.is_file() else ""
-    new, kept = expected.accept(CELLS, now, expected.load(), set(session.posargs) or None, now_configs)
-    if len(kept) == len(set(session.posargs) or CELLS):
+    chosen = set(session.posargs) or {c.id for c in CELLS}
+    new, kept = expected.accept(CELLS, now, expected.load(), chosen, now_configs)
+    if not any(expected.judgeable(now[i]) for i in chosen if i in now):
         session.error("nothing to accept: " + "; ".join(kept) + "\nrun the cells first (nox -s matrix)")
     text = expected.dump(new)
     expected.EXPECTED.write_text(text)
@@ -359,7 +367,7 @@ def accept(session: nox.Session) -> None:
     change = expected.diff(old, text)
     session.log(change or "no change: every accepted cell was already as expected")
     if change:
-        session.log(f"review the diff, write the `why` of new findings in {expected.EXPECTED.name}, and commit it")
+        session.log(f"review the diff, write the `why` of new rules in {expected.EXPECTED.name}, and commit it")
 
 
 @nox.session(venv_backend="none", default=False)

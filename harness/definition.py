@@ -188,8 +188,8 @@ def cells(path: Path = MATRIX, floating: bool = True, releases: bool = False) ->
                 except (LookupError, RuntimeError) as e:  # index.IndexUnavailable is a RuntimeError
                     UNRESOLVED.append(f"{cell.id}: {e}")
                     continue
-            if cell.id not in excluded:
-                out.setdefault(cell.id, cell)
+            if cell.id not in excluded and (cell.id not in out or out[cell.id].floating):
+                out[cell.id] = cell  # a pinned cell stays pinned when a floating one resolves to it
     return list(out.values())
 
 

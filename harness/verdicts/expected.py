@@ -1,55 +1,57 @@
-"""Expected verdicts: the breaks of each cell of the definition that are known and accepted
-(constraints/expected.toml), and each cell's current result compared with them.
+"""Expected verdicts: each cell of the definition compared with what the rules of constraints/expected.toml
+(harness/verdicts/rules.py) predict for it, and news kept apart from regressions.
 
 A cell's verdict is its status and its *findings*: one line per field whose value arrived wrong
 (``training.lr_others [ptbr]``) and one per cause that stopped tests (``cannot train: AttributeError: ...``), each
 prefixed ``gliner's path: `` when it is on gliner's own ``train_model(**kwargs)`` path. Compared with the
-expectation, a cell is:
+prediction, a cell is:
 
 - ``as expected``: same status, same findings;
-- ``new break``: a finding (or a status) the expectation does not have: a regression, or a new finding to accept;
-- ``fixed``: an expected finding that no longer happens (and nothing new);
+- ``new break``: a finding the rules do not predict, or a worse status (pass < broken < import-failed <
+  install-failed): a regression, or a new finding to accept;
+- ``now installable``: the rules predict install-failed (or import-failed) and the suite ran, with no finding they
+  do not predict;
+- ``fixed``: a predicted finding that no longer happens, or a better status (and nothing new);
 - ``not run``: no current result (none, or one from other code or pins);
 - ``not run here``: this machine cannot run the cell (no interpreter of its Python for a virtualenv): said with
   the fix, never a verdict and never a failure, except where every cell was asked for (``--require-all``);
-- ``no expectation``: a cell the file does not know yet (a floating cell resolved to new releases): reported as a
-  finding, never a failure;
-- ``cannot judge``: the harness could not tell (error, timeout, an install or build that failed for another reason
-  than a resolver conflict): always a failure, and never accepted.
+- ``cannot judge``: the harness could not tell (error, timeout, a damaged environment, an install or build that
+  failed for another reason than a resolver conflict): a failure, and never accepted.
+
+The gate judges what the commit pins. A floating cell of the definition that resolves to a cell no pinned group has
+(a release newer than the pins, or a combination they do not name) is *news* (``news``: what is new in it): shown
+first, apart, and never failing the gate, the same commit getting the same verdict on any day; ``news_fails`` (the
+nightly run) fails on news the rules do not predict.
 
 A config proven in a cell (``--config``, or the definition's ``configs``: harness/run/configs.py) has a verdict of
-its own there, under ``["<cell id>".configs."<config>"]``: its findings, one per key that does not arrive as
-written (``training.warmup_steps: changed → 2``), per refusal and for a smoke training that failed. It is compared
-the same way; a config the file does not name in a cell it knows is expected to have no finding, so a new config
-with findings fails until they are accepted.
+its own there: its findings, one per key that does not arrive as written (``training.warmup_steps: changed → 2``),
+per refusal and for a smoke training that failed, predicted by the rules that name the config and compared the same
+way; a config no rule names is expected to have no finding, so a new config with findings fails until accepted.
 
-``nox -s accept`` rewrites the file from the current results (keeping each finding's ``why``) and prints the diff.
+``nox -s accept`` derives the rules again from the current results (``observe``, ``accept``) and prints the diff.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
-from harness import inputs
+from packaging.version import Version
+
 from harness.run import junit
 from harness.run.pins import ROOT, Cell
-from harness.run.results import CellResult, Status
+from harness.run.results import CellResult
+from harness.verdicts import rules as rules_
 
 EXPECTED = ROOT / "constraints" / "expected.toml"
 GLINER_PATH = "gliner's path: "
-HEADER = """\
-# Expected verdicts of the version matrix (constraints/matrix.toml): for each cell, its status and the breaks that
-# are known and accepted, each with why. The report compares every cell's current result with this file; `nox -s
-# matrix` and the GitHub gate fail on any difference (a new break, a fixed one, another status) and on a cell the
-# harness could not judge. `nox -s accept [-- <cell id> ...]` rewrites it from the current results, keeping each
-# `why`, and prints the diff: review it, write the why of new entries, commit. See harness/verdicts/expected.py.
-"""
-FAILING = ("new break", "fixed", "cannot judge")
-CELL_KEYS = ("status", "breaks", "configs")
+FAILING = ("new break", "now installable", "fixed", "cannot judge")
+UNPREDICTED = ("new break", "now installable", "fixed")
+"""The states of a news cell that ``news_fails`` fails on: what the rules did not predict."""
+SEVERITY = {"pass": 0, "broken": 1, "import-failed": 2, "install-failed": 3}
+"""How far a status is from a cell that works, for "worse" and "better"."""
 
 
 def one_line(text: str) -> str:
@@ -76,55 +78,10 @@ def judgeable(result: CellResult) -> bool:
     return result["status"] in ("pass", "broken", "import-failed") or bool(result.get("conclusive"))
 
 
-def load(path: Path = EXPECTED) -> dict[str, dict[str, Any]]:
-    """Cell id → {"status", "breaks": [{"finding", "why"}]}; an absent file expects nothing. ``inputs.Invalid``
-    with every problem (``file:line``, the key, what was expected) when the file cannot be used."""
-    if not path.is_file():
-        return {}
-    data, at = inputs.toml(path)
-    name, problems = inputs.shown(path), []
-    statuses = get_args(Status)
-    for cell_id, entry in data.items():
-        line = at.get((cell_id,), 1)
-        try:
-            Cell.parse(cell_id)
-        except ValueError as e:
-            problems.append(f"{name}:{line}: {cell_id}: {e}")
-        if not isinstance(entry, dict):
-            problems.append(f'{name}:{line}: {cell_id}: expected a table ["<cell id>"] with status and breaks, got '
-                            f"{entry!r}")
-            continue
-        for key in entry:
-            if key not in CELL_KEYS:
-                problems.append(f"{name}:{at.get((cell_id, key), line)}: {cell_id}: {key}: not a key of a cell's "
-                                f"verdict (expected {', '.join(CELL_KEYS)})" + inputs.did_you_mean(key, CELL_KEYS))
-        verdicts = entry.get("configs", {})
-        for config, verdict in verdicts.items() if isinstance(verdicts, dict) else [("<config>", verdicts)]:
-            if not isinstance(verdict, dict) or set(verdict) - {"findings"} or \
-                    not _findings_ok(verdict.get("findings", [])):
-                problems.append(f'{name}:{line}: {cell_id}: configs: expected ["{cell_id}".configs."<config>"] '
-                                f'tables with findings = [{{ finding = "...", why = "..." }}], got {config}: '
-                                f"{verdict!r}")
-        if entry.get("status") not in statuses:
-            problems.append(f"{name}:{at.get((cell_id, 'status'), line)}: {cell_id}: status: expected one of "
-                            f"{', '.join(statuses)}, got {entry.get('status')!r}"
-                            + inputs.did_you_mean(str(entry.get("status")), statuses))
-        breaks = entry.get("breaks", [])
-        where = f"{name}:{at.get((cell_id, 'breaks'), line)}: {cell_id}: breaks"
-        if not isinstance(breaks, list):
-            problems.append(f"{where}: expected a list of {{ finding = ..., why = ... }}, got {breaks!r}")
-            continue
-        if not _findings_ok(breaks):
-            problems.append(f"{where}: expected {{ finding = \"...\", why = \"...\" }} (strings), got {breaks!r}")
-    if problems:
-        raise inputs.Invalid(problems)
-    return data
-
-
-def _findings_ok(found: object) -> bool:
-    return isinstance(found, list) and all(
-        isinstance(b, dict) and isinstance(b.get("finding"), str) and isinstance(b.get("why", ""), str)
-        and not set(b) - {"finding", "why"} for b in found)
+def load(path: Path = EXPECTED) -> rules_.Rules:
+    """The expected verdicts: the rules of ``path`` (harness/verdicts/rules.py); none when it does not exist.
+    ``inputs.Invalid`` with every problem (``file:line``, the key, what was expected) when the file cannot be used."""
+    return rules_.load(path)
 
 
 def config_findings(saved: dict[str, Any]) -> list[str] | None:
@@ -133,17 +90,40 @@ def config_findings(saved: dict[str, Any]) -> list[str] | None:
     return None if found is None else sorted({f["finding"] for f in found})
 
 
-def compare_configs(cells: list[Cell], current: dict[str, dict[str, dict[str, Any]]],
-                    expected: dict[str, dict[str, Any]], names: list[str],
-                    cannot_run: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Each of ``names`` in each cell of the definition against its expectation. ``current``: cell id → config
+def news(cells: list[Cell]) -> dict[str, str]:
+    """Cell id → what is new in it, for each floating cell that no pinned group has: the versions newer than every
+    pin of their package (``transformers 5.25.0``), else the combination it tries."""
+    pinned = [c for c in cells if not c.floating]
+    ids = {c.id for c in pinned}
+    out = {}
+    for cell in cells:
+        if not cell.floating or cell.id in ids:
+            continue
+        newer = [f"{name} {getattr(cell, name)}" for name in ("gliner", "transformers", "torch")
+                 if all(Version(getattr(cell, name)) > Version(getattr(p, name)) for p in pinned)]
+        out[cell.id] = " and ".join(newer) if newer else f"the combination {cell.id} ({cell.floating})"
+    return out
+
+
+def _entry(cell: Cell, new: dict[str, str], **more: Any) -> dict[str, Any]:
+    return {"id": cell.id, "floating": cell.floating, "news": new.get(cell.id, ""), "new": [], "fixed": [], **more}
+
+
+def _state(entry: dict[str, Any], installable: bool = False) -> str:
+    return "new break" if entry["new"] else "now installable" if installable else \
+        "fixed" if entry["fixed"] else "as expected"
+
+
+def compare_configs(cells: list[Cell], current: dict[str, dict[str, dict[str, Any]]], expected: rules_.Rules,
+                    names: list[str], cannot_run: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Each of ``names`` in each cell of the definition against its prediction. ``current``: cell id → config
     name → its current config result; ``cannot_run``: cell id → its status, for cells whose current result says no
     config runs there (it did not install or import): ``cell did not run``, never a failure."""
-    out = []
+    out, new = [], news(cells)
     for name in names:
         for cell in cells:
-            entry: dict[str, Any] = {"id": cell.id, "config": name, "floating": cell.floating, "new": [], "fixed": []}
-            saved, want = current.get(cell.id, {}).get(name), expected.get(cell.id)
+            entry = _entry(cell, new, config=name)
+            saved = current.get(cell.id, {}).get(name)
             got = None if saved is None else config_findings(saved)
             if saved is None and cell.id in (cannot_run or {}):
                 entry["state"] = "cell did not run"
@@ -152,24 +132,23 @@ def compare_configs(cells: list[Cell], current: dict[str, dict[str, dict[str, An
             elif got is None:
                 entry["state"] = "cannot judge"
                 entry["new"] = [one_line(saved.get("error") or "no result")]
-            elif want is None:
-                entry["state"] = "no expectation"
-                entry["new"] = got
             else:
-                wanted = [f["finding"] for f in want.get("configs", {}).get(name, {}).get("findings", [])]
+                wanted = [f["finding"] for f in expected.findings(cell, name)]
                 entry["new"] = [f for f in got if f not in wanted]
                 entry["fixed"] = [f for f in wanted if f not in got]
-                entry["state"] = "new break" if entry["new"] else "fixed" if entry["fixed"] else "as expected"
+                entry["state"] = _state(entry)
             out.append(entry)
     return out
 
 
-def config_session_failure(comparison: list[dict[str, Any]], matrix: bool, explore: bool = False) -> str | None:
+def config_session_failure(comparison: list[dict[str, Any]], matrix: bool, explore: bool = False,
+                           news_fails: bool = False) -> str | None:
     """Why the session that proved configs in a cell fails: a config not as expected (a matrix cell) or, in an
     ad-hoc cell, one with any finding or that could not be judged."""
     if explore:
         return None
-    bad = failures(comparison) if matrix else [c for c in comparison if c["new"] or c["state"] == "cannot judge"]
+    bad = failures(comparison, news_fails=news_fails) if matrix else \
+        [c for c in comparison if c["new"] or c["state"] == "cannot judge"]
     if not bad:
         return None
     return "\n".join(f"{c['config']} in {c['id']}: {c['state']}{changes(c)}" for c in bad)
@@ -180,13 +159,12 @@ def changes(c: dict[str, Any]) -> str:
     return "".join(f"\n  + {f}" for f in c["new"]) + "".join(f"\n  - {f}" for f in c["fixed"])
 
 
-def compare(cells: list[Cell], current: dict[str, CellResult], expected: dict[str, dict[str, Any]]
-            ) -> list[dict[str, Any]]:
-    """Each cell of the definition against its expectation. ``current``: cell id → its current full result."""
-    out = []
+def compare(cells: list[Cell], current: dict[str, CellResult], expected: rules_.Rules) -> list[dict[str, Any]]:
+    """Each cell of the definition against its prediction. ``current``: cell id → its current full result."""
+    out, new = [], news(cells)
     for cell in cells:
-        entry: dict[str, Any] = {"id": cell.id, "floating": cell.floating, "new": [], "fixed": []}
-        result, want = current.get(cell.id), expected.get(cell.id)
+        entry = _entry(cell, new)
+        result = current.get(cell.id)
         if result is None:
             entry["state"] = "not run"
         elif result["status"] == "unavailable":
@@ -196,35 +174,43 @@ def compare(cells: list[Cell], current: dict[str, CellResult], expected: dict[st
             entry["state"] = "cannot judge"
             entry["new"] = [f"status {result['status']}: {one_line(result.get('reason') or '')}"]
         else:
-            got = findings(result)
-            if want is None:
-                entry["state"] = "no expectation"
-                entry["new"] = [f"status {result['status']}", *got]
-            else:
-                wanted = [b["finding"] for b in want.get("breaks", [])]
-                entry["new"] = [f for f in got if f not in wanted]
-                entry["fixed"] = [f for f in wanted if f not in got]
-                status = f"status {result['status']} (expected {want['status']})"
-                if result["status"] != want["status"]:  # a broken cell that passes now is a fix
-                    (entry["fixed"] if result["status"] == "pass" else entry["new"]).insert(0, status)
-                entry["state"] = "new break" if entry["new"] else "fixed" if entry["fixed"] else "as expected"
+            status, why = expected.status(cell)
+            ran = result["status"] in rules_.RAN
+            got = findings(result) if ran else []
+            wanted = [f["finding"] for f in expected.findings(cell)] if ran else []
+            entry["new"] = [f for f in got if f not in wanted]
+            entry["fixed"] = [f for f in wanted if f not in got]
+            entry["status"], entry["expected_status"] = result["status"], status
+            if result["status"] != status:
+                line = f"status {result['status']} (expected {status}" + (f": {why})" if why else ")")
+                worse = SEVERITY.get(result["status"], 9) > SEVERITY.get(status, 9)
+                (entry["new"] if worse else entry["fixed"]).insert(0, line)
+            entry["state"] = _state(entry, ran and status not in rules_.RAN)
         out.append(entry)
     return out
 
 
-def failures(comparison: list[dict[str, Any]], require_all: bool = False) -> list[dict[str, Any]]:
-    """The cells that fail the gate: a difference or a cell that cannot be judged (``require_all``: also a cell
-    that has not run, as in a workflow that ran every cell, or a config of the definition's that has not run in
-    one; a config named with --config runs where it was asked)."""
-    return [c for c in comparison if c["state"] in FAILING
-            or (require_all and c["state"] in ("not run", "not run here") and c.get("in_definition", True))]
+def failures(comparison: list[dict[str, Any]], require_all: bool = False, news_fails: bool = False
+             ) -> list[dict[str, Any]]:
+    """The entries that fail the gate: a pinned cell with a difference or that cannot be judged (``require_all``:
+    also one that has not run, as in a workflow that ran every cell, or a config of the definition's that has not
+    run in one; a config named with --config runs where it was asked). News never fails it, except with
+    ``news_fails``, where news the rules did not predict does."""
+    def fails(c: dict[str, Any]) -> bool:
+        if c.get("news"):
+            return news_fails and c["state"] in UNPREDICTED
+        return c["state"] in FAILING or (require_all and c["state"] in ("not run", "not run here")
+                                         and c.get("in_definition", True))
+
+    return [c for c in comparison if fails(c)]
 
 
-def session_failure(result: CellResult, comparison: dict[str, Any] | None, explore: bool = False) -> str | None:
+def session_failure(result: CellResult, comparison: dict[str, Any] | None, explore: bool = False,
+                    news_fails: bool = False) -> str | None:
     """Why the session that ran a cell fails, or None. A repro run (selected tests) stands on its own outcome: it
     fails unless those tests pass, whatever the cell's full result says (a pytest usage error judged nothing). A
-    full run of a matrix cell fails when it is not as expected (``comparison``: its entry of ``compare``), an
-    ad-hoc cell (no comparison) unless it passes. ``explore``: never."""
+    full run of a matrix cell fails when it is not as expected (``comparison``: its entry of ``compare``; news only
+    with ``news_fails``), an ad-hoc cell (no comparison) unless it passes. ``explore``: never."""
     if explore:
         return None
     if result.get("selection"):
@@ -235,99 +221,117 @@ def session_failure(result: CellResult, comparison: dict[str, Any] | None, explo
         return f"repro run of {result['id']}: {result['status']}" + (f": {why}" if why else "") + found
     if comparison is None:
         return None if result["status"] == "pass" else f"{result['id']} is {result['status']}"
-    if failures([comparison]):
+    if failures([comparison], news_fails=news_fails):
         return f"{result['id']} is not as expected ({comparison['state']})"
     return None
 
 
 def lines(comparison: list[dict[str, Any]]) -> list[str]:
-    """One line per cell that is not as expected, then its new and fixed findings, indented (a config that has not
-    run in a cell is counted by ``summary`` only: most runs prove configs in some cells)."""
+    """One line per pinned cell that is not as expected, then its new and fixed findings, indented (a config that
+    has not run in a cell is counted by ``summary`` only: most runs prove configs in some cells). News: see
+    ``news_lines``."""
     out = []
     for c in comparison:
-        if c["state"] == "as expected" or (c.get("config") and c["state"] in ("not run", "cell did not run")):
+        if c.get("news") or c["state"] == "as expected" or \
+                (c.get("config") and c["state"] in ("not run", "cell did not run")):
             continue
-        floating = f" (floating: {c['floating']})" if c["floating"] else ""
         config = f" config {c['config']}" if c.get("config") else ""
         why = f": {c['why']}" if c.get("why") else ""
-        out.append(f"{c['state'].upper()} {c['id']}{floating}{config}{why}")
+        out.append(f"{c['state'].upper()} {c['id']}{config}{why}")
         out += changes(c).splitlines()[1:]
     return out
 
 
-def summary(comparison: list[dict[str, Any]], what: str = "cells") -> str:
-    counts: dict[str, int] = {}
+def news_lines(comparison: list[dict[str, Any]]) -> list[str]:
+    """One line per news entry that ran: what is new, and whether the rules predicted what it did."""
+    out = []
     for c in comparison:
-        counts[c["state"]] = counts.get(c["state"], 0) + 1
-    if counts.get("as expected") == len(comparison):
-        return f"all {len(comparison)} {what} are as expected"
-    return f"{len(comparison)} {what}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-
-
-def dump(expected: dict[str, dict[str, Any]]) -> str:
-    """The file's text: cells in id order, findings sorted (TOML strings written as JSON strings, which TOML reads)."""
-    out = [HEADER]
-    for cell_id in sorted(expected):
-        e = expected[cell_id]
-        out += ["", f"[{json.dumps(cell_id)}]", f"status = {json.dumps(e['status'])}"]
-        if e.get("breaks"):
-            out.append("breaks = [")
-            out += [f"  {{ finding = {json.dumps(b['finding'], ensure_ascii=False)}, "
-                    f"why = {json.dumps(b.get('why', ''), ensure_ascii=False)} }},"
-                    for b in sorted(e["breaks"], key=lambda b: b["finding"])]
-            out.append("]")
+        if not c.get("news") or c["state"] in ("not run", "cell did not run"):
+            continue
+        what = f"{c['news']} is new ({c['id']}" + (f", config {c['config']}" if c.get("config") else "") + ")"
+        if c["state"] == "as expected":
+            verdict = c.get("status", "")
+            doing = "the config's keys arrive" if c.get("config") else \
+                {"pass": "PTBR's path passes", "broken": "PTBR's path breaks"}.get(verdict, f"it is {verdict}")
+            out.append(f"{what}: {doing}, as the rules predict")
+        elif c["state"] in UNPREDICTED:
+            out.append(f"{what}: {'a finding the rules do not predict' if c['new'] else c['state']}:")
+            out += changes(c).splitlines()[1:]
         else:
-            out.append("breaks = []")
-        for config in sorted(e.get("configs", {})):
-            found = sorted(e["configs"][config].get("findings", []), key=lambda b: b["finding"])
-            out += ["", f"[{json.dumps(cell_id)}.configs.{json.dumps(config)}]"]
-            out += ["findings = ["] + [f"  {{ finding = {json.dumps(b['finding'], ensure_ascii=False)}, "
-                                       f"why = {json.dumps(b.get('why', ''), ensure_ascii=False)} }},"
-                                       for b in found] + ["]"] if found else ["findings = []"]
-    return "\n".join(out) + "\n"
+            out.append(f"{what}: {c['state']}" + (f": {c['why']}" if c.get("why") else "")
+                       + "".join(f": {f}" for f in c["new"]))
+    return out
 
 
-def accept(cells: list[Cell], current: dict[str, CellResult], expected: dict[str, dict[str, Any]],
-           only: set[str] | None = None, current_configs: dict[str, dict[str, dict[str, Any]]] | None = None
-           ) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """New expectations from the current results of the definition's cells (``only``: these ids), keeping the why
-    of each finding that stays; cells no longer in the definition are dropped. ``current_configs`` (cell id →
-    config → its current result): the configs' verdicts too, the why of each finding taken from the expectation,
-    else from the result (PTBR's reason). Returns them and what was left as it was (no current result, or one that
-    cannot be judged), with why."""
-    ids = {c.id for c in cells}
-    new = {i: e for i, e in expected.items() if i in ids}
-    kept = []
+def summary(comparison: list[dict[str, Any]], what: str = "cells") -> str:
+    """The pinned entries' states counted (news apart)."""
+    pinned = [c for c in comparison if not c.get("news")]
+    counts: dict[str, int] = {}
+    for c in pinned:
+        counts[c["state"]] = counts.get(c["state"], 0) + 1
+    if counts.get("as expected") == len(pinned):
+        return f"all {len(pinned)} pinned {what} are as expected"
+    return f"{len(pinned)} pinned {what}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+
+
+def observe(cells: list[Cell], current: dict[str, CellResult], expected: rules_.Rules, only: set[str] | None = None,
+            current_configs: dict[str, dict[str, dict[str, Any]]] | None = None
+            ) -> tuple[list[rules_.Observed], list[str]]:
+    """What accepting sees in each cell of the definition: its current result where it has a judgeable one (among
+    ``only``, if given), else what ``expected`` predicts for it, so that no verdict it has not seen is contradicted.
+    Each finding keeps its why: the rule's that predicted it, else one with the same finding elsewhere, else (a
+    config's) PTBR's reason. Returns them and what was left as predicted, with why."""
+    whys = expected.whys()
+    observed, kept = [], []
+
+    def why(cell: Cell, config: str | None, finding: str, predicted: dict[str, str], own: str = "") -> str:
+        if predicted.get(finding):
+            return predicted[finding]
+        return rules_.expand(whys.get((config, rules_.template(finding, cell)), own), cell)
+
     for cell in cells:
-        if only is not None and cell.id not in only:
-            continue
-        result = current.get(cell.id)
-        if result is None or not judgeable(result):
-            why_not = "no current result" if result is None else \
-                f"{result['status']} cannot be accepted ({one_line(result.get('reason') or '')})"
-            kept.append(f"{cell.id}: {why_not}")
-            continue
-        why = {b["finding"]: b.get("why", "") for b in expected.get(cell.id, {}).get("breaks", [])}
-        new[cell.id] = {"status": result["status"],
-                        "breaks": [{"finding": f, "why": why.get(f, "")} for f in findings(result)],
-                        **({"configs": expected[cell.id]["configs"]} if expected.get(cell.id, {}).get("configs")
-                           else {})}
-    for cell in cells:
-        if only is not None and cell.id not in only:
-            continue
-        for config, saved in sorted((current_configs or {}).get(cell.id, {}).items()):
-            if cell.id not in new:
-                kept.append(f"{cell.id}: config {config}: the cell has no verdict to add it to")
-                continue
-            if config_findings(saved) is None:
+        wanted = expected.predict(cell)
+        result = current.get(cell.id) if only is None or cell.id in only else None
+        if result is not None and not judgeable(result):
+            kept.append(f"{cell.id}: {result['status']} cannot be accepted ({one_line(result.get('reason') or '')})")
+            result = None
+        elif result is None and (only is None or cell.id in only):
+            kept.append(f"{cell.id}: no current result")
+        scopes: dict[str | None, dict[str, str]] = {}
+        if result is None:
+            status = wanted["status"]
+            if status in rules_.RAN:
+                scopes[None] = {b["finding"]: b["why"] for b in wanted["breaks"]}
+        else:
+            status = result["status"]
+            if status in rules_.RAN:
+                predicted = {b["finding"]: b["why"] for b in expected.findings(cell)}
+                scopes[None] = {f: why(cell, None, f, predicted) for f in findings(result)}
+        mine = (current_configs or {}).get(cell.id, {}) if only is None or cell.id in only else {}
+        for config in sorted({*wanted["configs"], *mine}):
+            predicted = {b["finding"]: b["why"] for b in expected.findings(cell, config)}
+            saved = mine.get(config)
+            if saved is not None and config_findings(saved) is None:
                 kept.append(f"{cell.id}: config {config}: cannot be judged ({one_line(saved.get('error') or '')})")
-                continue
-            old = expected.get(cell.id, {}).get("configs", {}).get(config, {}).get("findings", [])
-            why = {b["finding"]: b.get("why", "") for b in old}
-            mine = {f["finding"]: f.get("why", "") for f in saved["findings"]}
-            new[cell.id]["configs"] = {**new[cell.id].get("configs", {}), config: {"findings": [
-                {"finding": f, "why": why.get(f) or mine[f]} for f in config_findings(saved)]}}
-    return new, kept
+                saved = None
+            if saved is None:
+                scopes[config] = predicted
+            else:
+                own = {f["finding"]: f.get("why", "") for f in saved["findings"]}
+                scopes[config] = {f: why(cell, config, f, predicted, own[f]) for f in config_findings(saved)}
+        observed.append(rules_.Observed(cell, status, scopes))
+    return observed, kept
+
+
+def accept(cells: list[Cell], current: dict[str, CellResult], expected: rules_.Rules, only: set[str] | None = None,
+           current_configs: dict[str, dict[str, dict[str, Any]]] | None = None) -> tuple[rules_.Rules, list[str]]:
+    """New rules derived from what ``observe`` sees (keeping every why), and what it left as predicted."""
+    observed, kept = observe(cells, current, expected, only, current_configs)
+    return rules_.derive(observed, expected), kept
+
+
+def dump(expected: rules_.Rules) -> str:
+    return rules_.dump(expected)
 
 
 def diff(old: str, new: str, path: Path = EXPECTED) -> str:

@@ -85,15 +85,17 @@ def annotations(report: dict[str, Any]) -> list[str]:
     a cell (each key that does not arrive as written; the gate decides whether that is expected)."""
     lines = [f"::error title=PTBR's path breaks in every cell::{_escape(_break(b))}"
              for b in report["version_independent"]["ptbr_path"]]
+    news = {e["id"] for e in report["expected"] if e.get("news")}
     for c in report["cells"]:
         if c["status"] != "pass":
+            level = "notice" if c["id"] in news else "error"  # news never blocks: said, not flagged
             detail = "; ".join([k["cause"] for k in c["causes"]]
                                + [_break(b) for b in c["version_dependent_breaks"] if not b.get("cause")])
             detail = detail or c.get("reason") or ""
             how = [c["repro"]["docker_build"], c["repro"]["docker_run"]] if c["repro"].get("docker_run") \
                 else [c["repro"]["nox"]]
             message = detail + "\nreproduce at a checkout's root:\n" + "\n".join(how)
-            lines.append(f"::error title={c['id']}: {c['status']}::{_escape(message)}")
+            lines.append(f"::{level} title={c['id']}: {c['status']}::{_escape(message)}")
     for config in report.get("configs", []):
         for e in config["cells"]:
             if e["current"] and (e["findings"] or e["findings"] is None):
@@ -108,15 +110,37 @@ def _break(b: dict[str, str]) -> str:
     return f"{b['field']} [{b['layer']}]: {b['message']}"
 
 
-def gate(report: dict[str, Any], require_all: bool = False) -> list[str]:
-    """Why the matrix should block a merge: a cell of the definition that differs from its expected verdict (a new
-    break, a fixed one, another status) or that the harness could not judge (error, timeout, a failed build);
-    ``require_all``: also a cell with no current result (a workflow that ran every cell). A cell with no
-    expectation yet (a floating cell on new releases) is a finding, listed in the summary, not a failure."""
+def gate(report: dict[str, Any], require_all: bool = False, news_fails: bool = False) -> list[str]:
+    """Why the matrix should block a merge: a pinned cell of the definition that differs from its expected verdict
+    (a new break, a fixed one, another status) or that the harness could not judge (error, timeout, a failed build);
+    ``require_all``: also a cell with no current result (a workflow that ran every cell). News (a floating cell on
+    releases newer than the pins) never blocks a merge; ``news_fails`` (the nightly run): news the rules do not
+    predict fails too."""
     from harness.verdicts import expected
 
-    return expected.lines(expected.failures(report["expected"], require_all)
-                          + expected.failures(report.get("configs_expected", []), require_all))
+    found = [*report["expected"], *report.get("configs_expected", [])]
+    return expected.lines(expected.failures(found, require_all)) + \
+        (expected.news_lines(expected.failures(found, news_fails=True)) if news_fails else [])
+
+
+def news_issues(report: dict[str, Any]) -> list[dict[str, str]]:
+    """One issue per release whose news the rules do not predict: a stable title (the nightly run updates the open
+    issue of that title rather than opening another), the report's lines and the command that accepts them."""
+    from harness.verdicts import expected
+
+    found = [c for c in expected.failures([*report["expected"], *report.get("configs_expected", [])],
+                                          news_fails=True) if c.get("news")]
+    out = []
+    for release in sorted({c["news"] for c in found}):
+        mine = [c for c in found if c["news"] == release]
+        ids = sorted({c["id"] for c in mine})
+        body = ["The nightly matrix run found what the rules of constraints/expected.toml do not predict:", "", "```",
+                *expected.news_lines(mine), "```", "",
+                "If it is right, accept it (the rules are derived again, keeping every why), write the why of each "
+                "new finding, and commit:", "", "```sh",
+                *[f'nox -s "matrix({i})" -- --rerun' for i in ids], f"nox -s accept -- {' '.join(ids)}", "```"]
+        out.append({"title": f"Matrix news: {release} is not as the rules predict", "body": "\n".join(body)})
+    return out
 
 
 def main(argv: list[str]) -> int:
@@ -133,11 +157,16 @@ def main(argv: list[str]) -> int:
                   file=sys.stderr)
         print("cells=" + json.dumps(cells, separators=(",", ":")))
         return 0
-    if command in ("annotate", "gate"):
+    if command in ("annotate", "gate", "news"):
         with open(argv[1], encoding="utf-8") as f:
             report = json.load(f)
-        out = annotations(report) if command == "annotate" else gate(report, "--require-all" in argv[2:])
+        if command == "news":
+            print(json.dumps(news_issues(report)))
+            return 0
+        out = annotations(report) if command == "annotate" else \
+            gate(report, "--require-all" in argv[2:], "--news-fails" in argv[2:])
         print("\n".join(out))
         return 1 if command == "gate" and out else 0
-    print("usage: python -m harness github (cells | annotate REPORT | gate REPORT [--require-all])", file=sys.stderr)
+    print("usage: python -m harness github (cells | annotate REPORT | gate REPORT [--require-all] [--news-fails] | "
+          "news REPORT)", file=sys.stderr)
     return 2

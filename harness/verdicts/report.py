@@ -22,10 +22,13 @@ from harness.run import configs as configs_
 from harness.run import junit, results
 from harness.run.results import Break, CellResult
 from harness.verdicts import expected as expected_
+from harness.verdicts import rules
 
-SCHEMA_VERSION = 4  # 2: "expected" (the comparison), "unresolved", in_definition, version_independent.computed;
+SCHEMA_VERSION = 5  # 2: "expected" (the comparison), "unresolved", in_definition, version_independent.computed;
 # 3: "configs" (each config's fates per cell) and "configs_expected" (their comparison); 4: a cell's python (asked:
-# requested.python, found: python), status "unavailable", "python_dependent" (the same pins, other findings)
+# requested.python, found: python), status "unavailable", "python_dependent" (the same pins, other findings);
+# 5: expected verdicts from rules: each comparison entry's "news" (what is new in a floating cell; "" when pinned),
+# state "now installable", "news" (its lines); version_independent.of (the definition's cells; "over": those that ran)
 MARK = {"pass": "✓", "broken": "✗", "install-failed": "install-failed", "import-failed": "import-failed",
         "timeout": "timeout", "error": "error", "unavailable": "not run here"}
 
@@ -50,11 +53,12 @@ def common_breaks(cells: list[CellResult], part: str = "breaks") -> set[tuple[st
 
 def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_runs: list[CellResult] = (),
           definition_cells: list[definition.Cell] | None = None,
-          expected: dict[str, dict[str, Any]] | None = None, config_results: list[dict[str, Any]] = (),
+          expected: rules.Rules | None = None, config_results: list[dict[str, Any]] = (),
           definition_configs: list[str] | None = None) -> dict[str, Any]:
     """The report as data. ``current`` maps cell id → the fingerprint a result of its runner must have now (see
     ``current_fingerprints``), to mark results from older code or pins; ``repro_runs``: the cells' latest repro runs;
-    ``definition_cells`` and ``expected``: the matrix's cells and their expected verdicts (default: the files');
+    ``definition_cells`` and ``expected``: the matrix's cells and the rules of their expected verdicts (default: the
+    files');
     ``config_results``: every saved config result (harness/run/configs.py), each marked ``current`` (see
     ``config_results``; unmarked: current);
     ``definition_configs``: the configs every run proves (default: the definition's)."""
@@ -72,6 +76,7 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_
     of_definition = [now[i] for i in ids if i in now] if complete else []
     common = common_breaks(of_definition)
     common_gliner = common_breaks(of_definition, "gliner_path")
+    ran = [c for c in of_definition if c["status"] in ("pass", "broken")]
     repros = {r["id"]: r for r in repro_runs}
     out_cells = []
     for c in cells:
@@ -98,15 +103,18 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_
     for r in proven:
         if r["current"]:
             now_configs.setdefault(r["cell"], {})[r["config"]] = r
+    compared = expected_.compare(definition_cells, now, expected)
+    compared_configs = [{**e, "in_definition": e["config"] in definition_configs}
+                        for e in expected_.compare_configs(definition_cells, now_configs, expected, names,
+                                                           {i: c["status"] for i, c in now.items()
+                                                            if c["status"] not in ("pass", "broken")})]
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "summary": dict(Counter(c["status"] for c in cells)),
-        "expected": expected_.compare(definition_cells, now, expected),
-        "configs_expected": [{**e, "in_definition": e["config"] in definition_configs}
-                             for e in expected_.compare_configs(definition_cells, now_configs, expected, names,
-                                                                {i: c["status"] for i, c in now.items()
-                                                                 if c["status"] not in ("pass", "broken")})],
+        "news": expected_.news_lines(compared) + expected_.news_lines(compared_configs),
+        "expected": compared,
+        "configs_expected": compared_configs,
         "configs": [{"config": name, "in_definition": name in definition_configs,
                      "cells": [_config_entry(r) for r in proven if r["config"] == name]} for name in names],
         "unresolved": list(definition.UNRESOLVED),
@@ -114,7 +122,7 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_
         "version_independent": {"ptbr_path": listed(common, "breaks"),
                                 "gliner_path": listed(common_gliner, "gliner_path"),
                                 "computed": complete,
-                                "over": len(of_definition)},
+                                "over": len(ran), "of": len(ids)},
         "cells": out_cells,
     }
 
@@ -203,6 +211,9 @@ def markdown(report: dict[str, Any]) -> str:
     cells = report["cells"]
     counts = ", ".join(f"{n} {s}" for s, n in sorted(report["summary"].items()))
     lines = ["# PTBR version matrix", "", f"{len(cells)} cells: {counts}. Generated {report['generated_at']}.", ""]
+    if report["news"]:
+        lines += ["## News: releases newer than what this commit pins (floating cells; never the gate)", "",
+                  "```", *report["news"], "```", ""]
     lines += ["## Against the expected verdicts (constraints/expected.toml)", "",
               expected_.summary(report["expected"]) + ".", ""]
     if report["configs"]:
@@ -218,8 +229,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines += ["Version-independent defects: not computed (not every cell of the definition has a current "
                   "result).", ""]
     if independent["ptbr_path"] or independent["gliner_path"]:
-        lines += [f"## Version-independent defects (in every one of the definition's {independent['over']} cells)",
-                  ""]
+        lines += [f"## Version-independent defects (in every cell that ran, {independent['over']} of "
+                  f"{independent['of']})", ""]
         for path, key in (("PTBR's path", "ptbr_path"), ("gliner's own path", "gliner_path")):
             for b in independent[key]:
                 lines.append(f"- {path}, `{b['layer']}` `{b['field']}`: {b['message']} (`{b['test']}`)")
@@ -355,12 +366,15 @@ def terminal(report: dict[str, Any]) -> str:
         lines.append(f"{MARK[c['status']]:<15}{c['id']:<42}{c['duration_s']:>7.1f} s  {detail}"[:160].rstrip())
     independent = report["version_independent"]["ptbr_path"] + report["version_independent"]["gliner_path"]
     if independent:
-        lines.append(f"in every cell: {len(independent)} version-independent break(s), see reports/matrix.md")
+        over = report["version_independent"]
+        lines.append(f"in every cell that ran ({over['over']} of {over['of']}): {len(independent)} "
+                     "version-independent break(s), see reports/matrix.md")
     counts = ", ".join(f"{n} {s}" for s, n in sorted(report["summary"].items()))
     for d in report["python_dependent"]:
         lines.append("PYTHON-DEPENDENT " + ", ".join(f"{p['id']} {p['status']} ({len(p['findings'])} finding(s))"
                                                      for p in d["pythons"]))
     lines.append(f"{len(report['cells'])} result(s): {counts}")
+    lines += [f"NEWS {line}" if not line.startswith(" ") else line for line in report["news"]]
     lines += expected_.lines(report["expected"])
     lines.append("against the expected verdicts: " + expected_.summary(report["expected"]))
     if report["configs"]:
@@ -371,7 +385,7 @@ def terminal(report: dict[str, Any]) -> str:
 
 def write(root: Path = results.REPORTS, cells_root: Path | None = None, current: dict[str, str] | None = None,
           definition_cells: list[definition.Cell] | None = None,
-          expected: dict[str, dict[str, Any]] | None = None, definition_configs: list[str] | None = None
+          expected: rules.Rules | None = None, definition_configs: list[str] | None = None
           ) -> dict[str, Any]:
     """Build the report from every result file and write matrix.json and matrix.md atomically."""
     cells_root = cells_root or root / "cells"

@@ -47,8 +47,12 @@ CORPUS = {
                                   r"matrix\.toml:\d+: group 1: transformers: '5\.x' is not a version \(PEP 440\)"),
     "expected verdicts that are not TOML": ([(EXPECTED, "status = ", "status = = ")], ["-s", "report"],
                                             r"expected\.toml:\d+:\d+: not valid TOML"),
-    "an expected status that is none": ([(EXPECTED, 'status = "pass"', 'status = "passed"')], ["-s", "report"],
-                                        r"expected\.toml:\d+: .*status: expected one of pass, .*did you mean pass\?"),
+    "an expected status that is none": ([(EXPECTED, 'status = "broken"', 'status = "broke"')], ["-s", "report"],
+                                        r"expected\.toml:\d+: status 'broke': status: expected one of broken, "
+                                        r".*did you mean broken\?"),
+    "a condition that is no version specifier": ([(EXPECTED, 'gliner = "<0.2.29"', 'gliner = "before 0.2.29"')],
+                                                 ["-s", "report"], r"expected\.toml:\d+: .*when: gliner: expected a "
+                                                 r"PEP 440 specifier"),
     "accepting a cell that is none": ([], ["-s", "accept", "--", "torch2.13.0-tf5.16.2-gliner0.2.29"],
                                       rf"not a cell of the matrix definition; did you mean {CELL}\?"),
     "accepting a malformed id": ([], ["-s", "accept", "--", "gliner0.2.29"], r"gliner0\.2\.29: not a cell of the"),

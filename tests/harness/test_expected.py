@@ -1,15 +1,17 @@
-"""Expected verdicts: each cell of the definition against constraints/expected.toml; what fails the gate; accepting
-the current verdicts as one rewrite with its diff, keeping each finding's why."""
+"""Expected verdicts: each cell of the definition against what the rules of constraints/expected.toml predict; what
+fails the gate (news never does, but with --news-fails); accepting the current verdicts as rules derived again, with
+their diff, keeping each why."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import dataclasses
+
 import pytest
-import tomllib
 from harness.definition import Cell
 from harness.run import results
-from harness.verdicts import expected, github, report
+from harness.verdicts import expected, github, report, rules
 from test_report import GLINER, ONLY_OLD, TOKENIZER, _result
 
 OLD = _result("2.13.0", "4.51.3", "0.2.26", "broken", [ONLY_OLD])
@@ -20,12 +22,13 @@ REGRESSION = {"layer": "ptbr", "field": "training.lr_others", "test": "t::lr", "
               "cause": None}
 
 
-def _expect(*cells: results.CellResult) -> dict:
-    """The expectations a reviewed `nox -s accept` would write for these results."""
-    return expected.accept([results.cell_of(c) for c in cells], {c["id"]: c for c in cells}, {})[0]
+def _expect(*cells: results.CellResult) -> rules.Rules:
+    """The rules a reviewed `nox -s accept` would write for these results."""
+    return expected.accept([results.cell_of(c) for c in cells], {c["id"]: c for c in cells}, rules.Rules())[0]
 
 
-def _compare(now: list[results.CellResult], want: dict, cells: list[results.CellResult] | None = None) -> dict:
+def _compare(now: list[results.CellResult], want: rules.Rules, cells: list[results.CellResult] | None = None
+             ) -> dict:
     definition_cells = [results.cell_of(c) for c in (cells or now)]
     return {c["id"]: c for c in expected.compare(definition_cells, {c["id"]: c for c in now}, want)}
 
@@ -47,13 +50,14 @@ def test_a_cause_is_one_stable_line_without_machine_paths() -> None:
         "another run on another machine has the same finding"
 
 
-def test_each_cell_is_as_expected_new_fixed_not_run_or_unknown() -> None:
+def test_each_cell_is_as_expected_new_fixed_not_run_or_news() -> None:
     want = _expect(OLD, NEW)
     regressed = {**NEW, "status": "broken", "breaks": [REGRESSION]}
     fixed = {**OLD, "status": "pass", "breaks": []}
     floating = _result("2.13.0", "5.25.0", "0.2.29", "broken", [REGRESSION])
     unrun = Cell("2.6.0", "5.0.0", "0.2.29")
-    definition_cells = [results.cell_of(c) for c in (regressed, fixed, floating)] + [unrun]
+    definition_cells = [results.cell_of(c) for c in (regressed, fixed)] + [
+        dataclasses.replace(results.cell_of(floating), floating="transformers=latest"), unrun]
     got = {c["id"]: c for c in expected.compare(definition_cells, {c["id"]: c for c in (regressed, fixed, floating)},
                                                 want)}
     assert (got[NEW["id"]]["state"], got[NEW["id"]]["new"]) == \
@@ -61,10 +65,13 @@ def test_each_cell_is_as_expected_new_fixed_not_run_or_unknown() -> None:
     assert (got[OLD["id"]]["state"], got[OLD["id"]]["fixed"]) == \
         ("fixed", ["status pass (expected broken)",
                    "AttributeError: 'UniEncoderSpanConfig' object has no attribute 'labels_encoder'"])
-    assert got[floating["id"]]["state"] == "no expectation"
+    assert (got[floating["id"]]["state"], got[floating["id"]]["news"]) == ("new break", "transformers 5.25.0"), \
+        "a floating cell on a release newer than every pin is news, judged by the rules like any cell"
     assert got[unrun.id]["state"] == "not run"
     assert [c["id"] for c in expected.failures(list(got.values()))] == [NEW["id"], OLD["id"]], \
-        "a regression and a fix fail; a cell with no expectation is a finding; a cell not run is not judged"
+        "a regression and a fix fail; news does not; a cell not run is not judged"
+    assert [c["id"] for c in expected.failures(list(got.values()), news_fails=True)][-1] == floating["id"], \
+        "--news-fails (the nightly run): news the rules do not predict fails too"
     assert [c["id"] for c in expected.failures(list(got.values()), require_all=True)][-1] == unrun.id, \
         "where every cell ran (a workflow), a cell without a result fails too"
 
@@ -73,7 +80,7 @@ def test_the_current_results_as_accepted_are_as_expected() -> None:
     want = _expect(OLD, NEW)
     got = _compare([OLD, NEW], want)
     assert [c["state"] for c in got.values()] == ["as expected"] * 2
-    assert expected.summary(list(got.values())) == "all 2 cells are as expected"
+    assert expected.summary(list(got.values())) == "all 2 pinned cells are as expected"
     assert expected.lines(list(got.values())) == []
 
 
@@ -121,38 +128,39 @@ def _report(now: list, cells: list, want: dict) -> dict:
                         definition_configs=[])
 
 
+def _why(want: rules.Rules, finding: str) -> str:
+    return next(r.why for r in want.rules if r.text == finding)
+
+
 def test_accepting_rewrites_the_file_keeps_each_why_and_shows_the_diff(tmp_path: Path) -> None:
     path = tmp_path / "expected.toml"
     want = _expect(OLD, NEW)
-    for b in want[OLD["id"]]["breaks"]:
-        if b["finding"] == expected.findings(OLD)[0]:
-            b["why"] = "gliner 0.2.23–0.2.27 read config.labels_encoder on uni-encoder models"
+    reviewed = "gliner 0.2.23–0.2.27 read config.labels_encoder on uni-encoder models"
+    want = rules.Rules([dataclasses.replace(r, why=reviewed) if r.text == expected.findings(OLD)[0] else r
+                        for r in want.rules])
     old = expected.dump(want)
     path.write_text(old)
     assert expected.load(path) == want, "the file reads back as written (TOML)"
     now = [{**OLD, "breaks": [ONLY_OLD, REGRESSION]}, NEW]
     new, kept = expected.accept([results.cell_of(c) for c in now], {c["id"]: c for c in now}, expected.load(path))
     assert kept == []
-    whys = {b["finding"]: b["why"] for b in new[OLD["id"]]["breaks"]}
-    assert (whys[expected.findings(OLD)[0]], whys["training.lr_others [ptbr]"]) == (
-        "gliner 0.2.23–0.2.27 read config.labels_encoder on uni-encoder models", ""), \
+    assert (_why(new, expected.findings(OLD)[0]), _why(new, "training.lr_others [ptbr]")) == (reviewed, ""), \
         "a finding that stays keeps its why; a new one gets an empty why to write"
     diff = expected.diff(old, expected.dump(new), path)
-    assert [line for line in diff.splitlines() if line.startswith(("+ ", "- "))] == [
-        '+  { finding = "training.lr_others [ptbr]", why = "" },'], "the diff shows exactly what was accepted"
-    with path.open("w") as f:
-        f.write(expected.dump(new))
-    assert tomllib.loads(path.read_text())[OLD["id"]]["status"] == "broken"
+    assert [line for line in diff.splitlines() if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))
+            ] == ["+", "+[[finding]]", '+finding = "training.lr_others [ptbr]"', '+when = [{ gliner = "<0.2.29" }]',
+                  '+why = ""'], "the diff shows exactly what was accepted: one rule, with where it holds"
+    assert expected.load(path).status(results.cell_of(OLD)) == ("broken", "")
 
 
-def test_accepting_some_cells_leaves_the_others_and_drops_cells_no_longer_defined() -> None:
-    want = {**_expect(OLD, NEW), "torch2.0.0-tf4.0.0-gliner0.2.0": {"status": "pass", "breaks": []}}
+def test_accepting_some_cells_leaves_what_the_rules_predict_for_the_others() -> None:
+    want = _expect(OLD, NEW)
     regressed = {**NEW, "status": "broken", "breaks": [REGRESSION]}
     now = {OLD["id"]: {**OLD, "status": "pass", "breaks": []}, NEW["id"]: regressed}
-    new, _ = expected.accept([results.cell_of(OLD), results.cell_of(NEW)], now, want, only={NEW["id"]})
-    assert new[OLD["id"]] == want[OLD["id"]], "a cell not named keeps its expectation"
-    assert new[NEW["id"]]["status"] == "broken"
-    assert "torch2.0.0-tf4.0.0-gliner0.2.0" not in new, "a cell the definition no longer has is dropped"
+    cells = [results.cell_of(OLD), results.cell_of(NEW)]
+    new, _ = expected.accept(cells, now, want, only={NEW["id"]})
+    assert new.predict(cells[0]) == want.predict(cells[0]), "a cell not named keeps its expected verdict"
+    assert new.status(cells[1])[0] == "broken"
 
 
 def test_a_repro_run_fails_its_session_unless_its_tests_pass_whatever_the_cell_verdict() -> None:
@@ -201,22 +209,20 @@ def test_a_config_is_compared_per_cell_and_a_config_the_file_does_not_name_expec
 
 def test_accepting_records_a_configs_findings_with_a_why_and_then_it_is_as_expected() -> None:
     now = {NEW["id"]: {"team.yaml": _config(NEW, "team.yaml", WARMUP, TAGS)}}
-    want, kept = expected.accept([results.cell_of(NEW)], {NEW["id"]: NEW}, {}, None, now)
+    want, kept = expected.accept([results.cell_of(NEW)], {NEW["id"]: NEW}, rules.Rules(), None, now)
     assert kept == []
-    assert want[NEW["id"]]["configs"]["team.yaml"]["findings"][0]["why"] == f"PTBR's reason for {TAGS}", \
+    assert want.findings(results.cell_of(NEW), "team.yaml")[0]["why"] == f"PTBR's reason for {TAGS}", \
         "a new finding's why starts as PTBR's reason; a reviewer may rewrite it"
     got = expected.compare_configs([results.cell_of(NEW)], now, want, ["team.yaml"])
     assert got[0]["state"] == "as expected"
-    reviewed = {**want[NEW["id"]]["configs"]["team.yaml"]}
-    reviewed["findings"] = [{**f, "why": "reviewed"} for f in reviewed["findings"]]
-    again, _ = expected.accept([results.cell_of(NEW)], {NEW["id"]: NEW},
-                               {NEW["id"]: {**want[NEW["id"]], "configs": {"team.yaml": reviewed}}}, None, now)
-    assert {f["why"] for f in again[NEW["id"]]["configs"]["team.yaml"]["findings"]} == {"reviewed"}, \
+    reviewed = rules.Rules([dataclasses.replace(r, why="reviewed") for r in want.rules])
+    again, _ = expected.accept([results.cell_of(NEW)], {NEW["id"]: NEW}, reviewed, None, now)
+    assert {f["why"] for f in again.findings(results.cell_of(NEW), "team.yaml")} == {"reviewed"}, \
         "accepting again keeps the reviewed why"
 
 
 def test_a_key_whose_fate_changes_fails_until_accepted() -> None:
-    want, _ = expected.accept([results.cell_of(NEW)], {NEW["id"]: NEW}, {}, None,
+    want, _ = expected.accept([results.cell_of(NEW)], {NEW["id"]: NEW}, rules.Rules(), None,
                               {NEW["id"]: {"team.yaml": _config(NEW, "team.yaml", WARMUP)}})
     moved = {NEW["id"]: {"team.yaml": _config(NEW, "team.yaml", "training.warmup_steps: changed → 3")}}
     got = expected.compare_configs([results.cell_of(NEW)], moved, want, ["team.yaml"])[0]
@@ -228,13 +234,13 @@ def test_a_config_that_could_not_be_judged_fails_and_is_never_accepted() -> None
     now = {NEW["id"]: {"team.yaml": _config(NEW, "team.yaml", error="python -m ptbr.fate exit 1, no result")}}
     got = expected.compare_configs([results.cell_of(NEW)], now, _expect(NEW), ["team.yaml"])[0]
     assert got["state"] == "cannot judge"
-    want, kept = expected.accept([results.cell_of(NEW)], {NEW["id"]: NEW}, {}, None, now)
-    assert "configs" not in want[NEW["id"]]
+    want, kept = expected.accept([results.cell_of(NEW)], {NEW["id"]: NEW}, rules.Rules(), None, now)
+    assert want.findings(results.cell_of(NEW), "team.yaml") == []
     assert kept == [f"{NEW['id']}: config team.yaml: cannot be judged (python -m ptbr.fate exit 1, no result)"]
 
 
 def test_config_verdicts_survive_the_files_round_trip(tmp_path: Path) -> None:
-    want, _ = expected.accept([results.cell_of(NEW)], {NEW["id"]: NEW}, {}, None,
+    want, _ = expected.accept([results.cell_of(NEW)], {NEW["id"]: NEW}, rules.Rules(), None,
                               {NEW["id"]: {"tests/configs/team.yaml": _config(NEW, "tests/configs/team.yaml", WARMUP,
                                                                                TAGS)}})
     path = tmp_path / "expected.toml"
@@ -242,20 +248,22 @@ def test_config_verdicts_survive_the_files_round_trip(tmp_path: Path) -> None:
     assert expected.load(path) == want, "dump then load gives the same verdicts (a config's name is one key)"
 
 
-def test_a_malformed_config_verdict_is_refused_with_its_place(tmp_path: Path) -> None:
+def test_a_malformed_rule_is_refused_with_its_place(tmp_path: Path) -> None:
     path = tmp_path / "expected.toml"
-    path.write_text(f'["{NEW["id"]}"]\nstatus = "pass"\nbreaks = []\n\n["{NEW["id"]}".configs."a.yaml"]\n'
-                    'finding = ["x"]\n')
-    with pytest.raises(Exception, match=r"expected.toml:1: .*configs: expected .*findings = "):
+    path.write_text('[[finding]]\nconfig = "a.yaml"\nfinding = ["x"]\n\n[[finding]]\nfinding = "y"\n'
+                    'when = [{ glinr = "<0.2.29" }]\n')
+    with pytest.raises(Exception, match=r"(?s)expected.toml:3: finding \['x'\]: finding: expected the finding as a "
+                                        r"string.*expected.toml:7: finding 'y': when: glinr: not a condition .*"
+                                        r"did you mean gliner\?"):
         expected.load(path)
 
 
 def test_an_ad_hoc_cell_session_fails_on_any_config_finding_a_matrix_cell_only_on_a_difference() -> None:
     accepted = {"id": NEW["id"], "config": "a.yaml", "state": "as expected", "new": [], "fixed": []}
-    found = {**accepted, "state": "no expectation", "new": [WARMUP]}
+    found = {**accepted, "state": "new break", "new": [WARMUP]}
     assert expected.config_session_failure([accepted], matrix=True) is None
     assert expected.config_session_failure([found], matrix=False) == \
-        f"a.yaml in {NEW['id']}: no expectation\n  + {WARMUP}", "an ad-hoc cell has no accepted verdicts"
+        f"a.yaml in {NEW['id']}: new break\n  + {WARMUP}", "an ad-hoc cell has no accepted verdicts"
     assert expected.config_session_failure([found], matrix=False, explore=True) is None
 
 

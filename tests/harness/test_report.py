@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness import definition
 from harness.run import junit, results
-from harness.verdicts import report
+from harness.verdicts import report, rules
 
 COMMON = {"layer": "e2e", "field": "training.seed", "test": "t::common", "message": "always broken", "cause": None}
 GLINER = {"layer": "gliner-kwargs", "field": "training.lr_others", "test": "t::g", "message": "0.0 lost",
@@ -36,11 +36,11 @@ def _result(torch: str, tf: str, gliner: str, status: str = "pass", breaks=(), g
 def _build(cells: list[results.CellResult], **kwargs) -> dict:
     """The report of these results, as if they were the definition's cells, with no expected verdicts."""
     kwargs.setdefault("definition_configs", [])
-    return report.build(cells, definition_cells=[results.cell_of(c) for c in cells], expected={}, **kwargs)
+    return report.build(cells, definition_cells=[results.cell_of(c) for c in cells], expected=rules.Rules(), **kwargs)
 
 
 def _write(root: Path) -> dict:
-    return report.write(root, definition_cells=[results.cell_of(c) for c in CELLS], expected={})
+    return report.write(root, definition_cells=[results.cell_of(c) for c in CELLS], expected=rules.Rules())
 
 
 CELLS = [
@@ -70,14 +70,15 @@ def test_version_independence_counts_the_definitions_cells_only_and_only_when_al
     selected = [_result("2.13.0", "4.57.6", "0.2.24", "broken", [ONLY_OLD]),
                 _result("2.13.0", "5.0.0", "0.2.24", "broken", [ONLY_OLD])]
     definition_cells = [results.cell_of(c) for c in (*selected, CELLS[0])]
-    built = report.build(selected, definition_cells=definition_cells, expected={}, definition_configs=[])
+    built = report.build(selected, definition_cells=definition_cells, expected=rules.Rules(), definition_configs=[])
     assert (built["version_independent"]["ptbr_path"], built["version_independent"]["computed"]) == ([], False), \
         "not computed while a cell of the definition has no current result"
     assert "not computed (not every cell of the definition" in report.markdown(built)
     ad_hoc = _result("2.13.0", "5.1.0", "0.2.25", "broken", [COMMON])
-    built = report.build([*CELLS, ad_hoc], definition_cells=[results.cell_of(c) for c in CELLS], expected={},
+    built = report.build([*CELLS, ad_hoc], definition_cells=[results.cell_of(c) for c in CELLS], expected=rules.Rules(),
                          definition_configs=[])
-    assert built["version_independent"]["over"] == 4, "an ad-hoc cell's result never counts"
+    assert (built["version_independent"]["over"], built["version_independent"]["of"]) == (3, 4), \
+        "an ad-hoc cell's result never counts; the cells that ran the suite are counted (the install-failed one did not)"
     assert "(ad hoc)" in report.markdown(built)
 
 
@@ -87,7 +88,7 @@ def test_table_shows_which_versions_break_and_what_is_outside_support() -> None:
     assert "| 2.13.0 | ✗ training.freeze_components |" in text
     assert "✗ (common only) ⚠" in text, "an override cell is marked outside declared support"
     assert "| 2.6.0 | install-failed |" in text
-    assert "## Version-independent defects (in every one of the definition's 4 cells)" in text
+    assert "## Version-independent defects (in every cell that ran, 3 of 4)" in text
     assert "always broken" in text
 
 
@@ -132,9 +133,9 @@ def test_results_from_other_code_are_marked_stale() -> None:
 def test_terminal_summary_has_a_line_per_cell_and_the_counts() -> None:
     text = report.terminal(_build(CELLS))
     assert text.splitlines()[len(CELLS):len(CELLS) + 2] == [
-        "in every cell: 2 version-independent break(s), see reports/matrix.md",
+        "in every cell that ran (3 of 4): 2 version-independent break(s), see reports/matrix.md",
         "4 result(s): 3 broken, 1 install-failed"]
-    assert text.splitlines()[-1].startswith("against the expected verdicts: 4 cells: "), "the comparison ends it"
+    assert text.splitlines()[-1].startswith("against the expected verdicts: 4 pinned cells: "), "the comparison ends it"
 
 
 def test_a_cell_broken_in_many_fields_stays_readable_in_the_table() -> None:
@@ -222,7 +223,7 @@ def test_a_config_has_a_section_with_every_key_that_did_not_arrive_and_how_to_pr
     built = _build(CELLS, config_results=[saved, stale], definition_configs=["team.yaml"])
     text = report.markdown(built)
     section = text[text.index("### team.yaml"):]
-    assert f"| {cell.id} | 1/3 ✓, smoke ✗ (no expectation) | `training.warmup_steps` changed, `training.size_sup` " \
+    assert f"| {cell.id} | 1/3 ✓, smoke ✗ (new break) | `training.warmup_steps` changed, `training.size_sup` " \
            "ignored |" in section, "the table row: keys as written, the smoke run, the verdict"
     assert f"| {CELLS[1]['id']} | 1/3 ✓, smoke ✗ (stale) |" in section, "a result of an older config is stale"
     assert "- `training.warmup_steps` (team.yaml:4:3): **changed** 0.1 → 2: a ratio below 1" in section, \
@@ -230,7 +231,7 @@ def test_a_config_has_a_section_with_every_key_that_did_not_arrive_and_how_to_pr
     assert "- data `data.train_data`: data/train.json is not on this machine" in section, "replaced data is said"
     assert "- smoke training failed at gliner/model.py:915 (freeze_components)" in section
     assert "nox -s x -- --config team.yaml" in section, "and the command that proves it again alone"
-    assert built["configs_expected"][0]["state"] == "no expectation", "the current result is compared"
+    assert built["configs_expected"][0]["state"] == "new break", "the current result is compared: no rule predicts its findings"
     assert CELLS[1]["id"] not in {e["id"] for e in built["configs_expected"] if e["state"] != "not run"}, \
         "a stale result is never compared"
 

@@ -106,7 +106,7 @@ def test_a_cell_job_runs_the_cells_nox_session_in_docker(tmp_path: Path, entry: 
 
 
 def _report(*cells: dict, common: tuple = ()) -> dict:
-    return {"version_independent": {"ptbr_path": list(common), "gliner_path": []}, "cells": list(cells)}
+    return {"expected": [], "version_independent": {"ptbr_path": list(common), "gliner_path": []}, "cells": list(cells)}
 
 
 def _cell(cell_id: str, status: str, breaks: tuple = (), reason: str | None = None, causes: tuple = ()) -> dict:
