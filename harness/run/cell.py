@@ -36,16 +36,29 @@ SUITE = ("tests/propagation",)
 PINS_MARKER = ".ptbr-cell-pins"
 PROBE_TIMEOUT_S = 300
 
-_PROBE = """import importlib.metadata as m, json, platform
+# The installed versions, and whether the environment is whole: every file each distribution's RECORD lists is
+# there with the size it lists (a stat per file, no hashing: ~0.7 s with torch; .pyc files are Python's to rewrite)
+_PROBE = """import importlib.metadata as m, json, os, platform
 def version(name):
     try:
         return m.version(name)
     except m.PackageNotFoundError:
         return None
+def whole(f, d):
+    try:
+        return f.size is None or f.suffix == ".pyc" or os.stat(d.locate_file(f)).st_size == int(f.size)
+    except (OSError, ValueError):
+        return False
 reqs = [r for r in (m.requires("gliner") or []) if r.replace(" ", "").startswith("transformers")]
-installed = {d.metadata["Name"].lower().replace("_", "-"): d.version for d in m.distributions()}
+installed, damaged = {}, {}
+for d in m.distributions():
+    name = d.metadata["Name"].lower().replace("_", "-")
+    installed[name] = d.version
+    lost = [str(f) for f in d.files or () if not whole(f, d)]
+    if lost:
+        damaged[name] = lost
 print(json.dumps({"resolved": {n: version(n) for n in ("torch", "transformers", "gliner")},
-                  "python": platform.python_version(),
+                  "python": platform.python_version(), "damaged": damaged,
                   "gliner_requires": reqs[0] if reqs else None, "installed": dict(sorted(installed.items()))}))
 """
 # uv's own words for "these pins cannot be installed together": the same inputs give the same verdict
@@ -116,6 +129,12 @@ class Runner:
     def prepare(self, cell: Cell, opts: Options, result: CellResult, stage: Path) -> Problem | None:
         raise NotImplementedError
 
+    def repair(self, cell: Cell, opts: Options, damaged: Sequence[str]) -> Problem | None:
+        """Install the ``damaged`` distributions again (files missing or of another size than their RECORD says);
+        a Problem where this runner cannot."""
+        return Problem("error", f"cannot judge: the environment is damaged ({_damage(damaged)}) and a "
+                                f"{self.name} runner cannot install it again: rebuild it")
+
     def argv(self, args: Sequence[str], env: dict[str, str], stage: Path) -> tuple[list[str], dict[str, str] | None]:
         """(the command that runs ``python *args`` in the environment with ``env`` added, the process environment).
         ``{stage}`` in an argument is the directory whose files the run keeps."""
@@ -157,6 +176,10 @@ class Venv(Runner):
         result["torch_source"] = source
         return problem
 
+    def repair(self, cell: Cell, opts: Options, damaged: Sequence[str]) -> Problem | None:
+        opts.log(f"{cell.id}: the environment is damaged ({_damage(damaged)}): installing those again")
+        return install(cell, self.python, opts, reinstall=damaged)[1]
+
     def argv(self, args: Sequence[str], env: dict[str, str], stage: Path) -> tuple[list[str], dict[str, str] | None]:
         # the cell's own environment is installed without byte-compiling every file (the largest stage of a cold
         # cell): Python writes the .pyc files of what the import check and the suite import, once, as they import it
@@ -175,12 +198,32 @@ def own_venv(cell: Cell) -> Path:
 
 
 def interpreter(version: str) -> tuple[str | None, str]:
-    """(a CPython ``version`` of this machine, or None; and, when there is none, the finder's words): uv's
-    interpreter discovery (uv-managed installs, then PATH), which never downloads one."""
+    """(a working CPython ``version`` of this machine, or None; and, when there is none, the finder's words): uv's
+    interpreter discovery (uv-managed installs, then PATH), which never downloads one; where it finds none (it stops
+    at a pyenv shim that fails for a version not selected), the interpreters pyenv installed, the system's and any
+    ``python<version>`` on PATH, each run once to check it is that version."""
     code, output = call([*sources.uv(), "python", "find", "--no-project", version], PROBE_TIMEOUT_S,
                         env=sources.installer_env())
     found = output.strip().splitlines()[-1] if code == 0 and output.strip() else None
-    return found, "" if found else tail(output, 12)
+    if found:
+        return found, ""
+    for candidate in _candidates(version):
+        code, said = call([str(candidate), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                          PROBE_TIMEOUT_S)
+        if code == 0 and said.strip() == version:
+            return str(candidate), ""
+    return None, tail(output, 12)
+
+
+def _candidates(version: str) -> list[Path]:
+    """Interpreters of ``version`` this machine may have beside what uv finds: pyenv's installs (newest patch
+    first), then ``python<version>`` in the usual places and on PATH."""
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    installed = sorted(pyenv.glob(f"{version}.*/bin/python{version}"),
+                       key=lambda p: [int(x) if x.isdigit() else -1 for x in p.parts[-3].split(".")], reverse=True)
+    places = [Path("/usr/local/bin"), Path("/usr/bin"), *(Path(d) for d in os.environ.get("PATH", "").split(os.pathsep)
+                                                          if d and "shims" not in Path(d).parts)]
+    return list(dict.fromkeys([*installed, *(d / f"python{version}" for d in places if (d / f"python{version}").is_file())]))
 
 
 def make_venv(python: Path, cell: Cell, opts: Options) -> Problem | None:
@@ -324,9 +367,10 @@ def requirements(cell: Cell) -> tuple[str, list[str], list[str]]:
                              *suite_tools()]
 
 
-def install(cell: Cell, python: Path, opts: Options) -> tuple[str, Problem | None]:
+def install(cell: Cell, python: Path, opts: Options, reinstall: Sequence[str] = ()) -> tuple[str, Problem | None]:
     """Make ``python``'s environment hold exactly the cell's versions (with its lock file as constraints; packages
-    that nothing asks for are removed); (torch source, None) or (source, why not)."""
+    that nothing asks for are removed); (torch source, None) or (source, why not). ``reinstall``: distributions to
+    install again although their versions are the pinned ones (their files were damaged)."""
     source, options, reqs = requirements(cell)
     args = [*options, *reqs, "-e", str(ROOT)]
     if cell.lock.is_file():
@@ -334,11 +378,12 @@ def install(cell: Cell, python: Path, opts: Options) -> tuple[str, Problem | Non
     marker = python.parent.parent / PINS_MARKER
     # the lock file's content, not its path: after `nox -s lock` the environment is installed again
     wanted = json.dumps([args, cell.override, cell.lock.read_text() if cell.lock.is_file() else None])
-    if marker.is_file() and marker.read_text() == wanted:
+    if marker.is_file() and marker.read_text() == wanted and not reinstall:
         opts.log(f"{cell.id}: environment is current, install skipped")
         return source, None
     marker.unlink(missing_ok=True)
-    argv = [*opts.installer, "pip", "install", "--exact", "--python", str(python), *args]
+    argv = [*opts.installer, "pip", "install", "--exact", "--python", str(python), *args,
+            *(a for name in reinstall for a in ("--reinstall-package", name))]
     override = None
     if cell.override:  # install this transformers even where gliner declares it unsupported
         override = Path(tempfile.mkstemp(suffix=".txt", prefix="override-")[1])
@@ -575,19 +620,18 @@ def _steps(cell: Cell, runner: Runner, opts: Options, result: CellResult, stage:
     if problem:
         return problem
 
-    argv, env = runner.argv(["-c", _PROBE], {}, stage)
     step = time.monotonic()
-    code, output = call(argv, PROBE_TIMEOUT_S, env=env)
+    info = _probe(runner, stage)
+    if isinstance(info, dict) and info["damaged"]:
+        problem = runner.repair(cell, opts, sorted(info["damaged"]))
+        info = problem or _probe(runner, stage)
+        if isinstance(info, dict) and info["damaged"]:
+            return Problem("error", f"cannot judge: the environment is damaged ({_damage(info['damaged'])}) and "
+                                    "installing it again did not mend it")
     result["timings"]["probe_s"] = round(time.monotonic() - step, 1)
-    if code is None:
-        return Problem("timeout", f"reading the installed versions took over {PROBE_TIMEOUT_S} s")
-    if code != 0:
-        return Problem("import-failed", f"cannot read the installed versions:\n{tail(output)}")
-    try:
-        info = json.loads(output.strip().splitlines()[-1])
-        resolved, requires, installed = info["resolved"], info["gliner_requires"], info["installed"]
-    except (ValueError, IndexError, KeyError, TypeError):
-        return Problem("error", f"the version probe printed something unreadable:\n{tail(output)}")
+    if isinstance(info, Problem):
+        return info
+    resolved, requires, installed = info["resolved"], info["gliner_requires"], info["installed"]
     result.update(resolved=resolved, installed=installed, python=info.get("python"),
                   declared_support=_declared(resolved.get("transformers"), requires, cell.override))
     opts.log(f"{cell.id}: resolved " + ", ".join(f"{k} {v}" for k, v in resolved.items())
@@ -600,7 +644,45 @@ def _steps(cell: Cell, runner: Runner, opts: Options, result: CellResult, stage:
         return Problem("install-failed", mismatch, conclusive=True)
     if not suite:
         return None
+    verdict = _verdict(cell, runner, opts, result, stage)
+    if verdict is None or verdict.status == "import-failed":  # a verdict on the versions: only from
+        after = _probe(runner, stage)  # the environment that was installed, whole, from first to last
+        if not isinstance(after, dict) or after["damaged"] or after["installed"] != installed:
+            changed = _damage(after["damaged"]) if isinstance(after, dict) and after["damaged"] else \
+                "its distributions changed" if isinstance(after, dict) else after.reason.splitlines()[0]
+            result.update(breaks=[], gliner_path={"status": "not-run", "breaks": []}, tests=None)
+            return Problem("error", f"cannot judge: the environment was damaged during the run ({changed}): "
+                                    "nothing it showed is about the versions; run the cell again")
+    return verdict
 
+
+def _probe(runner: Runner, stage: Path) -> dict | Problem:
+    """The installed versions and the files each distribution lacks (``_PROBE``), or why they cannot be read."""
+    argv, env = runner.argv(["-c", _PROBE], {}, stage)
+    code, output = call(argv, PROBE_TIMEOUT_S, env=env)
+    if code is None:
+        return Problem("timeout", f"reading the installed versions took over {PROBE_TIMEOUT_S} s")
+    if code != 0:
+        return Problem("import-failed", f"cannot read the installed versions:\n{tail(output)}")
+    try:
+        info = json.loads(output.strip().splitlines()[-1])
+        if not {"resolved", "gliner_requires", "installed", "damaged"} <= set(info):
+            raise KeyError
+        return info
+    except (ValueError, IndexError, KeyError, TypeError):
+        return Problem("error", f"the version probe printed something unreadable:\n{tail(output)}")
+
+
+def _damage(damaged: Sequence[str] | dict[str, list[str]]) -> str:
+    """Damaged distributions, short: each with its first missing or changed file."""
+    if isinstance(damaged, dict):
+        return "; ".join(f"{name}: {files[0]}" + (f" and {len(files) - 1} more" if len(files) > 1 else "")
+                         for name, files in sorted(damaged.items()))
+    return ", ".join(damaged)
+
+
+def _verdict(cell: Cell, runner: Runner, opts: Options, result: CellResult, stage: Path) -> Problem | None:
+    """Import the stack, run the suite and classify what it showed."""
     deadline = step = time.monotonic()
     deadline += opts.timeout_s
     opts.log(f"{cell.id}: import")

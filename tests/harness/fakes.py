@@ -18,8 +18,10 @@ FAKE_PYTHON = textwrap.dedent('''\
         if b.get("probe_hang"):
             time.sleep(600)
         installed = b.get("installed", {{"torch": b["resolved"]["torch"], "ptbr": "0.1.0"}})
+        damage = Path(__file__).parent / "damaged.json"  # files the environment lost (the installer mends them)
+        damaged = json.loads(damage.read_text()) if damage.exists() else {{}}
         print(json.dumps({{"resolved": b["resolved"], "gliner_requires": b.get("requires"), "installed": installed,
-                          "python": b.get("python", "3.11.7")}}))
+                          "python": b.get("python", "3.11.7"), "damaged": damaged}}))
         sys.exit(0)
     if args[:1] == ["-c"] and "python_version()" in args[1]:
         print(b.get("python", "3.11.7"))
@@ -56,6 +58,8 @@ FAKE_PYTHON = textwrap.dedent('''\
         (Path(__file__).parent / "pytest.argv").write_text(json.dumps(args))
         with open(Path(__file__).parent / "pytest.calls", "a") as calls:
             calls.write(json.dumps(args) + "\\n")
+        if b.get("damage_during_run"):
+            (Path(__file__).parent / "damaged.json").write_text(json.dumps(b["damage_during_run"]))
         if b.get("hang"):
             time.sleep(600)
         if b.get("crash"):
@@ -82,6 +86,9 @@ FAKE_INSTALLER = textwrap.dedent('''\
     if fail.exists():
         print(fail.read_text(), file=sys.stderr)
         sys.exit(1)
+    if "--reinstall-package" in sys.argv and not Path(sys.argv[0]).with_suffix(".no-mend").exists():
+        python = Path(sys.argv[sys.argv.index("--python") + 1])
+        (python.parent / "damaged.json").unlink(missing_ok=True)
 ''')
 
 
@@ -128,7 +135,7 @@ FAKE_DOCKER = textwrap.dedent('''\
         if inner[:1] == ["-c"] and "importlib.metadata" in inner[1]:
             print(json.dumps({{"resolved": {{"torch": "2.13.0+cpu", "transformers": "5.0.0", "gliner": "0.2.29"}},
                               "gliner_requires": "transformers<5.17.0,>=4.51.3", "installed": {{"ptbr": "0.1.0"}},
-                              "python": b.get("python", "3.11.2")}}))
+                              "python": b.get("python", "3.11.2"), "damaged": b.get("damaged", {{}})}}))
             sys.exit(0)
         if inner[:1] == ["-c"]:
             sys.exit(0)

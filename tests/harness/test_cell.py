@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -425,3 +426,86 @@ def test_a_pin_that_cannot_go_on_the_cells_python_is_a_verdict_before_installing
     assert (result["status"], result["conclusive"]) == ("install-failed", True), "like a resolver conflict"
     assert result["reason"].startswith("gliner 0.2.29 requires Python >=3.12: not 3.11 (the package index says so")
     assert _installs(fake_env) == 0, "known before installing: nothing installed"
+
+
+LOST = {"transformers": ["transformers/training_args.py"]}
+
+
+def test_a_damaged_environment_is_installed_again_before_anything_is_judged(fake_env, tmp_path) -> None:
+    """A virtualenv that lost a file of transformers after its verdict once gave, on --rerun, a stored `broken`
+    (ModuleNotFoundError: TrainingArguments): a false verdict about those versions."""
+    python, _, _, installer = fake_env
+    _run(fake_env, tmp_path)
+    (python.parent / "damaged.json").write_text(json.dumps(LOST))
+    result = _run(fake_env, tmp_path, rerun=True)
+    last = json.loads(installer.with_suffix(".calls").read_text().splitlines()[-1])
+    assert last[-2:] == ["--reinstall-package", "transformers"], "the damaged distribution is installed again"
+    assert result["status"] == "pass", "then the cell is judged in a whole environment"
+
+
+def test_damage_that_cannot_be_mended_or_that_shows_during_the_run_is_never_a_verdict(fake_env, tmp_path) -> None:
+    python, _, behave, installer = fake_env
+    (python.parent / "damaged.json").write_text(json.dumps(LOST))
+    installer.with_suffix(".no-mend").write_text("")
+    unmended = _run(fake_env, tmp_path)
+    assert (unmended["status"], unmended["conclusive"]) == ("error", False)
+    assert unmended["reason"].startswith("cannot judge: the environment is damaged (transformers: "
+                                         "transformers/training_args.py)")
+    installer.with_suffix(".no-mend").unlink()
+    (python.parent / "damaged.json").unlink()
+    behave(damage_during_run=LOST, junit=junit_xml(("test_lr", "ptbr", VALUE_BREAK)), pytest_exit=1)
+    during = _run(fake_env, tmp_path)
+    assert (during["status"], during["breaks"]) == ("error", []), "what a damaged run showed is not a break"
+    assert during["reason"].startswith("cannot judge: the environment was damaged during the run (transformers:")
+    behave(junit=junit_xml(("test_lr", "ptbr", VALUE_BREAK)), pytest_exit=1)
+    assert _run(fake_env, tmp_path)["status"] == "broken", "the next run mends it and judges the versions"
+
+
+def test_the_probe_finds_a_file_a_distribution_lost(tmp_path) -> None:
+    """The real probe on a real distribution: its RECORD lists a file with its size; the file goes missing."""
+    site = tmp_path / "site"
+    (site / "lost").mkdir(parents=True)
+    (site / "lost" / "__init__.py").write_text("x = 1\n")
+    info = site / "lost-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: lost\nVersion: 1.0\n")
+    (info / "RECORD").write_text("lost/__init__.py,sha256=x,6\nlost-1.0.dist-info/METADATA,,\n"
+                                 "lost/__pycache__/__init__.cpython-311.pyc,,99\n")
+
+    def probe() -> dict:
+        out = subprocess.run([sys.executable, "-c", cell._PROBE], capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONPATH": str(site)}).stdout
+        return json.loads(out.splitlines()[-1])
+
+    assert "lost" not in probe()["damaged"], "a whole distribution (a .pyc is Python's to rewrite)"
+    (site / "lost" / "__init__.py").write_text("x = 10\n")
+    assert probe()["damaged"]["lost"] == ["lost/__init__.py"], "a file of another size than RECORD's"
+    (site / "lost" / "__init__.py").unlink()
+    assert probe()["damaged"]["lost"] == ["lost/__init__.py"], "a missing file"
+
+
+def test_an_interpreter_uv_does_not_find_is_taken_from_pyenvs_versions(tmp_path, monkeypatch) -> None:
+    """uv's finder stops at pyenv's failing shim for a version that is installed but not selected: pyenv's versions
+    directory has it, and it runs."""
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    (shims / "python3.99").write_text("#!/bin/sh\necho 'pyenv: python3.99: command not found' >&2\nexit 127\n")
+    installed = tmp_path / "pyenv" / "versions" / "3.99.1" / "bin" / "python3.99"
+    installed.parent.mkdir(parents=True)
+    installed.write_text("#!/bin/sh\necho 3.99\n")
+    wrong = tmp_path / "pyenv" / "versions" / "3.99.0" / "bin" / "python3.99"
+    wrong.parent.mkdir(parents=True)
+    wrong.write_text("#!/bin/sh\necho 3.11\n")  # says it is another Python: never taken
+    for script in (shims / "python3.99", installed, wrong):
+        script.chmod(0o755)
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
+    monkeypatch.setenv("PATH", f"{shims}{os.pathsep}{os.environ['PATH']}")
+    real_call = cell.call
+    monkeypatch.setattr(cell, "call", lambda argv, *a, **k: (2, "error: Failed to inspect Python interpreter from "
+                                                                 f"search path at `{shims}/python3.99`")
+                        if argv[1:3] == ["python", "find"] else real_call(argv, *a, **k))
+    monkeypatch.setattr(cell.sources, "uv", lambda: ["/usr/bin/uv"])
+    assert cell.interpreter("3.99") == (str(installed), "")
+    installed.unlink()
+    found, why = cell.interpreter("3.99")
+    assert found is None and "Failed to inspect Python interpreter" in why, "none works: uv's words say why"
