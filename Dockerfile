@@ -76,13 +76,15 @@ ARG GLINER=0.2.29
 ARG CELL=torch2.13.0-tf5.16.1-gliner0.2.29
 ARG OVERRIDE=
 ARG OFFLINE=
+ARG EXCLUDE_NEWER=
 RUN --mount=type=secret,id=ca --mount=type=bind,source=wheelhouse,target=/wheelhouse \
     --mount=type=bind,from=uv,source=/opt/uv,target=/opt/uv --mount=type=cache,target=/var/cache/uv \
     --mount=type=bind,source=pyproject.toml,target=/src/pyproject.toml \
     --mount=type=bind,source=constraints,target=/src/constraints \
     if [ -f /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca; fi; \
     lock="/src/constraints/cells/${CELL}.txt"; \
-    if [ -f "$lock" ]; then set -- --constraint "$lock"; else set --; fi; \
+    if [ -f "$lock" ]; then set -- --constraint "$lock"; \
+    else set -- ${EXCLUDE_NEWER:+--exclude-newer "$EXCLUDE_NEWER"}; fi; \
     if [ -n "$OVERRIDE" ]; then echo "transformers==${TRANSFORMERS}" >/tmp/override.txt; \
       set -- "$@" --override /tmp/override.txt; fi; \
     /opt/uv/bin/uv pip install --find-links /wheelhouse ${OFFLINE:+--offline --no-index} "$@" \

@@ -11,6 +11,7 @@ of cells no group has, each reported at its line with a did-you-mean, all at onc
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from pathlib import Path
@@ -28,7 +29,8 @@ FLOATING = ("latest", "latest-in-range")
 AXES = ("gliner", "transformers", "torch")
 GROUP_KEYS = (*AXES, "python", "override")
 PYTHON = re.compile(r"3\.[0-9]+")
-TOP_KEYS = ("python", "configs", "exclude", "group")
+TOP_KEYS = ("python", "configs", "exclude", "exclude_newer", "group")
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 UNRESOLVED: list[str] = []
 """Why floating cells were left out of the last listing (the index could not be read): shown by the report."""
 
@@ -93,6 +95,10 @@ def read(path: Path = MATRIX, releases: bool = False) -> dict[str, Any]:
         except configs_.BadConfigPath as e:
             for line in str(e).splitlines():
                 say(("configs",), "configs", line.removeprefix("--config ") + " (paths are relative to the checkout)")
+    newer = data.get("exclude_newer", "2000-01-01")
+    if not isinstance(newer, str) or not DATE.fullmatch(newer):
+        say(("exclude_newer",), "exclude_newer", f"expected a date such as \"2026-12-04\" (a pinned cell without a "
+            f"lock file resolves as of it), got {newer!r}")
     exclude = data.get("exclude", [])
     if not isinstance(exclude, list) or not all(isinstance(x, str) for x in exclude):
         say(("exclude",), "exclude", f"expected a list of cell ids, got {exclude!r}")
@@ -180,6 +186,8 @@ def cells(path: Path = MATRIX, floating: bool = True, releases: bool = False) ->
     for group in data["group"]:
         for gliner, transformers, torch, python_ in _product(group, data["python"]):
             cell = Cell(torch, transformers, gliner, bool(group.get("override", False)), python=python_)
+            if not cell.lock.is_file() and not {torch, transformers, gliner} & set(FLOATING):
+                cell = dataclasses.replace(cell, exclude_newer=data.get("exclude_newer", ""))
             if {torch, transformers, gliner} & set(FLOATING):
                 if not floating:
                     continue

@@ -375,6 +375,8 @@ def install(cell: Cell, python: Path, opts: Options, reinstall: Sequence[str] = 
     args = [*options, *reqs, "-e", str(ROOT)]
     if cell.lock.is_file():
         args += ["--constraint", str(cell.lock)]
+    elif cell.exclude_newer:  # no lock file: what the pins leave open, as of the definition's date
+        args += ["--exclude-newer", cell.exclude_newer]
     marker = python.parent.parent / PINS_MARKER
     # the lock file's content, not its path: after `nox -s lock` the environment is installed again
     wanted = json.dumps([args, cell.override, cell.lock.read_text() if cell.lock.is_file() else None])

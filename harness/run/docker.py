@@ -114,6 +114,8 @@ def _build_args(cell: Cell) -> dict[str, str]:
             "GLINER": cell.gliner, **_torch(cell)[1]}
     if cell.override:
         args["OVERRIDE"] = "1"
+    if cell.exclude_newer and not cell.lock.is_file():
+        args["EXCLUDE_NEWER"] = cell.exclude_newer
     return args
 
 

@@ -35,6 +35,9 @@ class Cell:
     """For a cell resolved from floating axes, what they asked for (``transformers=latest-in-range``)."""
     python: str = ID_PYTHON
     """The interpreter's major.minor version."""
+    exclude_newer: str = ""
+    """For a pinned cell of the definition without a lock file: what its pins leave open resolves as of this date
+    (the definition's ``exclude_newer``), so that a release made since changes nothing."""
 
     @property
     def id(self) -> str:
@@ -54,8 +57,10 @@ class Cell:
 
     @property
     def requested(self) -> dict[str, str]:
-        """What the cell asks for: its pins and its Python (a result's ``requested``)."""
-        return {**self.pins, "python": self.python}
+        """What the cell asks for: its pins and its Python (a result's ``requested``), and the date it resolves as of
+        where it has one."""
+        return {**self.pins, "python": self.python, **({"exclude_newer": self.exclude_newer} if self.exclude_newer
+                                                        else {})}
 
     @property
     def lock(self) -> Path:
