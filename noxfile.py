@@ -18,10 +18,10 @@
     nox -s mutation                  mutation testing of forwarding.py and compat.py (cosmic-ray; -- --sample N)
 
 A pinned matrix cell's session fails when its verdict differs from what the rules of constraints/expected.toml
-predict or the harness could not judge it; an ad-hoc cell's when it is not pass. Cell options after `--`: --docker (in the cell's
-image, offline: see Dockerfile), --rerun (even if its result is current), --explore (exit 0 whatever the verdict),
---news-fails (a floating cell on releases newer than the pins fails where the rules do not predict its verdict; by
-default such news is reported apart and never fails),
+predict or the harness could not judge it; an ad-hoc cell's when it is not pass. Cell options after `--`: --docker
+(in the cell's image, offline: see Dockerfile), --rerun (even if its result is current), --explore (exit 0 whatever
+the verdict), --news-fails (a floating cell on releases newer than the pins fails where the rules do not predict its
+verdict; by default such news is reported apart and never fails),
 --timeout SECONDS, --workers N (xdist), --config PATH (repeatable; a directory: its *.yaml; default: the
 definition's `configs`): every key of each config proven in the cell, with a smoke training
 (reports/cells/<id>/configs/; its verdict is expected too), --configs-only: the configs without the suite,

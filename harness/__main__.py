@@ -3,6 +3,7 @@
     python -m harness in-image [pytest args]     the image's entry point: run the cell it was built for
     python -m harness github cells               the workflow's cell list (see harness/verdicts/github.py)
     python -m harness github annotate|gate REPORT
+    python -m harness github news REPORT DIR     the nightly's issues: news the rules do not predict, one per release
     python -m harness atlas [--verify N]         the compatibility atlas (what `nox -s atlas` runs)
 
 `in-image` (harness/run/image.py) runs the cell's lifecycle on the image's own Python, writes its result under

@@ -38,12 +38,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from packaging.version import Version
-
 from harness.run import junit
 from harness.run.pins import ROOT, Cell
 from harness.run.results import CellResult
 from harness.verdicts import rules as rules_
+from packaging.version import Version
 
 EXPECTED = ROOT / "constraints" / "expected.toml"
 GLINER_PATH = "gliner's path: "

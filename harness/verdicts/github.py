@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from harness import definition, inputs
@@ -160,13 +161,18 @@ def main(argv: list[str]) -> int:
     if command in ("annotate", "gate", "news"):
         with open(argv[1], encoding="utf-8") as f:
             report = json.load(f)
-        if command == "news":
-            print(json.dumps(news_issues(report)))
+        if command == "news":  # one issue per release: DIR/<n>.title and DIR/<n>.md
+            out_dir = Path(argv[2]) if len(argv) > 2 else Path("news")
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for n, issue in enumerate(news_issues(report), 1):
+                (out_dir / f"{n}.title").write_text(issue["title"] + "\n")
+                (out_dir / f"{n}.md").write_text(issue["body"] + "\n")
+                print(issue["title"])
             return 0
         out = annotations(report) if command == "annotate" else \
             gate(report, "--require-all" in argv[2:], "--news-fails" in argv[2:])
         print("\n".join(out))
         return 1 if command == "gate" and out else 0
     print("usage: python -m harness github (cells | annotate REPORT | gate REPORT [--require-all] [--news-fails] | "
-          "news REPORT)", file=sys.stderr)
+          "news REPORT DIR)", file=sys.stderr)
     return 2

@@ -27,12 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import Version
-
 from harness import inputs
 from harness.run.pins import Cell
 from harness.run.results import Status
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
 
 VERSIONS = ("gliner", "transformers", "torch", "python")
 CONDITIONS = (*VERSIONS, "override")
@@ -126,8 +125,8 @@ def template(text: str, cell: Cell) -> str:
     """``text`` with the cell's own versions written as placeholders (``gliner 0.2.24`` → ``gliner {gliner}``)."""
     for name in VERSIONS:
         shown = "Python" if name == "python" else name
-        text = _version_pattern(shown, getattr(cell, name)).sub(lambda m: m[0].split(" ")[0] + " {" + name + "}",
-                                                                text)
+        text = _version_pattern(shown, getattr(cell, name)).sub(
+            lambda m, name=name: m[0].split(" ")[0] + " {" + name + "}", text)
     return text
 
 
@@ -151,14 +150,15 @@ def load(path: Path) -> Rules:
         if key not in KINDS:
             problems.append(f"{name}:{at.get((key,), 1)}: {key}: not a kind of rule (expected [[status]] or "
                             "[[finding]] tables)" + inputs.did_you_mean(key, KINDS))
-    for kind, keys in KINDS.items():
+    for kind in KINDS:
         entries = data.get(kind, [])
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             problems.append(f"{name}:{at.get((kind,), 1)}: {kind}: expected [[{kind}]] tables")
             continue
         for n, entry in enumerate(entries):
             line = at.get((kind, n), at.get((kind,), 1))
-            said = [f"{name}:{at.get((kind, n, k), line)}: {kind} {_label(entry)}: {m}" for k, m in _problems(kind, entry)]
+            said = [f"{name}:{at.get((kind, n, k), line)}: {kind} {_label(entry)}: {m}"
+                    for k, m in _problems(kind, entry)]
             problems += said
             if not said:
                 rules.append(Rule(kind, entry[kind], entry.get("why", ""),

@@ -508,4 +508,5 @@ def test_an_interpreter_uv_does_not_find_is_taken_from_pyenvs_versions(tmp_path,
     assert cell.interpreter("3.99") == (str(installed), "")
     installed.unlink()
     found, why = cell.interpreter("3.99")
-    assert found is None and "Failed to inspect Python interpreter" in why, "none works: uv's words say why"
+    assert found is None, "none works"
+    assert "Failed to inspect Python interpreter" in why, "uv's words say why"

@@ -4,9 +4,8 @@ their diff, keeping each why."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dataclasses
+from pathlib import Path
 
 import pytest
 from harness.definition import Cell

@@ -78,7 +78,7 @@ def test_version_independence_counts_the_definitions_cells_only_and_only_when_al
     built = report.build([*CELLS, ad_hoc], definition_cells=[results.cell_of(c) for c in CELLS], expected=rules.Rules(),
                          definition_configs=[])
     assert (built["version_independent"]["over"], built["version_independent"]["of"]) == (3, 4), \
-        "an ad-hoc cell's result never counts; the cells that ran the suite are counted (the install-failed one did not)"
+        "an ad-hoc cell's result never counts; the cells that ran the suite are counted (not the install-failed one)"
     assert "(ad hoc)" in report.markdown(built)
 
 
@@ -231,7 +231,8 @@ def test_a_config_has_a_section_with_every_key_that_did_not_arrive_and_how_to_pr
     assert "- data `data.train_data`: data/train.json is not on this machine" in section, "replaced data is said"
     assert "- smoke training failed at gliner/model.py:915 (freeze_components)" in section
     assert "nox -s x -- --config team.yaml" in section, "and the command that proves it again alone"
-    assert built["configs_expected"][0]["state"] == "new break", "the current result is compared: no rule predicts its findings"
+    assert built["configs_expected"][0]["state"] == "new break", \
+        "the current result is compared: no rule predicts its findings"
     assert CELLS[1]["id"] not in {e["id"] for e in built["configs_expected"] if e["state"] != "not run"}, \
         "a stale result is never compared"
 
