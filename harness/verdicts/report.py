@@ -1,10 +1,12 @@
 """The matrix report, built from the cells' result files: reports/matrix.json (versioned), reports/matrix.md (a
 torch × transformers table per gliner version, then the breaks with their repro commands) and a terminal summary.
 
-Each cell of the definition is compared with its expected verdict first (harness/verdicts/expected.py): that comparison
-is what gates. A break found in every cell of the definition that ran the suite does not depend on the versions: it is
-listed once, apart, and left out of the table, so the table shows at a glance which versions break (computed only
-when every cell of the definition has a current result; results of ad-hoc cells never count). Breaks that share
+Each cell of the definition is compared with what the rules of its expected verdicts predict first
+(harness/verdicts/expected.py): for the pinned cells that comparison is what gates; floating cells on newer releases
+are news, shown first and apart. A break found in every pinned cell that ran the suite does not depend on the
+versions: it is listed once, apart (with how many ran), and left out of the table, so the table shows at a glance
+which versions break (computed only when every pinned cell has a current result; results of ad-hoc cells never
+count). Breaks that share
 one exception (a cell that cannot train fails every test that trains) are one cause, listed with the tests and
 fields it blocked. A cell's latest repro run (selected tests) is shown beside its full result, never in its place.
 """
@@ -28,7 +30,8 @@ SCHEMA_VERSION = 5  # 2: "expected" (the comparison), "unresolved", in_definitio
 # 3: "configs" (each config's fates per cell) and "configs_expected" (their comparison); 4: a cell's python (asked:
 # requested.python, found: python), status "unavailable", "python_dependent" (the same pins, other findings);
 # 5: expected verdicts from rules: each comparison entry's "news" (what is new in a floating cell; "" when pinned),
-# state "now installable", "news" (its lines); version_independent.of (the definition's cells; "over": those that ran)
+# state "now installable", "news" (its lines); version_independent.of (the definition's pinned cells; "over": those
+# that ran the suite)
 MARK = {"pass": "✓", "broken": "✗", "install-failed": "install-failed", "import-failed": "import-failed",
         "timeout": "timeout", "error": "error", "unavailable": "not run here"}
 
@@ -72,8 +75,10 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_
 
     now = {c["id"]: c for c in cells if is_current(c)}
     ids = [c.id for c in definition_cells]
-    complete = all(i in now for i in ids)
-    of_definition = [now[i] for i in ids if i in now] if complete else []
+    news = expected_.news(definition_cells)
+    pinned = [i for i in ids if i not in news]  # news is apart: a floating cell not run leaves this computable
+    complete = all(i in now for i in pinned)
+    of_definition = [now[i] for i in pinned] if complete else []
     common = common_breaks(of_definition)
     common_gliner = common_breaks(of_definition, "gliner_path")
     ran = [c for c in of_definition if c["status"] in ("pass", "broken")]
@@ -122,7 +127,7 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_
         "version_independent": {"ptbr_path": listed(common, "breaks"),
                                 "gliner_path": listed(common_gliner, "gliner_path"),
                                 "computed": complete,
-                                "over": len(ran), "of": len(ids)},
+                                "over": len(ran), "of": len(pinned)},
         "cells": out_cells,
     }
 

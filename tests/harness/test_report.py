@@ -266,3 +266,14 @@ def test_a_cell_not_run_here_is_shown_as_such_with_why() -> None:
     assert why in text, "with the reason and the fix"
     assert built["python_dependent"] == [], "a cell that did not run is no verdict to compare"
     assert built["expected"][1]["state"] == "not run here"
+
+
+def test_a_floating_cell_that_did_not_run_leaves_the_pinned_cells_defects_computed() -> None:
+    import dataclasses
+
+    news = dataclasses.replace(definition.Cell("2.15.0", "5.16.1", "0.2.29"), floating="torch=latest")
+    built = report.build(CELLS, definition_cells=[*(results.cell_of(c) for c in CELLS), news],
+                         expected=rules.Rules(), definition_configs=[])
+    independent = built["version_independent"]
+    assert (independent["computed"], independent["over"], independent["of"]) == (True, 3, 4), \
+        "news is apart: the pinned cells' common defects do not wait for it"
