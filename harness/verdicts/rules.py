@@ -291,16 +291,23 @@ def conditions(cells: Sequence[Cell], seen: set[int], unseen: set[int]) -> tuple
     everyone = set(range(len(cells)))
     atoms = {name: _atoms(cells, name, everyone) for name in CONDITIONS}
     seen_mask, unseen_mask = _mask(seen), _mask(unseen)
-    candidates = []
-    for size in range(1, len(CONDITIONS) + 1):
-        for names in itertools.combinations(CONDITIONS, size):
-            for parts in itertools.product(*(atoms[n] for n in names)):
-                mask = seen_mask | unseen_mask
-                for _, _, m in parts:
-                    mask &= m
-                if mask & seen_mask and not mask & unseen_mask:
-                    cost = sum(c for _, c, _ in parts)
-                    candidates.append((mask, cost, dict(zip(names, (a for a, _, _ in parts), strict=True))))
+    candidates: list[tuple[int, int, Alternative]] = []
+
+    def extend(start: int, mask: int, cost: int, alt: Alternative) -> None:
+        """Add one more condition (after those in ``alt``) while the conjunction still holds in a cell not seen; a
+        conjunction that holds in none is a candidate, never extended (more conditions: less coverage, more cost)."""
+        for at in range(start, len(CONDITIONS)):
+            name = CONDITIONS[at]
+            for value, more, held in atoms[name]:
+                narrower = mask & held
+                if not narrower & seen_mask:
+                    continue
+                if narrower & unseen_mask:
+                    extend(at + 1, narrower, cost + more, {**alt, name: value})
+                else:
+                    candidates.append((narrower, cost + more, {**alt, name: value}))
+
+    extend(0, seen_mask | unseen_mask, 0, {})
     chosen: list[Alternative] = []
     left = seen_mask
     while left:
