@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from harness import inputs
-from harness.run.pins import Cell
+from harness.run.pins import ID, Cell
 from harness.run.results import Status
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
@@ -93,12 +93,11 @@ class Rules:
                 found[text] = "; ".join(w for w in (found.get(text), expand(r.why, cell)) if w)
         return [{"finding": f, "why": found[f]} for f in sorted(found)]
 
-    def predict(self, cell: Cell, configs: Iterable[str] = ()) -> dict[str, Any]:
+    def predict(self, cell: Cell) -> dict[str, Any]:
         """A cell's expected verdict: ``{"status", "why", "breaks": [{finding, why}] (none where the suite is not
-        expected to run), "configs": {name: {"findings": [...]}}}`` (``configs``: those to include besides every
-        config a rule names)."""
+        expected to run), "configs": {name: {"findings": [...]}}}`` for every config a rule names."""
         status, why = self.status(cell)
-        names = sorted({*configs, *(r.config for r in self.rules if r.config is not None)})
+        names = sorted({r.config for r in self.rules if r.config is not None})
         return {"status": status, "why": why, "breaks": self.findings(cell) if status in RAN else [],
                 "configs": {n: {"findings": self.findings(cell, n)} for n in names}}
 
@@ -148,8 +147,10 @@ def load(path: Path) -> Rules:
     name, problems, rules = inputs.shown(path), [], []
     for key in data:
         if key not in KINDS:
+            hint = " (a table per cell id is the file's former layout: its verdicts are rules now; write them as " \
+                "rules, or run the cells and `nox -s accept`)" if ID.fullmatch(key) else inputs.did_you_mean(key, KINDS)
             problems.append(f"{name}:{at.get((key,), 1)}: {key}: not a kind of rule (expected [[status]] or "
-                            "[[finding]] tables)" + inputs.did_you_mean(key, KINDS))
+                            "[[finding]] tables)" + hint)
     for kind in KINDS:
         entries = data.get(kind, [])
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
@@ -189,10 +190,12 @@ def _problems(kind: str, entry: dict[str, Any]) -> list[tuple[str, str]]:
     for key in ("why", "config"):
         if key in entry and not isinstance(entry[key], str):
             out.append((key, f"{key}: expected a string, got {entry[key]!r}"))
-    when = entry.get("when", [])
-    if not isinstance(when, list) or not all(isinstance(a, dict) and a for a in when):
+    if "when" not in entry:  # every cell
+        return out
+    when = entry["when"]
+    if not isinstance(when, list) or not when or not all(isinstance(a, dict) and a for a in when):  # [] holds nowhere
         return [*out, ("when", f"when: expected a list of alternatives such as [{{ gliner = \"<0.2.29\" }}, "
-                       f"{{ transformers = \">=5\", override = true }}], got {when!r}")]
+                       f"{{ transformers = \">=5\", override = true }}] (leave it out for every cell), got {when!r}")]
     for alt in when:
         for key, value in alt.items():
             if key not in CONDITIONS:

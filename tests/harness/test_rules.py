@@ -157,3 +157,25 @@ def test_news_says_what_is_new_and_whether_the_rules_predicted_it() -> None:
         "  + status broken (expected pass)", "  + training.seed [ptbr]"]
     assert expected.failures(compared) == [], "news never fails the gate"
     assert [c["id"] for c in expected.failures(compared, news_fails=True)] == [floating.id]
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    pytest.param('[[finding]]\nfinding = "x"\nwhen = []\n', r"expected.toml:3: finding 'x': when: expected a list of "
+                 r"alternatives .*\(leave it out for every cell\), got \[\]", id="no-alternative"),
+    pytest.param('[[finding]]\nfinding = "x"\nwhen = [{ gliner = "<0.2.x" }]\n',
+                 r"expected.toml:3: finding 'x': when: gliner: expected a PEP 440 specifier", id="bad-specifier"),
+    pytest.param('[[status]]\nstatus = "pass"\n', r"expected.toml:2: status 'pass': status: expected one of broken, "
+                 r".*\(pass is what no rule says\)", id="pass-status"),
+    pytest.param('["torch2.13.0-tf5.0.0-gliner0.2.29"]\nstatus = "pass"\nbreaks = []\n',
+                 r"expected.toml:1: torch2.13.0-tf5.0.0-gliner0.2.29: not a kind of rule .*former layout", id="per-cell"),
+    pytest.param('[[findings]]\nfinding = "x"\n', r"expected.toml:1: findings: not a kind of rule .*did you mean "
+                 r"finding\?", id="misspelled-kind"),
+    pytest.param('[[finding]]\nfinding = "x"\nwhy = 3\nwhen = [{ override = "yes" }]\n',
+                 r"(?s)expected.toml:3: finding 'x': why: expected a string.*expected.toml:4: finding 'x': when: "
+                 r"override: expected true or false", id="every-problem-at-once"),
+])
+def test_a_rule_that_cannot_be_used_is_refused_at_its_line(tmp_path: Path, text: str, said: str) -> None:
+    path = tmp_path / "expected.toml"
+    path.write_text(text)
+    with pytest.raises(Exception, match=said):
+        rules.load(path)
