@@ -167,7 +167,8 @@ def test_news_says_what_is_new_and_whether_the_rules_predicted_it() -> None:
     pytest.param('[[status]]\nstatus = "pass"\n', r"expected.toml:2: status 'pass': status: expected one of broken, "
                  r".*\(pass is what no rule says\)", id="pass-status"),
     pytest.param('["torch2.13.0-tf5.0.0-gliner0.2.29"]\nstatus = "pass"\nbreaks = []\n',
-                 r"expected.toml:1: torch2.13.0-tf5.0.0-gliner0.2.29: not a kind of rule .*former layout", id="per-cell"),
+                 r"expected.toml:1: torch2.13.0-tf5.0.0-gliner0.2.29: not a kind of rule .*former layout",
+                 id="per-cell"),
     pytest.param('[[findings]]\nfinding = "x"\n', r"expected.toml:1: findings: not a kind of rule .*did you mean "
                  r"finding\?", id="misspelled-kind"),
     pytest.param('[[finding]]\nfinding = "x"\nwhy = 3\nwhen = [{ override = "yes" }]\n',
