@@ -179,7 +179,8 @@ def test_a_lock_file_keeps_a_cells_resolution_when_a_dependency_is_released(tmp_
     the lock file `nox -s lock` writes keeps the resolution; without it, the newer release is taken."""
     from harness.run import sources
 
-    uv = sources.uv()  # the uv cells install with
+    beside_nox = Path(os.environ.get("PTBR_NOX_PYTHON", sys.executable)).with_name("uv")  # the uv nox runs cells with
+    uv = [str(beside_nox)] if beside_nox.is_file() else sources.uv()
     index.publish("hfdep", "1.0")
     index.publish("transformers", "5.16.1", "hfdep>=1.0")
     spec = tmp_path / "cell.in"
