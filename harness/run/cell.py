@@ -221,9 +221,9 @@ def _candidates(version: str) -> list[Path]:
     pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
     installed = sorted(pyenv.glob(f"{version}.*/bin/python{version}"),
                        key=lambda p: [int(x) if x.isdigit() else -1 for x in p.parts[-3].split(".")], reverse=True)
-    places = [Path("/usr/local/bin"), Path("/usr/bin"), *(Path(d) for d in os.environ.get("PATH", "").split(os.pathsep)
-                                                          if d and "shims" not in Path(d).parts)]
-    return list(dict.fromkeys([*installed, *(d / f"python{version}" for d in places if (d / f"python{version}").is_file())]))
+    on_path = [Path(d) for d in os.environ.get("PATH", "").split(os.pathsep) if d and "shims" not in Path(d).parts]
+    named = [d / f"python{version}" for d in [Path("/usr/local/bin"), Path("/usr/bin"), *on_path]]
+    return list(dict.fromkeys([*installed, *(p for p in named if p.is_file())]))
 
 
 def make_venv(python: Path, cell: Cell, opts: Options) -> Problem | None:

@@ -133,6 +133,7 @@ def compare_configs(cells: list[Cell], current: dict[str, dict[str, dict[str, An
                 entry["new"] = [one_line(saved.get("error") or "no result")]
             else:
                 wanted = [f["finding"] for f in expected.findings(cell, name)]
+                entry["seen"] = len(got)
                 entry["new"] = [f for f in got if f not in wanted]
                 entry["fixed"] = [f for f in wanted if f not in got]
                 entry["state"] = _state(entry)
@@ -179,7 +180,7 @@ def compare(cells: list[Cell], current: dict[str, CellResult], expected: rules_.
             wanted = [f["finding"] for f in expected.findings(cell)] if ran else []
             entry["new"] = [f for f in got if f not in wanted]
             entry["fixed"] = [f for f in wanted if f not in got]
-            entry["status"], entry["expected_status"] = result["status"], status
+            entry["status"], entry["expected_status"], entry["seen"] = result["status"], status, len(got)
             if result["status"] != status:
                 line = f"status {result['status']} (expected {status}" + (f": {why})" if why else ")")
                 worse = SEVERITY.get(result["status"], 9) > SEVERITY.get(status, 9)
@@ -249,9 +250,12 @@ def news_lines(comparison: list[dict[str, Any]]) -> list[str]:
             continue
         what = f"{c['news']} is new ({c['id']}" + (f", config {c['config']}" if c.get("config") else "") + ")"
         if c["state"] == "as expected":
-            verdict = c.get("status", "")
-            doing = "the config's keys arrive" if c.get("config") else \
-                {"pass": "PTBR's path passes", "broken": "PTBR's path breaks"}.get(verdict, f"it is {verdict}")
+            seen = c.get("seen", 0)
+            if c.get("config"):
+                doing = f"{seen} finding(s)" if seen else "every key arrives as written"
+            else:
+                doing = {"pass": "PTBR's path passes", "broken": "PTBR's path breaks"}.get(
+                    c.get("status", ""), f"it is {c.get('status')}") + (f" with {seen} finding(s)" if seen else "")
             out.append(f"{what}: {doing}, as the rules predict")
         elif c["state"] in UNPREDICTED:
             out.append(f"{what}: {'a finding the rules do not predict' if c['new'] else c['state']}:")

@@ -145,7 +145,8 @@ def test_a_release_that_appears_is_news_and_changes_no_verdict_of_what_the_commi
         _result(checkout, cell_id, "pass", KNOWN)
     before, said = _report(checkout)
     assert before == 0, said
-    assert f"NEWS transformers 5.24.0 is new ({floating_then}): PTBR's path passes, as the rules predict" in said
+    assert f"NEWS transformers 5.24.0 is new ({floating_then}): PTBR's path passes with 1 finding(s), as the " \
+        "rules predict" in said
 
     index.publish("transformers", "5.25.0", "hfdep>=1.0")  # this week's releases
     index.publish("hfdep", "1.1")
@@ -158,7 +159,8 @@ def test_a_release_that_appears_is_news_and_changes_no_verdict_of_what_the_commi
     _result(checkout, NEWS, "pass", KNOWN)
     code, said = _report(checkout, "--news-fails")
     assert code == 0, said
-    assert f"NEWS transformers 5.25.0 is new ({NEWS}): PTBR's path passes, as the rules predict" in said
+    assert f"NEWS transformers 5.25.0 is new ({NEWS}): PTBR's path passes with 1 finding(s), as the rules " \
+        "predict" in said
     _result(checkout, NEWS, "broken", KNOWN, "training.seed [ptbr]")
     code, said = _report(checkout)
     assert code == 0, f"news never fails the main job or a pull request:\n{said}"

@@ -146,7 +146,8 @@ def test_news_says_what_is_new_and_whether_the_rules_predicted_it() -> None:
     now = {c.id: _result(c.torch, c.transformers, c.gliner) for c in (pinned, floating)}
     compared = expected.compare([pinned, floating], now, said)
     assert expected.news_lines(compared) == [
-        "transformers 5.25.0 is new (torch2.13.0-tf5.25.0-gliner0.2.29): PTBR's path passes, as the rules predict"]
+        "transformers 5.25.0 is new (torch2.13.0-tf5.25.0-gliner0.2.29): PTBR's path passes with 1 finding(s), as the "
+        "rules predict"]
     assert expected.lines(compared) == [], "news is not among the pinned cells' differences"
     assert expected.failures(compared, news_fails=True) == [], "predicted news fails not even the nightly run"
     regressed = {**now[floating.id], "status": "broken",
