@@ -290,7 +290,8 @@ def observe(cells: list[Cell], current: dict[str, CellResult], expected: rules_.
     def why(cell: Cell, config: str | None, finding: str, predicted: dict[str, str], own: str = "") -> str:
         if predicted.get(finding):
             return predicted[finding]
-        return rules_.expand(whys.get((config, rules_.template(finding, cell)), own), cell)
+        said = rules_.template(finding, cell)
+        return rules_.expand(whys.get((config, said), whys.get(("*", said) if config else (None, said), own)), cell)
 
     for cell in cells:
         wanted = expected.predict(cell)

@@ -9,7 +9,8 @@ so that one rule stands for a message that quotes them.
 
 A cell's expected verdict (``predict``): the status of the first status rule that matches it (pass where none
 does); where the suite runs (pass or broken), the findings of every finding rule without ``config`` that matches; for
-each config, those of the rules with that ``config``. So a cell no one has run yet is judged by what is known.
+each config, those of the rules that name it in ``config`` (one config, or a list of the configs where the finding
+holds alike). So a cell no one has run yet is judged by what is known.
 
 ``derive`` writes the rules from observed verdicts, the way Web Platform Tests' ``update-expectations`` writes
 conditional expectations: for each finding (with its why) the fewest, simplest alternatives that hold in every cell
@@ -63,13 +64,17 @@ class Rule:
     why: str = ""
     when: tuple[Alternative, ...] = ()
     """Any of these; empty: every cell."""
-    config: str | None = None
-    """For a config's finding: the config, by its name in the report."""
+    configs: tuple[str, ...] = ()
+    """For a config's finding: the configs, by their names in the report (none: a finding of the suite)."""
     line: int = field(default=0, compare=False)
     """Where the rule is written (0: derived, not read)."""
 
     def holds(self, cell: Cell) -> bool:
         return not self.when or any(matches(alt, cell) for alt in self.when)
+
+    def of(self, config: str | None) -> bool:
+        """Whether this is a finding of ``config`` (None: of the suite)."""
+        return self.kind == "finding" and (config in self.configs if config is not None else not self.configs)
 
 
 @dataclass
@@ -88,7 +93,7 @@ class Rules:
         each with its why, sorted."""
         found: dict[str, str] = {}
         for r in self.rules:
-            if r.kind == "finding" and r.config == config and r.holds(cell):
+            if r.of(config) and r.holds(cell):
                 text = expand(r.text, cell)
                 found[text] = "; ".join(w for w in (found.get(text), expand(r.why, cell)) if w)
         return [{"finding": f, "why": found[f]} for f in sorted(found)]
@@ -97,13 +102,19 @@ class Rules:
         """A cell's expected verdict: ``{"status", "why", "breaks": [{finding, why}] (none where the suite is not
         expected to run), "configs": {name: {"findings": [...]}}}`` for every config a rule names."""
         status, why = self.status(cell)
-        names = sorted({r.config for r in self.rules if r.config is not None})
+        names = sorted({c for r in self.rules for c in r.configs})
         return {"status": status, "why": why, "breaks": self.findings(cell) if status in RAN else [],
                 "configs": {n: {"findings": self.findings(cell, n)} for n in names}}
 
     def whys(self) -> dict[tuple[str | None, str], str]:
-        """(config, finding template) → its why, for findings seen again in a cell no rule predicted them for."""
-        return {(r.config, r.text): r.why for r in self.rules if r.kind == "finding" and r.why}
+        """(config, finding template) → its why, for findings seen again in a cell no rule predicted them for; a
+        config's finding also under ("*", template), for the same finding of a config no rule names."""
+        out: dict[tuple[str | None, str], str] = {}
+        for r in self.rules:
+            if r.kind == "finding" and r.why:
+                for scope in (*r.configs, *(["*"] if r.configs else [None])):
+                    out.setdefault((scope, r.text), r.why)
+        return out
 
 
 def matches(alt: Alternative, cell: Cell) -> bool:
@@ -163,10 +174,14 @@ def load(path: Path) -> Rules:
             problems += said
             if not said:
                 rules.append(Rule(kind, entry[kind], entry.get("why", ""),
-                                  tuple(entry.get("when", ())), entry.get("config"), line))
+                                  tuple(entry.get("when", ())), _configs(entry.get("config")), line))
     if problems:
         raise inputs.Invalid(problems)
     return Rules(rules)
+
+
+def _configs(written: str | list[str] | None) -> tuple[str, ...]:
+    return () if written is None else (written,) if isinstance(written, str) else tuple(sorted(set(written)))
 
 
 def _label(entry: dict[str, Any]) -> str:
@@ -187,9 +202,12 @@ def _problems(kind: str, entry: dict[str, Any]) -> list[tuple[str, str]]:
                     f"{entry.get('status')!r}" + inputs.did_you_mean(str(entry.get("status")), statuses)))
     if kind == "finding" and not (isinstance(entry.get("finding"), str) and entry["finding"]):
         out.append(("finding", f"finding: expected the finding as a string, got {entry.get('finding')!r}"))
-    for key in ("why", "config"):
-        if key in entry and not isinstance(entry[key], str):
-            out.append((key, f"{key}: expected a string, got {entry[key]!r}"))
+    if "why" in entry and not isinstance(entry["why"], str):
+        out.append(("why", f"why: expected a string, got {entry['why']!r}"))
+    config = entry.get("config", "-")
+    if not (isinstance(config, str) or (isinstance(config, list) and config
+                                        and all(isinstance(c, str) for c in config))):
+        out.append(("config", f"config: expected a config's name or a list of them, got {config!r}"))
     if "when" not in entry:  # every cell
         return out
     when = entry["when"]
@@ -217,12 +235,14 @@ def dump(rules: Rules) -> str:
     out = [HEADER]
 
     def order(r: Rule) -> tuple:
-        return (r.kind != "status", r.config or "", r.text, r.why)
+        return (r.kind != "status", r.configs, r.text, r.why)
 
     for r in sorted(rules.rules, key=order):
         out += ["", f"[[{r.kind}]]"]
-        if r.config is not None:
-            out.append(f"config = {_string(r.config)}")
+        if len(r.configs) == 1:
+            out.append(f"config = {_string(r.configs[0])}")
+        elif r.configs:
+            out += ["config = [", *(f"  {_string(c)}," for c in r.configs), "]"]
         out.append(f"{r.kind} = {_string(r.text)}")
         if r.when:
             alts = ", ".join("{ " + ", ".join(f"{k} = {_value(v)}" for k, v in _ordered(a)) + " }" for a in r.when)
@@ -264,11 +284,12 @@ def derive(observed: Sequence[Observed], old: Rules | None = None) -> Rules:
     out = []
 
     def keep_or_derive(kind: str, text: str, why: str, scope: str | None, seen: set[int], unseen: set[int]) -> Rule:
+        mine = () if scope is None else (scope,)
         for r in before:
-            if (r.kind, r.text, r.config) == (kind, text, scope) and (kind == "status" or r.why == why) and \
+            if r.kind == kind and r.text == text and (kind == "status" or (r.of(scope) and r.why == why)) and \
                     all(r.holds(cells[i]) for i in seen) and not any(r.holds(cells[i]) for i in unseen):
-                return Rule(kind, text, r.why, r.when, scope)
-        return Rule(kind, text, why, conditions(cells, seen, unseen), scope)
+                return Rule(kind, text, r.why, r.when, mine)
+        return Rule(kind, text, why, conditions(cells, seen, unseen), mine)
 
     for status in sorted({o.status for o in observed} - {"pass"}):
         seen = {i for i, o in enumerate(observed) if o.status == status}
@@ -283,7 +304,24 @@ def derive(observed: Sequence[Observed], old: Rules | None = None) -> Rules:
                 groups.setdefault(key, set()).add(i)
         for (text, why), seen in sorted(groups.items()):
             out.append(keep_or_derive("finding", text, why, scope, seen, set(looked) - seen))
-    return Rules(out)
+    return Rules(_merged(out))
+
+
+def _merged(rules: list[Rule]) -> list[Rule]:
+    """Config findings that hold alike (the same finding, why and conditions) in several configs: one rule naming
+    them all."""
+    out: list[Rule] = []
+    alike: dict[tuple, int] = {}
+    for r in rules:
+        key = (r.text, r.why, json.dumps(r.when, sort_keys=True))
+        if r.configs and key in alike:
+            at = alike[key]
+            out[at] = Rule(r.kind, r.text, r.why, r.when, tuple(sorted({*out[at].configs, *r.configs})))
+        else:
+            if r.configs:
+                alike[key] = len(out)
+            out.append(r)
+    return out
 
 
 def conditions(cells: Sequence[Cell], seen: set[int], unseen: set[int]) -> tuple[Alternative, ...]:

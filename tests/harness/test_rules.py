@@ -115,7 +115,7 @@ def test_the_committed_rules_are_what_accept_writes_and_each_why_is_written_once
     derived, _ = expected.accept(cells, {}, committed)
     assert expected.dump(derived) == expected.EXPECTED.read_text(), \
         "accepting with no new result changes nothing: the file is in its derived form"
-    texts = [(r.kind, r.config, r.text, r.why) for r in committed.rules]
+    texts = [(r.kind, r.configs, r.text, r.why) for r in committed.rules]
     assert len(texts) == len(set(texts)), "a finding with its why is written once"
     assert all(r.why for r in committed.rules), "every rule says why"
 
@@ -181,3 +181,18 @@ def test_a_rule_that_cannot_be_used_is_refused_at_its_line(tmp_path: Path, text:
     path.write_text(text)
     with pytest.raises(Exception, match=said):
         rules.load(path)
+
+
+def test_a_finding_alike_in_several_configs_is_one_rule_naming_them(tmp_path: Path) -> None:
+    cells = [Cell("2.13.0", "5.16.1", g) for g in GLINERS]
+    ignored = "training.size_sup: ignored"
+    observed = [rules.Observed(c, "pass", {name: {ignored: "no gliner release reads it"}
+                                           for name in ("up/config.yaml", "up/config_span.yaml")}) for c in cells]
+    derived = rules.derive(observed)
+    assert [(r.configs, r.text, r.when) for r in derived.rules] == [
+        (("up/config.yaml", "up/config_span.yaml"), ignored, ())], "written once, for both configs"
+    path = tmp_path / "expected.toml"
+    path.write_text(rules.dump(derived))
+    assert rules.load(path) == derived, "a list of configs reads back"
+    assert [f["finding"] for f in rules.load(path).findings(cells[0], "up/config_span.yaml")] == [ignored]
+    assert rules.load(path).findings(cells[0], "my.yaml") == [], "a config no rule names expects no finding"
