@@ -11,6 +11,8 @@
 #   BASE_IMAGE     an image of that Python (default the official python:PYTHON-slim; any Debian-like image with
 #                  python3 and venv)
 #   CELL           the cell's id: its lock file is constraints/cells/CELL.txt
+#   EXCLUDE_NEWER  a date: without a lock file, what the pins leave open resolves as of it (the definition's
+#                  exclude_newer, for its pinned cells)
 #   TORCH, TORCH_VARIANT, TORCH_INDEX   torch==TORCH+TORCH_VARIANT from TORCH_INDEX (empty variant/index: PyPI's build)
 #   TRANSFORMERS, GLINER, OVERRIDE      the cell; OVERRIDE=1 installs TRANSFORMERS even outside gliner's declared range
 #   OFFLINE=1      install only from ./wheelhouse (air-gapped builds); wheelhouse/ is searched first in every build,
@@ -100,6 +102,7 @@ ARG OVERRIDE=
 ARG OFFLINE=
 ARG TORCH_VARIANT=cpu
 ARG PYTHON
+ARG EXCLUDE_NEWER=
 WORKDIR /app
 COPY pyproject.toml README.md Dockerfile ./
 COPY src src
@@ -117,7 +120,8 @@ ENV PTBR_CELL_TORCH=${TORCH} \
     PTBR_CELL_GLINER=${GLINER} \
     PTBR_CELL_OVERRIDE=${OVERRIDE} \
     PTBR_CELL_TORCH_VARIANT=${TORCH_VARIANT} \
-    PTBR_CELL_PYTHON=${PYTHON}
+    PTBR_CELL_PYTHON=${PYTHON} \
+    PTBR_CELL_EXCLUDE_NEWER=${EXCLUDE_NEWER}
 USER 1000
 # Arguments select tests (pytest node ids) or go to pytest; none runs the whole propagation suite.
 ENTRYPOINT ["python", "-m", "harness", "in-image"]

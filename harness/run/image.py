@@ -18,7 +18,8 @@ def cell_of_image() -> Cell:
     """The cell the image was built for (its build arguments, kept in its environment)."""
     env = os.environ
     return Cell(env["PTBR_CELL_TORCH"], env["PTBR_CELL_TRANSFORMERS"], env["PTBR_CELL_GLINER"],
-                bool(env.get("PTBR_CELL_OVERRIDE")), python=env["PTBR_CELL_PYTHON"])
+                bool(env.get("PTBR_CELL_OVERRIDE")), python=env["PTBR_CELL_PYTHON"],
+                exclude_newer=env.get("PTBR_CELL_EXCLUDE_NEWER", ""))
 
 
 def in_image(argv: list[str], matrix: bool = False) -> int:

@@ -510,3 +510,16 @@ def test_an_interpreter_uv_does_not_find_is_taken_from_pyenvs_versions(tmp_path,
     found, why = cell.interpreter("3.99")
     assert found is None, "none works"
     assert "Failed to inspect Python interpreter" in why, "uv's words say why"
+
+
+def test_a_cell_without_a_lock_file_installs_as_of_its_date(fake_env, tmp_path) -> None:
+    import dataclasses
+
+    python, installer, _, uv = fake_env
+    lockless = dataclasses.replace(definition.Cell("2.13.0", "5.15.0", "0.2.29"), exclude_newer="2026-12-04")
+    assert not lockless.lock.is_file()
+    cell.run(lockless, cell.Venv(python), cell.Options(installer=installer, log=lambda _m: None),
+             root=tmp_path / "cells")
+    argv = json.loads(uv.with_suffix(".calls").read_text().splitlines()[0])
+    assert argv[argv.index("--exclude-newer") + 1] == "2026-12-04", "what the pins leave open, as of the date"
+    assert "--constraint" not in argv

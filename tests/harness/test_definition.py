@@ -71,3 +71,25 @@ def test_a_groups_python_must_be_a_list_of_major_minor_versions(tmp_path: Path, 
                             f'torch = ["2.13.0"]\npython = {value}\n')
     with pytest.raises(inputs.Invalid, match=r"matrix.toml:6: group 1: python: expected a non-empty list of Pythons"):
         definition.cells(path)
+
+
+
+def test_a_pinned_cell_without_a_lock_file_resolves_as_of_the_definitions_date(tmp_path: Path) -> None:
+    from harness.run import docker, results
+
+    path = _write(tmp_path, 'python = "3.11"\nexclude_newer = "2026-12-04"\n[[group]]\ngliner = ["0.2.29"]\n'
+                            'transformers = ["5.16.1", "5.15.0"]\ntorch = ["2.13.0"]\n')
+    locked, lockless = definition.cells(path)
+    assert (locked.lock.is_file(), locked.exclude_newer) == (True, ""), "a lock file holds every pin: no date"
+    assert (lockless.lock.is_file(), lockless.exclude_newer) == (False, "2026-12-04")
+    result = {"requested": lockless.requested, "declared_support": {"override": False}}
+    assert results.cell_of(result) == lockless, "a result records the date: its cell, and so its fingerprint"
+    assert docker._build_args(lockless)["EXCLUDE_NEWER"] == "2026-12-04", "its image resolves as of it too"
+    assert "EXCLUDE_NEWER" not in docker._build_args(locked)
+
+
+def test_the_date_pinned_cells_resolve_as_of_is_checked(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'python = "3.11"\nexclude_newer = "last week"\n[[group]]\ngliner = ["0.2.29"]\n'
+                            'transformers = ["5.16.1"]\ntorch = ["2.13.0"]\n')
+    with pytest.raises(inputs.Invalid, match=r"matrix.toml:2: exclude_newer: expected a date such as \"2026-12-04\""):
+        definition.cells(path)
