@@ -297,3 +297,18 @@ def test_a_cell_not_run_here_is_no_verdict_and_fails_only_where_every_cell_was_a
     _, kept = expected.accept([results.cell_of(on_313)], {on_313["id"]: here}, _expect(on_313))
     assert [k for k in kept if "unavailable cannot be accepted" in k] == kept, "never taken as the expected verdict"
     assert kept
+
+
+def test_a_known_finding_seen_where_no_rule_predicted_it_keeps_its_why() -> None:
+    moved = _result("2.13.0", "5.16.1", "0.2.29", "broken", [ONLY_OLD])
+    known = rules.Rules([
+        rules.Rule("finding", expected.findings(OLD)[0], "gliner's defect", ({"gliner": "<0.2.29"},)),
+        rules.Rule("finding", WARMUP, "ceil(ratio × num_steps)", (), ("team.yaml",))])
+    cells = [results.cell_of(moved)]
+    now = {moved["id"]: {"team.yaml": _config(moved, "team.yaml", WARMUP), "mine.yaml": _config(moved, "mine.yaml",
+                                                                                                 WARMUP)}}
+    observed, _ = expected.observe(cells, {moved["id"]: moved}, known, None, now)
+    assert observed[0].findings[None][expected.findings(OLD)[0]] == "gliner's defect", \
+        "a finding of the suite known elsewhere: its rule's why"
+    assert observed[0].findings["mine.yaml"][WARMUP] == "ceil(ratio × num_steps)", \
+        "a config no rule names, with a finding another config's rule knows: that rule's why"

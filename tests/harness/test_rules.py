@@ -196,3 +196,36 @@ def test_a_finding_alike_in_several_configs_is_one_rule_naming_them(tmp_path: Pa
     assert rules.load(path) == derived, "a list of configs reads back"
     assert [f["finding"] for f in rules.load(path).findings(cells[0], "up/config_span.yaml")] == [ignored]
     assert rules.load(path).findings(cells[0], "my.yaml") == [], "a config no rule names expects no finding"
+
+
+def test_an_override_condition_and_a_status_read_back_as_written(tmp_path: Path) -> None:
+    cells = [Cell("2.13.0", tf, "0.2.29", override=tf == "5.24.0") for tf in ("5.16.1", "5.24.0")]
+    status = "".join(["broken"])  # a status string as the results give it, not this module's own constant
+    observed = [rules.Observed(c, "broken" if c.override else "pass", {None: {}}) for c in cells]
+    observed[1] = rules.Observed(cells[1], status, {None: {"x [ptbr]": ""}})
+    derived = rules.derive(observed)
+    path = tmp_path / "expected.toml"
+    path.write_text(rules.dump(derived))
+    read = rules.load(path)
+    assert read == derived, "override = true / false read back as written"
+    assert [read.status(c)[0] for c in cells] == ["pass", "broken"]
+    assert [len(read.findings(c)) for c in cells] == [0, 1]
+
+
+def test_a_top_level_key_that_is_not_tables_of_rules_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "expected.toml"
+    path.write_text('finding = ["x"]\n')
+    with pytest.raises(Exception, match=r"expected.toml:1: finding: expected \[\[finding\]\] tables"):
+        rules.load(path)
+
+
+def test_a_hand_written_condition_is_kept_for_its_own_finding_only() -> None:
+    cells = [Cell("2.13.0", tf, g) for g, tf in (("0.2.23", "4.40.2"), ("0.2.29", "4.51.3"), ("0.2.29", "5.0.0"))]
+    by_hand = rules.Rules([rules.Rule("finding", "b: fp16 refused", "w", ({"transformers": "<4.51.3"},))])
+    texts = ["".join(["b: fp16 refused"]), "a: another"]  # equal, not identical, strings: as a result file gives
+    observed = [rules.Observed(c, "pass", {None: {t: "w" for t in texts} if c.gliner == "0.2.23" else {}})
+                for c in cells]
+    kept = {r.text: r.when for r in rules.derive(observed, by_hand).rules}
+    fresh = {r.text: r.when for r in rules.derive(observed).rules}
+    assert kept["b: fp16 refused"] == ({"transformers": "<4.51.3"},), "its own rule's conditions stay"
+    assert kept["a: another"] == fresh["a: another"], "another finding's are derived, not borrowed"
