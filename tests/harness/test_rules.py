@@ -199,17 +199,22 @@ def test_a_finding_alike_in_several_configs_is_one_rule_naming_them(tmp_path: Pa
 
 
 def test_an_override_condition_and_a_status_read_back_as_written(tmp_path: Path) -> None:
-    cells = [Cell("2.13.0", tf, "0.2.29", override=tf == "5.24.0") for tf in ("5.16.1", "5.24.0")]
-    status = "".join(["broken"])  # a status string as the results give it, not this module's own constant
-    observed = [rules.Observed(c, "broken" if c.override else "pass", {None: {}}) for c in cells]
-    observed[1] = rules.Observed(cells[1], status, {None: {"x [ptbr]": ""}})
+    cells = [Cell("2.13.0", tf, "0.2.29", override=tf != "5.16.1") for tf in ("5.16.1", "5.24.0", "5.25.0")]
+    status = "".join(["bro", "ken"])  # equal to, not identical with, the other cell's "broken": as results give it
+    observed = [rules.Observed(cells[0], "pass", {None: {}}),
+                rules.Observed(cells[1], status, {None: {"x [ptbr]": ""}}),
+                rules.Observed(cells[2], "broken", {None: {"x [ptbr]": ""}})]
     derived = rules.derive(observed)
     path = tmp_path / "expected.toml"
     path.write_text(rules.dump(derived))
     read = rules.load(path)
-    assert read == derived, "override = true / false read back as written"
-    assert [read.status(c)[0] for c in cells] == ["pass", "broken"]
-    assert [len(read.findings(c)) for c in cells] == [0, 1]
+    assert read == derived, "read back as written"
+    assert [read.status(c)[0] for c in cells] == ["pass", "broken", "broken"]
+    assert [len(read.findings(c)) for c in cells] == [0, 1, 1]
+    by_hand = rules.Rules([rules.Rule("finding", "y [ptbr]", "w", ({"override": False}, {"override": True,
+                                                                                         "gliner": "<0.2.26"}))])
+    path.write_text(rules.dump(by_hand))
+    assert rules.load(path) == by_hand, "override = false and true read back as written"
 
 
 def test_a_top_level_key_that_is_not_tables_of_rules_is_refused(tmp_path: Path) -> None:
@@ -222,7 +227,7 @@ def test_a_top_level_key_that_is_not_tables_of_rules_is_refused(tmp_path: Path) 
 def test_a_hand_written_condition_is_kept_for_its_own_finding_only() -> None:
     cells = [Cell("2.13.0", tf, g) for g, tf in (("0.2.23", "4.40.2"), ("0.2.29", "4.51.3"), ("0.2.29", "5.0.0"))]
     by_hand = rules.Rules([rules.Rule("finding", "b: fp16 refused", "w", ({"transformers": "<4.51.3"},))])
-    texts = ["".join(["b: fp16 refused"]), "a: another"]  # equal, not identical, strings: as a result file gives
+    texts = ["".join(["b: fp16 ", "refused"]), "a: another"]  # equal, not identical, strings: as a result gives
     observed = [rules.Observed(c, "pass", {None: {t: "w" for t in texts} if c.gliner == "0.2.23" else {}})
                 for c in cells]
     kept = {r.text: r.when for r in rules.derive(observed, by_hand).rules}
