@@ -8,8 +8,8 @@
     nox -s matrix -- --config my.yaml    every key of my.yaml proven in every cell (in the report per config)
     nox -s image -- <cell id>        build a cell's Docker image (ptbr-matrix:<cell id>); `matrix -- --docker` runs it
     nox -s wheelhouse -- <cell id>   fetch every wheel its image needs into wheelhouse/ (PTBR_OFFLINE_BUILD=1 builds)
-    nox -s report                    rebuild the report from the cells' result files; compare with the expected verdicts
-    nox -s accept [-- <cell id>...]  take the current verdicts as expected (constraints/expected.toml); prints the diff
+    nox -s report                    rebuild the report from the cells' result files; compare with the rules' verdicts
+    nox -s accept [-- <cell id>...]  derive the rules of constraints/expected.toml again from the current verdicts
     nox -s discover [-- --write]     releases newer than the definition's newest pins, and the cells to add
     nox -s bisect -- --gliner 0.2.24 --transformers 4.57.3..5.24.0    the first release whose verdict differs
     nox -s drift                     static scan of the training API of every release (reports/drift.md)
