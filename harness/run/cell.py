@@ -624,8 +624,8 @@ def _steps(cell: Cell, runner: Runner, opts: Options, result: CellResult, stage:
 
     step = time.monotonic()
     info = _probe(runner, stage)
-    if isinstance(info, dict) and info["damaged"]:
-        problem = runner.repair(cell, opts, sorted(info["damaged"]))
+    if _lost(cell, info):
+        problem = runner.repair(cell, opts, _lost(cell, info))
         info = problem or _probe(runner, stage)
         if isinstance(info, dict) and info["damaged"]:
             return Problem("error", f"cannot judge: the environment is damaged ({_damage(info['damaged'])}) and "
@@ -673,6 +673,14 @@ def _probe(runner: Runner, stage: Path) -> dict | Problem:
         return info
     except (ValueError, IndexError, KeyError, TypeError):
         return Problem("error", f"the version probe printed something unreadable:\n{tail(output)}")
+
+
+def _lost(cell: Cell, info: dict | Problem) -> list[str]:
+    """What an environment that should hold the cell's pins has lost: distributions with files missing or changed,
+    and pins not installed at all (their metadata gone)."""
+    if not isinstance(info, dict):
+        return []
+    return sorted({*info["damaged"], *(name for name in cell.pins if info["resolved"].get(name) is None)})
 
 
 def _damage(damaged: Sequence[str] | dict[str, list[str]]) -> str:

@@ -20,7 +20,9 @@ FAKE_PYTHON = textwrap.dedent('''\
         installed = b.get("installed", {{"torch": b["resolved"]["torch"], "ptbr": "0.1.0"}})
         damage = Path(__file__).parent / "damaged.json"  # files the environment lost (the installer mends them)
         damaged = json.loads(damage.read_text()) if damage.exists() else {{}}
-        print(json.dumps({{"resolved": b["resolved"], "gliner_requires": b.get("requires"), "installed": installed,
+        gone = damaged.pop("(uninstalled)", [])  # distributions whose metadata is gone: not installed at all
+        resolved = {{k: None if k in gone else v for k, v in b["resolved"].items()}}
+        print(json.dumps({{"resolved": resolved, "gliner_requires": b.get("requires"), "installed": installed,
                           "python": b.get("python", "3.11.7"), "damaged": damaged}}))
         sys.exit(0)
     if args[:1] == ["-c"] and "python_version()" in args[1]:

@@ -523,3 +523,15 @@ def test_a_cell_without_a_lock_file_installs_as_of_its_date(fake_env, tmp_path) 
     argv = json.loads(uv.with_suffix(".calls").read_text().splitlines()[0])
     assert argv[argv.index("--exclude-newer") + 1] == "2026-12-04", "what the pins leave open, as of the date"
     assert "--constraint" not in argv
+
+
+def test_a_pin_whose_distribution_is_gone_is_installed_again_not_judged(fake_env, tmp_path) -> None:
+    """A virtualenv that lost transformers' metadata whole once read as "resolved versions differ from the pins": a
+    conclusive install-failed about versions that install fine."""
+    python, _, _, installer = fake_env
+    _run(fake_env, tmp_path)
+    (python.parent / "damaged.json").write_text(json.dumps({"(uninstalled)": ["transformers"]}))
+    result = _run(fake_env, tmp_path, rerun=True)
+    last = json.loads(installer.with_suffix(".calls").read_text().splitlines()[-1])
+    assert last[-2:] == ["--reinstall-package", "transformers"], "the pin is installed again"
+    assert result["status"] == "pass", "and the cell is judged on its pins"
