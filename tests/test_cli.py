@@ -152,6 +152,22 @@ def test_explain_text_mentions_every_key(ptbr) -> None:
     assert all(key in out for key in _leaf_keys(path))
 
 
+def test_explain_says_once_what_a_reason_leaves_unused_for_many_keys(ptbr) -> None:
+    """Every model: key's GLiNER.from_pretrained argument is unused while training.prev_path is not set: once said
+    per key, it was half of the lines of examples/tiny.yaml's explanation."""
+    code, out, _ = ptbr("explain", EXAMPLES / "tiny.yaml")
+    assert code == 0
+    assert out.count("training.prev_path is not set") == 1, "said once, after the keys"
+    said = out.split("Not forwarded to GLiNER.from_pretrained: training.prev_path is not set", 1)[1]
+    assert "model.model_name, model.name" in said, "naming the keys it concerns"
+    first = out.index("model.model_name")
+    assert out.index("→ GLiNERConfig.model_name = 'examples/tiny-backbone'") > first, \
+        "each key's answer (where its value goes) comes with the key"
+    code, data, _ = ptbr("explain", EXAMPLES / "tiny.yaml", "--json")
+    skipped = [d for k in json.loads(data)["keys"] for d in k["destinations"] if "skipped" in d]
+    assert sum("prev_path" in d["skipped"] for d in skipped) == 8, "--json keeps every destination"
+
+
 def test_schema_is_json_schema_with_descriptions(ptbr) -> None:
     code, out, _ = ptbr("schema")
     schema = json.loads(out)

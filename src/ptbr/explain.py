@@ -7,6 +7,7 @@ GLiNERConfig PTBR would pass — after they normalise what they were given. No m
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import Any
 
 from ptbr import compat, forwarding
@@ -70,6 +71,21 @@ def explanation(doc: Document, plan: Plan, args: Any, model_config: Any,
             "warnings": problems(plan.warnings(doc.where)), "refused": problems(list(refused))}
 
 
+def _skip_group(d: dict[str, Any]) -> tuple[str, str]:
+    """What a skipped destination shares with others: the callable or object it belongs to, and why it is unused."""
+    return d["destination"].split("(", 1)[0], d["skipped"]
+
+
+def _shared_skips(keys: list[dict[str, Any]]) -> dict[tuple[str, str], list[str]]:
+    """(destination, reason) → the keys it leaves unused, where more than one key is left unused that way."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for k in keys:
+        for d in k.get("destinations", []):
+            if "skipped" in d and "overridden_by" not in d:
+                found.setdefault(_skip_group(d), []).append(k["key"])
+    return {group: names for group, names in found.items() if len(names) > 1}
+
+
 def _plain(value: Any) -> Any:
     """A JSON value: a config object gliner made from a mapping (``encoder_config`` becomes a BertConfig) is shown as
     its mapping, anything else that JSON has no form for as its text."""
@@ -81,10 +97,13 @@ def _show(value: Any) -> str:
 
 
 def render(data: dict[str, Any]) -> str:
-    """The explanation for a terminal."""
+    """The explanation for a terminal: each key and where its value goes first; a destination left unused for the
+    same reason by several keys (every ``model:`` key's ``GLiNER.from_pretrained`` argument while
+    ``training.prev_path`` is not set) is said once, after the keys."""
     v = data["versions"]
     lines = [f"{data['config']}  (transformers {v['transformers']}, gliner {v['gliner']}, torch {v['torch']})", ""]
     width = max((len(k["key"]) for k in data["keys"]), default=10) + 2
+    shared = _shared_skips(data["keys"])
     for k in data["keys"]:
         head = f"{k['key']:<{width}}{_show(k['value'])}"
         if "not_forwarded" in k:
@@ -97,10 +116,13 @@ def render(data: dict[str, Any]) -> str:
                 name += f" (installed as {d['installed_name']})"
             if "overridden_by" in d:
                 lines.append(f"{'':<{width}}  → {name}: not used, {d['overridden_by']} is set")
-            elif "skipped" in d:
+            elif "skipped" in d and _skip_group(d) not in shared:
                 lines.append(f"{'':<{width}}  → {name}: not forwarded: {d['skipped']}")
-            else:
+            elif "skipped" not in d:
                 lines.append(f"{'':<{width}}  → {name} = {_show(d['value'])}")
+    for (where, reason), keys in shared.items():
+        lines += ["", f"Not forwarded to {where}: {reason}", *textwrap.wrap(
+            "for " + ", ".join(keys), 118, initial_indent="  ", subsequent_indent="  ")]
     lines += ["", "Set by PTBR though not in the file:"]
     for d in data["defaults"]:
         lines.append(f"  {d['destination']} = {_show(d.get('value'))}   ({d['rule']})")
