@@ -45,10 +45,11 @@ HEADER = """\
 # alternatives matches a cell (none: every cell); an alternative's conditions all hold: PEP 440 specifiers over
 # gliner, transformers, torch and python, and override (transformers outside gliner's declared range). A finding with
 # `config` (a config, or a list of those where it holds alike) is one of theirs, proven in the cell. `{gliner}` (and
-# {transformers}, {torch}, {python}) in a finding or why stands for the cell's own version. A cell's expected verdict is what the rules that match it say,
-# so a new cell is judged without an accept. `nox -s accept` derives the rules again from the current results (and
-# what these rules predict for cells that did not run), keeping each why, and prints the diff: review it, write the
-# why of new entries, commit; a rule can also be written by hand. See harness/verdicts/rules.py.
+# {transformers}, {torch}, {python}) in a finding or why stands for the cell's own version. A cell's expected verdict
+# is what the rules that match it say, so a new cell is judged without an accept. `nox -s accept` derives the rules
+# again from the current results (and what these rules predict for cells that did not run), keeping each why, and
+# prints the diff: review it, write the why of new entries, commit; a rule can also be written by hand. See
+# harness/verdicts/rules.py.
 """
 
 Alternative = dict[str, Any]
