@@ -95,8 +95,8 @@ def read(path: Path = MATRIX, releases: bool = False) -> dict[str, Any]:
         except configs_.BadConfigPath as e:
             for line in str(e).splitlines():
                 say(("configs",), "configs", line.removeprefix("--config ") + " (paths are relative to the checkout)")
-    newer = data.get("exclude_newer", "2000-01-01")
-    if not isinstance(newer, str) or not DATE.fullmatch(newer):
+    newer = data.get("exclude_newer")
+    if newer is not None and not (isinstance(newer, str) and DATE.fullmatch(newer)):
         say(("exclude_newer",), "exclude_newer", f"expected a date such as \"2026-12-04\" (a pinned cell without a "
             f"lock file resolves as of it), got {newer!r}")
     exclude = data.get("exclude", [])

@@ -180,7 +180,7 @@ def compare(cells: list[Cell], current: dict[str, CellResult], expected: rules_.
             wanted = [f["finding"] for f in expected.findings(cell)] if ran else []
             entry["new"] = [f for f in got if f not in wanted]
             entry["fixed"] = [f for f in wanted if f not in got]
-            entry["status"], entry["expected_status"], entry["seen"] = result["status"], status, len(got)
+            entry["status"], entry["seen"] = result["status"], len(got)
             if result["status"] != status:
                 line = f"status {result['status']} (expected {status}" + (f": {why})" if why else ")")
                 worse = SEVERITY.get(result["status"], 9) > SEVERITY.get(status, 9)

@@ -330,8 +330,7 @@ def conditions(cells: Sequence[Cell], seen: set[int], unseen: set[int]) -> tuple
     ``unseen`` (indexes into ``cells``): a greedy set cover over conjunctions of one interval per condition."""
     if not unseen:
         return ()
-    everyone = set(range(len(cells)))
-    atoms = {name: _atoms(cells, name, everyone) for name in CONDITIONS}
+    atoms = {name: _atoms(cells, name) for name in CONDITIONS}
     seen_mask, unseen_mask = _mask(seen), _mask(unseen)
     candidates: list[tuple[int, int, Alternative]] = []
 
@@ -366,17 +365,17 @@ def _mask(indexes: Iterable[int]) -> int:
     return sum(1 << i for i in indexes)
 
 
-def _atoms(cells: Sequence[Cell], name: str, among: set[int]) -> list[tuple[Any, int, int]]:
+def _atoms(cells: Sequence[Cell], name: str) -> list[tuple[Any, int, int]]:
     """(condition value, cost, mask of the cells it holds for) for each interval of the values seen of ``name``:
     ``>=low``, ``<next``, both; ``override``: true or false. The interval of every value is no condition."""
     if name == "override":
-        return [(v, 1, _mask(i for i in among if cells[i].override == v)) for v in (True, False)]
-    values = sorted({Version(getattr(cells[i], name)) for i in among})
+        return [(v, 1, _mask(i for i, c in enumerate(cells) if c.override == v)) for v in (True, False)]
+    values = sorted({Version(getattr(c, name)) for c in cells})
     out = []
     for lo, hi in itertools.combinations_with_replacement(range(len(values)), 2):
         if lo == 0 and hi == len(values) - 1:
             continue
         parts = ([f">={values[lo]}"] if lo > 0 else []) + ([f"<{values[hi + 1]}"] if hi < len(values) - 1 else [])
-        held = _mask(i for i in among if values[lo] <= Version(getattr(cells[i], name)) <= values[hi])
+        held = _mask(i for i, c in enumerate(cells) if values[lo] <= Version(getattr(c, name)) <= values[hi])
         out.append((",".join(parts), len(parts), held))
     return out
