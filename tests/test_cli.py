@@ -13,7 +13,7 @@ from support import EXAMPLES, ROOT, UPSTREAM
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["validate", "--help"], ["explain", "--help"], ["train", "--help"],
-                                  ["schema", "--help"]])
+                                  ["schema", "--help"], ["prove", "--help"]])
 def test_help_exits_zero(ptbr, argv: list[str]) -> None:
     code, out, _ = ptbr(*argv)
     assert code == 0
@@ -206,3 +206,56 @@ def test_explain_shows_what_validate_and_train_would_refuse(ptbr, make_config, t
     assert [(p["key"], p["message"]) for p in json.loads(out)["refused"]] == [
         ("model.model_name", f"no such directory: {tmp_path / 'typo'}")], "the same checks as validate and train"
     assert ptbr("validate", path)[0] == 2
+
+
+def _has_width_weight() -> bool:
+    """Whether the installed gliner's TrainingArguments has use_span_width_weight (gliner 0.2.29 added it)."""
+    import dataclasses
+
+    from gliner.training import TrainingArguments
+
+    return "use_span_width_weight" in {f.name for f in dataclasses.fields(TrainingArguments)}
+
+
+WIDTH_WEIGHT_FAILS = {"0.2.29"}
+"""gliner releases whose span loss cannot train with use_span_width_weight (the weight is shaped against labels the
+collator flattens): tests/propagation/test_layer2_transformers.py's strict xfail proves it on gliner directly."""
+
+
+@pytest.mark.skipif(not _has_width_weight(), reason="the installed gliner has no use_span_width_weight")
+def test_validate_refuses_what_dies_at_the_first_step_at_the_key_before_anything_is_written(ptbr, make_config,
+                                                                                            tmp_path) -> None:
+    import gliner
+
+    path = make_config(model={"span_mode": "markerV0"}, training={"use_span_width_weight": True})
+    for command in ("validate", "train"):
+        code, _, err = ptbr(command, path)
+        if gliner.__version__ not in WIDTH_WEIGHT_FAILS:
+            assert code == 0, f"gliner {gliner.__version__} trains a span model with the width weight: accepted"
+            continue
+        line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if "use_span_width_weight" in text)
+        assert code == 2, "a config gliner cannot train is bad input, found before training"
+        assert f"error: {path}:{line}:" in err and "training.use_span_width_weight: training fails at its first " \
+               "step" in err, "at the key the failing code reads, with its file:line"
+        assert "Traceback" not in err
+        assert not (tmp_path / "out").exists(), f"{command}: nothing is written before the config is refused"
+
+
+@pytest.mark.skipif(not _has_width_weight(), reason="the installed gliner has no use_span_width_weight")
+def test_validate_accepts_the_width_weight_where_gliner_trains_with_it(ptbr, make_config, tmp_path) -> None:
+    """A token-level model's loss reads no span widths: gliner trains it with the option (0.2.29 included)."""
+    path = make_config(model={"span_mode": "token_level"}, training={"use_span_width_weight": True})
+    code, out, err = ptbr("validate", path)
+    assert (code, err) == (0, ""), "accepted, and the step's training prints nothing"
+    assert "use_span_width_weight=True" in out
+    assert not (tmp_path / "out").exists(), "validate writes nothing, not even for its training step"
+
+
+def test_no_step_skips_the_training_step(ptbr, make_config, monkeypatch) -> None:
+    from ptbr import train
+
+    path = make_config()
+    stepped: list[str] = []
+    monkeypatch.setattr(train, "first_step", lambda *a, **k: stepped.append("step"))
+    assert ptbr("validate", path)[0] == 0 and stepped == ["step"], "validate runs the step by default"
+    assert ptbr("validate", path, "--no-step")[0] == 0 and stepped == ["step"], "--no-step: not run"

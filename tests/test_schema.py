@@ -8,7 +8,7 @@ import pytest
 import yaml
 from support import UPSTREAM
 
-from ptbr import loader, schema
+from ptbr import loader, schema, validation
 from ptbr.errors import ConfigError
 
 VALID = {"data": {"root_dir": "out", "train_data": "t.json"}, "training": {"num_steps": 10},
@@ -18,7 +18,7 @@ VALID = {"data": {"root_dir": "out", "train_data": "t.json"}, "training": {"num_
 def _validate(tmp_path: Path, config: dict | str):
     path = tmp_path / "c.yaml"
     path.write_text(config if isinstance(config, str) else yaml.safe_dump(config), encoding="utf-8")
-    return schema.validate(loader.load(path))
+    return validation.validate(loader.load(path))
 
 
 def _errors(tmp_path: Path, config: dict | str) -> list[str]:
@@ -164,7 +164,7 @@ def test_every_field_has_a_docstring() -> None:
 
 @pytest.mark.parametrize("path", UPSTREAM, ids=[p.stem for p in UPSTREAM])
 def test_upstream_layout_is_accepted_unchanged(path: Path) -> None:
-    config = schema.validate(loader.load(path))
+    config = validation.validate(loader.load(path))
     assert config.training.num_steps == 15000
     assert config.training.lr_encoder == 1e-5
 
@@ -201,5 +201,5 @@ def test_unknown_section_from_override_is_located_at_set(tmp_path: Path) -> None
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(VALID))
     with pytest.raises(ConfigError) as info:
-        schema.validate(loader.apply_overrides(loader.load(path), ["foo.bar=1"]))
+        validation.validate(loader.apply_overrides(loader.load(path), ["foo.bar=1"]))
     assert [str(p) for p in info.value.problems] == ["--set: foo: unknown key"]

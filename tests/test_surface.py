@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from support import EXAMPLES
 
-from ptbr import compat, forwarding, loader, reference, schema, surface
+from ptbr import compat, forwarding, loader, reference, schema, surface, validation
 from ptbr.errors import ConfigError
 
 GLINER_OPTIONS = ["loss_type", "dice_gamma", "use_span_width_weight", "rel_focal_loss_alpha", "rel_focal_loss_gamma"]
@@ -21,12 +21,12 @@ GLINER_OPTIONS = ["loss_type", "dice_gamma", "use_span_width_weight", "rel_focal
 
 def _problems(make_config, **training) -> list:
     with pytest.raises(ConfigError) as info:
-        schema.validate(loader.load(make_config(training=training)))
+        validation.validate(loader.load(make_config(training=training)))
     return info.value.problems
 
 
 def _plan(make_config, **training) -> forwarding.Plan:
-    return forwarding.plan(schema.validate(loader.load(make_config(training=training))))
+    return forwarding.plan(validation.validate(loader.load(make_config(training=training))))
 
 
 @pytest.mark.parametrize("name", GLINER_OPTIONS)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from support import EXAMPLE, EXAMPLES, RELEASED, ROOT
 
-from ptbr import loader, schema
+from ptbr import loader, validation
 
 pytestmark = pytest.mark.training
 
@@ -30,8 +30,8 @@ def test_train_leaves_checkpoints_final_model_and_provenance(ptbr, make_config, 
     assert GLiNER.from_pretrained(str(root / "final"), local_files_only=True) is not None
     args = _args(root)
     assert (args["max_steps"], args["seed"], args["others_lr"], args["output_dir"]) == (4, 11, 0.0, str(root))
-    resolved = schema.validate(loader.load(root / "ptbr_config.yaml"))
-    assert resolved == schema.validate(loader.load(path))
+    resolved = validation.validate(loader.load(root / "ptbr_config.yaml"))
+    assert resolved == validation.validate(loader.load(path))
 
 
 def test_example_trains_offline_in_its_configured_directory(ptbr, monkeypatch, tmp_path: Path) -> None:
@@ -102,7 +102,7 @@ def test_runtime_failure_is_exit_1_with_one_line(ptbr, make_config, monkeypatch)
         raise RuntimeError("CUDA out of memory")
 
     monkeypatch.setattr(train, "_fit", fail)
-    code, _, err = ptbr("train", make_config())
+    code, _, err = ptbr("train", make_config(), "--no-step")  # the real run's failure, not the first step's
     assert code == 1
     assert err.strip().splitlines()[-1] == ("ptbr: training failed: RuntimeError: CUDA out of memory (rerun with "
                                             "--traceback for details)")
@@ -148,7 +148,7 @@ def test_tags_reach_the_reporting_integration_environment_only_while_training(pt
     monkeypatch.delenv("WANDB_TAGS", raising=False)
     monkeypatch.delenv("WANDB_NOTES", raising=False)
     path = make_config(run={"tags": ["a", "b"], "description": "d"}, training={"report_to": "wandb"})
-    code, _, err = ptbr("train", path)
+    code, _, err = ptbr("train", path, "--no-step")  # the real run's environment, not the first step's
     assert code == 1
     assert "stopped after capturing" in err
     assert seen == {"WANDB_TAGS": "a,b", "WANDB_NOTES": "d"}
@@ -182,7 +182,7 @@ def test_what_training_arguments_export_does_not_reach_the_next_run(make_config,
     torch.compile backend, mixed precision); a second run in the same process must not inherit them."""
     import os
 
-    from ptbr import compat, loader, schema, train
+    from ptbr import compat, loader, train, validation
 
     monkeypatch.delenv("PTBR_PROBE", raising=False)
     real = compat.training_arguments_class()
@@ -193,7 +193,7 @@ def test_what_training_arguments_export_does_not_reach_the_next_run(make_config,
             os.environ["PTBR_PROBE"] = "set by the first run"
 
     monkeypatch.setattr(compat, "training_arguments_class", lambda: Exporting)
-    config = schema.validate(loader.load(make_config()))
+    config = validation.validate(loader.load(make_config()))
     train.prepare(config)
     assert os.environ["PTBR_PROBE"] == "set by the first run", "the run's own Trainer sees what its arguments export"
     monkeypatch.setattr(compat, "training_arguments_class", lambda: real)

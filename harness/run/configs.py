@@ -1,5 +1,5 @@
 """A user's own configs through a cell (``nox -s matrix -- --config my.yaml``): each config's every key proven with
-the cell's versions by ``python -m ptbr.fate`` (src/ptbr/fate.py), run by the cell's runner (its virtualenv, its
+the cell's versions by ``ptbr prove --json`` (src/ptbr/prove.py), run by the cell's runner (its virtualenv, its
 image's Python in a container with the checkout mounted read-only: ``prove_configs`` in harness/run/cell.py), and
 stored beside the cell's result:
 
@@ -145,7 +145,7 @@ def save(saved: dict[str, Any], root: Path = results.CELLS) -> None:
 
 def result(cell: Cell, runner: str, cell_key: str, config: UserConfig, fate: dict[str, Any], nox: str
            ) -> dict[str, Any]:
-    """A config result from what ``python -m ptbr.fate`` wrote for it (``fate``; ``error`` when it wrote none)."""
+    """A config result from what ``ptbr prove`` wrote for it (``fate``; ``error`` when it wrote none)."""
     return {
         "schema_version": SCHEMA_VERSION, "cell": cell.id, "override": cell.override, "config": config.name,
         "path": str(config.path), "runner": runner, "cell_fingerprint": cell_key,

@@ -16,7 +16,9 @@ from ptbr.forwarding import Plan, Resolved, Skip
 from ptbr.loader import Document
 
 
-def _final(r: Resolved, args: Any, model_config: Any) -> Any:
+def final_value(r: Resolved, args: Any, model_config: Any) -> Any:
+    """The value the installed library holds at this destination after normalising what it was given: read back
+    from the real TrainingArguments or gliner's model config; None for a skipped destination."""
     if isinstance(r.value, Skip):
         return None
     if r.route.kind == "args":
@@ -33,7 +35,7 @@ def _destination(r: Resolved, args: Any, model_config: Any) -> dict[str, Any]:
     if isinstance(r.value, Skip):
         out["skipped"] = r.value.reason
     else:
-        out["value"] = _plain(_final(r, args, model_config))
+        out["value"] = plain(final_value(r, args, model_config))
     return out
 
 
@@ -46,7 +48,7 @@ def explanation(doc: Document, plan: Plan, args: Any, model_config: Any,
         dotted = ".".join(key)
         section, name = key
         value = getattr(getattr(plan.config, section), name)
-        entry: dict[str, Any] = {"key": dotted, "where": doc.origins[key], "value": _plain(value)}
+        entry: dict[str, Any] = {"key": dotted, "where": doc.origins[key], "value": plain(value)}
         routes = plan.for_field(dotted)
         entry["destinations"] = []
         for r in routes:
@@ -86,7 +88,7 @@ def _shared_skips(keys: list[dict[str, Any]]) -> dict[tuple[str, str], list[str]
     return {group: names for group, names in found.items() if len(names) > 1}
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A JSON value: a config object gliner made from a mapping (``encoder_config`` becomes a BertConfig) is shown as
     its mapping, anything else that JSON has no form for as its text."""
     return json.loads(json.dumps(value, default=lambda o: o.to_dict() if hasattr(o, "to_dict") else str(o)))

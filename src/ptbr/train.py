@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import tempfile
@@ -15,6 +16,7 @@ from typing import Any
 import yaml
 
 from ptbr import backbone, compat, data, forwarding, preflight
+from ptbr.blame import blame
 from ptbr.errors import ConfigError, Problem, keys_named_in
 from ptbr.schema import Config
 
@@ -71,9 +73,9 @@ def load_data(config: Config) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     return loaded[0], loaded[1]
 
 
-def smoke_config(config: Config, train: list[dict[str, Any]]) -> tuple[Config, list[str]]:
-    """The same config on a tiny random backbone, for a handful of steps, into ``<output>/smoke``. Returns the new
-    config and a note for each change."""
+def smoke_config(config: Config, train: list[dict[str, Any]], steps: int = SMOKE_STEPS) -> tuple[Config, list[str]]:
+    """The same config on a tiny random backbone, for a handful of steps (at most ``steps``), into
+    ``<output>/smoke``. Returns the new config and a note for each change."""
     out = output_dir(config) / "smoke"
     tiny = str(backbone.write(out / "backbone", (w for item in train for w in item["tokenized_text"])))
     notes = [f"backbone {config.model.model_name or config.training.prev_path} → tiny random backbone {tiny}"]
@@ -87,9 +89,9 @@ def smoke_config(config: Config, train: list[dict[str, Any]]) -> tuple[Config, l
     training: dict[str, Any] = {
         "prev_path": None,
         "output_dir": str(out),
-        "num_steps": min(config.training.num_steps, SMOKE_STEPS),
+        "num_steps": min(config.training.num_steps, steps),
         "eval_every": 2,
-        "save_steps": min(config.training.num_steps, SMOKE_STEPS),  # one checkpoint, at the end
+        "save_steps": min(config.training.num_steps, steps),  # one checkpoint, at the end
         "logging_steps": 1,
         "train_batch_size": min(config.training.train_batch_size, SMOKE_BATCH),
         "eval_batch_size": SMOKE_BATCH,
@@ -205,7 +207,8 @@ def _fit(model: Any, args: Any, train: list, evaluation: list | None, plan: forw
 
 
 def run(config: Config, *, smoke: bool = False, log: Any = print,
-        where: Callable[[tuple[str, ...]], str] | None = None, strict: bool = False) -> Result:
+        where: Callable[[tuple[str, ...]], str] | None = None, strict: bool = False,
+        smoke_steps: int = SMOKE_STEPS) -> Result:
     """Train for real. Bad input raises ConfigError before anything is written or built; ``where`` locates a config
     key in its file for those errors. Keys the installed versions read nowhere are logged as warnings first (refused
     with ``strict`` or ``run.strict``)."""
@@ -213,7 +216,7 @@ def run(config: Config, *, smoke: bool = False, log: Any = print,
     check_output_dir(config)  # before --smoke writes its tiny backbone there
     train, evaluation = load_data(config)
     if smoke:
-        config, notes = smoke_config(config, train)
+        config, notes = smoke_config(config, train, smoke_steps)
         train = train[:SMOKE_EXAMPLES]
         evaluation = evaluation[:SMOKE_EXAMPLES] if evaluation is not None else None
         for note in notes:
@@ -234,6 +237,57 @@ def run(config: Config, *, smoke: bool = False, log: Any = print,
         trainer.save_model(str(final))
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     return Result(out, final, trainer.state.global_step, losses[-1] if losses else None, time.monotonic() - start)
+
+
+def first_step(config: Config, where: Callable[[tuple[str, ...]], str] | None = None, strict: bool = False,
+               written: set[str] | None = None) -> None:
+    """One real training step of the config's architecture, on a tiny random backbone and one batch of its data, in
+    a temporary directory (nothing is written to the output directory): what `validate` and `train` run last, so that
+    a config gliner or transformers cannot train (gliner 0.2.29's span loss with ``use_span_width_weight``) is refused
+    before anything is written. ConfigError at the key the failing code reads (:mod:`ptbr.blame`; ``written``: the
+    keys of the file, which alone can be named), else at the config as a whole."""
+    with tempfile.TemporaryDirectory(prefix="ptbr-first-step-") as tmp:
+        here = config.model_copy(update={"training": config.training.model_copy(update={"output_dir": tmp})})
+        plan = None
+        try:
+            items, _ = load_data(here)
+            stepped, _ = smoke_config(here, items, steps=1)
+            plan = forwarding.plan(stepped)
+            with _quiet():
+                run(here, smoke=True, smoke_steps=1, log=lambda _m: None, where=where, strict=strict)
+        except (ConfigError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # gliner or transformers cannot train this config: bad input, found in seconds
+            raise ConfigError([_step_problem(exc, plan, where, written)]) from None
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Nothing of a check's training on the terminal: the Trainer's log lines, progress bars and transformers'
+    warnings about the tiny backbone."""
+    from transformers.utils import logging
+
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity_error()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        logging.set_verbosity(verbosity)
+
+
+def _step_problem(exc: Exception, plan: forwarding.Plan | None, where: Callable[[tuple[str, ...]], str] | None,
+                  written: set[str] | None) -> Problem:
+    at, keys = blame(exc, plan, written) if plan is not None else ("", [])
+    said = (str(exc).strip().splitlines() or [""])[0][:300]
+    message = (f"training fails at its first step with {compat.stack()}: {type(exc).__name__}: {said}"
+               + (f" (at {at})" if at else ""))
+    if keys:
+        key = keys[0]
+        others = f" (the failing code also reads {', '.join(keys[1:])})" if keys[1:] else ""
+        return Problem(where(tuple(key.split("."))) if where else "config", key, message + others,
+                       f"remove {key} or change its value; or use releases where gliner trains with it")
+    return Problem(where(()) if where else "config", "", message, "ptbr train --smoke --traceback shows where")
 
 
 def model_config(plan: forwarding.Plan, where: Callable[[tuple[str, ...]], str] | None = None) -> Any:

@@ -34,8 +34,8 @@ FAKE_PYTHON = textwrap.dedent('''\
             print(b["import_error"], file=sys.stderr)
             sys.exit(1)
         sys.exit(0)
-    if args[:2] == ["-m", "ptbr.fate"]:
-        out, rest, chosen = None, args[2:], []
+    if args[:3] == ["-m", "ptbr", "prove"]:
+        out, rest, chosen = None, [a for a in args[3:] if a != "--json"], []
         while rest:
             word = rest.pop(0)
             if word in ("--out", "--work", "--base"):
@@ -53,7 +53,7 @@ FAKE_PYTHON = textwrap.dedent('''\
                     "keys": fate.get("keys", []), "smoke": {{"status": "trained"}},
                     "findings": fate.get("findings", []), "seconds": 0.1}} for c in chosen]
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(proven))
+        out.write_text(json.dumps({{"schema_version": 2, "configs": proven}}))
         sys.exit(0)
     if args[:2] == ["-m", "pytest"]:
         (Path(__file__).parent / "pytest.pid").write_text(str(os.getpid()))

@@ -1,6 +1,6 @@
 """A user's configs through a cell (harness/run/configs.py): when they are proven, what makes a config result stale
 (its config, its data, the cell's code and pins; nothing else), where results go, and how a failure to prove is
-recorded. The fake interpreter stands in for ``python -m ptbr.fate`` (the real one: tests/test_fate.py)."""
+recorded. The fake interpreter stands in for ``ptbr prove`` (the real one: tests/test_prove.py)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _run(fake_env, tmp_path: Path, chosen, **opts) -> results.CellResult:
 
 
 def _proven(fake_env) -> list[list[str]]:
-    """The configs each `python -m ptbr.fate` was given, call by call."""
+    """The configs each `ptbr prove` was given, call by call."""
     calls = fake_env[0].parent / "fate.calls"
     return [[Path(p).name for p in json.loads(line)] for line in calls.read_text().splitlines()] \
         if calls.exists() else []
@@ -163,7 +163,7 @@ def test_junit_has_one_case_per_key_and_fails_those_that_do_not_arrive(fake_env,
 def test_a_container_sees_the_checkout_read_only_at_the_path_a_pasted_run_mounts() -> None:
     runner = docker.Container(CELL)
     seen = runner.visible(configs.ROOT / "examples" / "tiny.yaml")
-    argv, _ = runner.argv(["-m", "ptbr.fate", seen], {}, Path("/tmp/stage"))
+    argv, _ = runner.argv(["-m", "ptbr", "prove", seen], {}, Path("/tmp/stage"))
     assert seen == "/in/root/examples/tiny.yaml"
     assert f"{configs.ROOT}:/in/root:ro" in argv, "mounted read-only, where the report's docker run mounts $PWD"
 

@@ -230,12 +230,12 @@ def test_a_key_whose_fate_changes_fails_until_accepted() -> None:
 
 
 def test_a_config_that_could_not_be_judged_fails_and_is_never_accepted() -> None:
-    now = {NEW["id"]: {"team.yaml": _config(NEW, "team.yaml", error="python -m ptbr.fate exit 1, no result")}}
+    now = {NEW["id"]: {"team.yaml": _config(NEW, "team.yaml", error="ptbr prove exit 1, no result")}}
     got = expected.compare_configs([results.cell_of(NEW)], now, _expect(NEW), ["team.yaml"])[0]
     assert got["state"] == "cannot judge"
     want, kept = expected.accept([results.cell_of(NEW)], {NEW["id"]: NEW}, rules.Rules(), None, now)
     assert want.findings(results.cell_of(NEW), "team.yaml") == []
-    assert kept == [f"{NEW['id']}: config team.yaml: cannot be judged (python -m ptbr.fate exit 1, no result)"]
+    assert kept == [f"{NEW['id']}: config team.yaml: cannot be judged (ptbr prove exit 1, no result)"]
 
 
 def test_config_verdicts_survive_the_files_round_trip(tmp_path: Path) -> None:

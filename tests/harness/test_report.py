@@ -198,7 +198,7 @@ def test_a_refusal_reported_in_other_words_by_other_tests_is_one_cause() -> None
 
 
 def _fate(config_seen_as: str) -> dict:
-    """What `python -m ptbr.fate` writes for a config (src/ptbr/fate.py), as a runner saw the file."""
+    """What `ptbr prove` writes for a config (src/ptbr/prove.py), as a runner saw the file."""
     return {"config": config_seen_as, "data": [{"key": "data.train_data", "path": "data/train.json", "sha256": None,
                                                 "replaced": True, "why": "data/train.json is not on this machine: "
                                                                          "a generated dataset of 4 examples was used"}],

@@ -18,7 +18,7 @@ import cuda_context
 def train(config_path: str) -> dict:
     import torch
 
-    from ptbr import loader, schema
+    from ptbr import loader, validation
     from ptbr import train as ptbr_train
 
     devices: set[str] = set()
@@ -32,7 +32,7 @@ def train(config_path: str) -> dict:
         return out
 
     torch.nn.Linear.forward = forward
-    config = schema.validate(loader.load(Path(config_path)))
+    config = validation.validate(loader.load(Path(config_path)))
     with contextlib.redirect_stdout(io.StringIO()):
         result = ptbr_train.run(config, log=lambda _m: None)
     checkpoints = sorted(p.name for p in result.output_dir.glob("checkpoint-*"))

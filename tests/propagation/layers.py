@@ -210,9 +210,9 @@ def working_directory(path: Path) -> Iterator[None]:
 
 def run_to(stop_at: str, config_path: Path, cwd: Path) -> Crossing:
     """``ptbr.train.run`` on a config file, from ``cwd``, up to a boundary; what crossed it."""
-    from ptbr import loader, schema, train
+    from ptbr import loader, train, validation
 
-    config = schema.validate(loader.load(config_path))
+    config = validation.validate(loader.load(config_path))
     with working_directory(cwd), boundary(stop_at) as c, contextlib.suppress(Stop):
         train.run(config, log=lambda _m: None)
     return c

@@ -329,14 +329,14 @@ def test_a_key_of_another_architecture_is_a_warning_and_does_not_cross(make_conf
                                                                         arch: str) -> None:
     from layers import run_to
 
-    from ptbr import loader, schema
+    from ptbr import loader, validation
 
     if key not in declared(arch) or key in declared("span"):
         pytest.skip(f"this gliner's span model declares {key} or its {arch} model does not")
     path = make_config(model={key: MODEL_VALUES[key]})
     assert key not in run_to("model", path, tmp_path).model_config, \
         f"model.{key}: a key the built architecture reads nowhere does not cross"
-    plan = forwarding.plan(schema.validate(loader.load(path)))
+    plan = forwarding.plan(validation.validate(loader.load(path)))
     (warning,) = [w for w in plan.warnings() if w.key == f"model.{key}"]
     assert "builds a gliner_uni_encoder_span model from these keys, which reads no setting" in warning.message
 

@@ -20,7 +20,7 @@ import pytest
 from layers import covers, expect
 from support import EXAMPLE, ROOT
 
-from ptbr import compat, loader, schema, surface, train
+from ptbr import compat, loader, surface, train, validation
 from ptbr.errors import ConfigError
 
 LAYER = "ptbr"
@@ -114,7 +114,7 @@ def _prepare(tmp_path, tiny_backbone, train_file, options: dict[str, Any]) -> An
     path = tmp_path / "config.yaml"
     path.write_text(json.dumps(sections), encoding="utf-8")  # JSON is YAML
     doc = loader.load(path)
-    config = schema.validate(doc)
+    config = validation.validate(doc)
     try:
         with train.cpu_only(True):
             return train.prepare(config, doc.where)[1]

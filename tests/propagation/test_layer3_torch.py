@@ -92,7 +92,7 @@ def test_cpu_run_never_asks_cuda_for_anything_where_a_gpu_is_reported(make_confi
 
     import torch
 
-    from ptbr import loader, schema, train
+    from ptbr import loader, train, validation
 
     asked: list[str] = []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
@@ -100,7 +100,7 @@ def test_cpu_run_never_asks_cuda_for_anything_where_a_gpu_is_reported(make_confi
         monkeypatch.setattr(torch.cuda.random, name, lambda *_a, _name=name, **_k: asked.append(_name))
     path = make_config(training={"num_steps": 2, "save_steps": 1, "use_cpu": True})
     monkeypatch.chdir(tmp_path)
-    result = train.run(schema.validate(loader.load(path)), log=lambda _m: None)
+    result = train.run(validation.validate(loader.load(path)), log=lambda _m: None)
     assert (result.output_dir / "checkpoint-1").is_dir(), "a checkpoint was written (where the state is saved)"
     expect("training.use_cpu", LAYER, asked, [], "a use_cpu run never asks CUDA for its random state")
     expect("training.use_cpu", LAYER, torch.cuda.is_available(), True, "torch's own answer is restored after the run")

@@ -1,7 +1,7 @@
-"""The fate of every key of a config on the installed versions, proven: what the version matrix runs in each cell
-for a user's own config (``nox -s matrix -- --config my.yaml``).
+"""``ptbr prove``: the fate of every key of a config on the installed versions, proven; what the version matrix runs
+in each cell for a config (``nox -s matrix -- --config my.yaml``), and what a person runs to see the same.
 
-    python -m ptbr.fate --out FATES.json --work DIR [--base CHECKOUT] [--no-smoke] CONFIG...
+    ptbr prove CONFIG... [--json] [--out FILE] [--work DIR] [--base DIR] [--no-smoke]
 
 For each config, in this environment:
 
@@ -12,30 +12,37 @@ For each config, in this environment:
    normalising what it was given), **ignored** (read nowhere by the installed versions: why), **refused** (validate
    and train refuse it: the message);
 3. a smoke training of the config as written (``ptbr train --smoke``: a tiny random backbone, a few steps, offline,
-   into ``DIR``; keys the schema refuses set aside, and the result says so), whose checkpoint is read back: the
-   ``TrainingArguments`` the Trainer saved (``training_args.bin`` where it saves one, else the fields its
+   into the work directory; keys the schema refuses set aside, and the result says so), whose checkpoint is read
+   back: the ``TrainingArguments`` the Trainer saved (``training_args.bin`` where it saves one, else the fields its
    ``trainer_state.json`` records) and the model config gliner saved, against what was built. A value the Trainer
    holds otherwise is **changed**; a training that fails names the keys whose destination the failing line of gliner
-   reads (**fails**).
+   reads (**fails**, :mod:`ptbr.blame`).
 
 Data files this machine does not have are replaced by a generated dataset of a few examples, and the result says
-so. Nothing is written outside ``DIR``; a config that cannot be read at all is a result too, never a crash.
+so. Nothing is written outside the work directory; a config that cannot be read at all is a result too, never a
+crash. The JSON output is :class:`Proofs` (``schema_version`` says which layout); each config's entry is a
+:class:`Proof`.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import hashlib
 import json
 import os
-import re
-import sys
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict
+
+import torch
+
+from ptbr import __version__, compat, explain, forwarding, loader, train, validation
+from ptbr.blame import blame
+from ptbr.errors import ConfigError, Problem
+from ptbr.forwarding import Skip
+from ptbr.loader import Document
 
 FATES = ("arrives", "changed", "ignored", "refused", "fails")
 NOT_ARRIVING = ("ignored", "refused", "fails")
@@ -46,10 +53,81 @@ GENERATED = [  # the dataset a config gets where its data file is not on this ma
     (["Hooli", "opened", "an", "office", "in", "Cairo", "."], [[0, 0, "organization"], [5, 5, "city"]]),
     (["Carol", "met", "Dmitri", "at", "Initech", "."], [[0, 0, "person"], [2, 2, "person"], [4, 4, "organization"]]),
 ]
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: the output is one object (:class:`Proofs`) with the configs under ``configs``; 1 was the list."""
 
 
-def _problems(found: list[Any]) -> list[dict[str, Any]]:
+class Refusal(TypedDict):
+    where: str
+    key: str
+    message: str
+    hint: str | None
+
+
+class KeyFate(TypedDict, total=False):
+    """One key of the file and what became of it."""
+
+    key: str
+    where: str
+    value: Any
+    fate: Literal["arrives", "changed", "ignored", "refused", "fails"]
+    to: Any
+    """``changed``: the value the destination holds."""
+    why: str
+    destinations: list[dict[str, Any]]
+    replaced: str
+    """A data file this machine lacks, replaced by a generated dataset (the runner's, not the key's)."""
+
+
+class Smoke(TypedDict, total=False):
+    status: Literal["trained", "failed", "not-run"]
+    why: str
+    where: str
+    blamed: list[str]
+    steps: int
+    loss: float | None
+    notes: list[str]
+    seconds: float
+    checkpoint: str | None
+    checked: int
+    differences: list[dict[str, Any]]
+    read: list[str]
+
+
+class Finding(TypedDict):
+    finding: str
+    why: str
+
+
+class Proof(TypedDict, total=False):
+    """One config proven: ``error`` (a defect of PTBR, with its ``traceback``) instead of the rest when proving it
+    failed."""
+
+    schema_version: int
+    config: str
+    sha256: str | None
+    versions: dict[str, str]
+    refused: list[Refusal]
+    warnings: list[Refusal]
+    data: list[dict[str, Any]]
+    keys: list[KeyFate]
+    smoke: Smoke
+    findings: list[Finding]
+    seconds: float
+    error: str
+    traceback: str
+
+
+class Proofs(TypedDict):
+    """``ptbr prove --json``: every config given, in order."""
+
+    schema_version: int
+    ptbr: str
+    versions: dict[str, str]
+    configs: list[Proof]
+
+
+def _problems(found: list[Problem]) -> list[Refusal]:
     return [{"where": p.where, "key": p.key, "message": p.message, "hint": p.hint} for p in found]
 
 
@@ -129,9 +207,6 @@ def _owned(resolved: Any, key: str, config: Any) -> bool:
 def key_fates(doc: Any, plan: Any, args: Any, model_config: Any, refused: list[Any],
               data: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each key of the file with its fate (see the module doc)."""
-    from ptbr import explain, forwarding
-    from ptbr.forwarding import Skip
-
     warned = {p.key: p.message for p in plan.warnings(doc.where)}
     refusals = {}
     for p in refused:
@@ -141,15 +216,15 @@ def key_fates(doc: Any, plan: Any, args: Any, model_config: Any, refused: list[A
     for key in [k for k in doc.origins if len(k) == 2]:
         dotted = ".".join(key)
         section, name = key
-        written = explain._plain(getattr(getattr(plan.config, section), name, None))
+        written = explain.plain(getattr(getattr(plan.config, section), name, None))
         entry: dict[str, Any] = {"key": dotted, "where": doc.origins[key], "value": written, "destinations": []}
         own = [r for r in plan.for_field(dotted) if _owned(r, dotted, plan.config)]
         for r in own:
             if isinstance(r.value, Skip):
                 entry["destinations"].append({"destination": r.route.destination, "skipped": r.value.reason})
                 continue
-            final = explain._plain(explain._final(r, args, model_config))
-            passed = explain._plain(r.value)
+            final = explain.plain(explain.final_value(r, args, model_config))
+            passed = explain.plain(r.value)
             d = {"destination": r.route.destination, "value": final}
             if not _holds(final, written) and written is not None:
                 d["why"] = (r.route.rule if not _same(passed, written) else
@@ -185,41 +260,6 @@ def key_fates(doc: Any, plan: Any, args: Any, model_config: Any, refused: list[A
     return out
 
 
-BLAME_CONTEXT = 10
-"""Lines before the failing one (in its function) that count as what the failing code reads."""
-
-
-def _blame(exc: BaseException, plan: Any, in_file: set[str]) -> tuple[str, list[str]]:
-    """(where in gliner or transformers the training failed, the keys of the file whose destination the failing code
-    reads: its line and function in each of the last three library frames, and the ten lines before it in the last
-    gliner frame, e.g. the ``if use_span_width_weight:`` above a failing tensor operation)."""
-    import linecache
-
-    from ptbr.forwarding import Skip
-
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if "/gliner/" in f.filename or "/transformers/" in f.filename]
-    if not frames:
-        return "", []
-    last = frames[-1]
-    # the failing lines of the last three library frames and the functions they are in (freeze_components →
-    # __getattribute__), and the lines above the failing one of the last gliner frame (what it read)
-    text = [f.line or "" for f in frames[-3:]] + [f.name for f in frames[-3:]]
-    context = next((f for f in reversed(frames) if "/gliner/" in f.filename), last)
-    start = max((context.lineno or 1) - BLAME_CONTEXT, 1)
-    text += [linecache.getline(context.filename, n) for n in range(start, context.lineno or 1)]
-    words = {w.rstrip("s") for w in re.findall(r"\w+", " ".join(text))}
-    blamed = {r.route.sources[0] for r in plan.resolved
-              if r.route.kind in ("train_model", "args", "model") and r.route.sources
-              and r.route.sources[0] in in_file and not isinstance(r.value, Skip) and r.value is not None
-              and r.route.name.rstrip("s") in words}
-    def at(frame: traceback.FrameSummary) -> str:
-        package = "gliner" if "/gliner/" in frame.filename else "transformers"
-        return f"{package}/{frame.filename.split(f'/{package}/')[-1]}:{frame.lineno} ({frame.name})"
-
-    return at(last) + (f" from {at(context)}" if context is not last else ""), sorted(blamed)
-
-
 STATE_FIELDS = {"max_steps": "max_steps", "logging_steps": "logging_steps", "eval_steps": "eval_steps",
                 "save_steps": "save_steps", "per_device_train_batch_size": "train_batch_size"}
 """TrainingArguments fields the Trainer records in a checkpoint's trainer_state.json, under its names there."""
@@ -229,11 +269,6 @@ def _read_back_checkpoint(out: Path, smoke_plan: Any, smoke_args: Any, keys: lis
     """The checkpoint's own records read back against what was built for the smoke run, key by key: the
     TrainingArguments the Trainer saved (training_args.bin, where the Trainer saves it; else the fields its
     trainer_state.json records) and the model config gliner saved (gliner_config.json)."""
-    import torch
-
-    from ptbr import compat, explain
-    from ptbr.forwarding import Skip
-
     checkpoints = sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
     last = checkpoints[-1] if checkpoints else None
     saved_args = saved_state = saved_model = None
@@ -265,7 +300,7 @@ def _read_back_checkpoint(out: Path, smoke_plan: Any, smoke_args: Any, keys: lis
                 built, held = r.value, saved_model[name]
             else:
                 continue
-            built, held = explain._plain(built), explain._plain(held)
+            built, held = explain.plain(built), explain.plain(held)
             checked += 1
             if not _same(built, held):
                 differences.append({"key": entry["key"], "destination": r.route.destination, "built": built,
@@ -275,8 +310,6 @@ def _read_back_checkpoint(out: Path, smoke_plan: Any, smoke_args: Any, keys: lis
 
 
 def _smoke(config: Any, doc: Any, work: Path, keys: list[dict[str, Any]], strict: bool) -> dict[str, Any]:
-    from ptbr import train
-
     notes: list[str] = []
     here = config.model_copy(update={"training": config.training.model_copy(update={"output_dir": str(work)})})
     start = time.monotonic()
@@ -288,7 +321,7 @@ def _smoke(config: Any, doc: Any, work: Path, keys: list[dict[str, Any]], strict
         result = train.run(here, smoke=True, log=lambda m: None, where=doc.where, strict=strict)
     except Exception as exc:  # a training that fails is a finding of the config in this cell
         in_file = {k["key"] for k in keys}
-        where, blamed = _blame(exc, smoke_plan, in_file) if smoke_plan is not None else ("", [])
+        where, blamed = blame(exc, smoke_plan, in_file) if smoke_plan is not None else ("", [])
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         return {"status": "failed", "why": f"{type(exc).__name__}: {message}"[:300], "where": where,
                 "blamed": blamed, "notes": notes, "seconds": round(time.monotonic() - start, 1)}
@@ -297,15 +330,12 @@ def _smoke(config: Any, doc: Any, work: Path, keys: list[dict[str, Any]], strict
             "seconds": round(time.monotonic() - start, 1), **read}
 
 
-def prove(path: Path, work: Path, smoke: bool = True) -> dict[str, Any]:
+def prove(path: Path, work: Path, smoke: bool = True) -> Proof:
     """The fate of every key of the config at ``path`` on the installed versions (see the module doc); relative
     data paths are read from the current directory, as ``ptbr train`` reads them."""
-    from ptbr import compat, loader, schema, train
-    from ptbr.errors import ConfigError
-
-    out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "config": str(path), "sha256": digest(path),
-                           "versions": compat.versions(), "refused": [], "warnings": [], "data": [], "keys": [],
-                           "smoke": {"status": "not-run"}}
+    out: Proof = {"schema_version": SCHEMA_VERSION, "config": str(path), "sha256": digest(path),
+                  "versions": compat.versions(), "refused": [], "warnings": [], "data": [], "keys": [],
+                  "smoke": {"status": "not-run"}}
     try:
         doc = loader.load(path)
     except ConfigError as e:
@@ -314,18 +344,7 @@ def prove(path: Path, work: Path, smoke: bool = True) -> dict[str, Any]:
         return out
     overrides, out["data"] = _data(doc, work, Path.cwd())
     doc = loader.apply_overrides(doc, overrides)
-    refused: list[Any] = []
-    judged, config, removed = doc, None, set()
-    while config is None:  # keys the schema refuses are set aside, so that every other key is still judged
-        try:
-            config = schema.validate(judged)
-        except ConfigError as e:
-            refused += e.problems
-            named = {p.key for p in e.problems if len(p.key.split(".")) == 2}
-            if not named or named <= removed:
-                break  # a problem of the whole file, or one that setting keys aside does not remove
-            removed |= named
-            judged = _without(doc, removed)
+    judged, config, refused, removed = _judged(doc)
     if config is None:
         out["refused"] = _problems(refused)
         out["keys"] = [{"key": ".".join(k), "where": w, "fate": "refused",
@@ -338,34 +357,60 @@ def prove(path: Path, work: Path, smoke: bool = True) -> dict[str, Any]:
         train.load_data(config)
     except ConfigError as e:
         refused += e.problems
-    strict = config.run.strict
     try:
         with train.cpu_only(config.training.use_cpu):
-            plan, args, model_config = train.prepare(config, judged.where, refused, strict=strict)
+            plan, args, model_config = train.prepare(config, judged.where, refused, strict=config.run.strict)
     except ConfigError as e:  # the real objects cannot be built at all
-        refused += e.problems
-        out["refused"] = _problems(refused)
+        out["refused"] = _problems(refused + e.problems)
         out["smoke"]["why"] = "validate refuses the config"
         return out
     in_file = {".".join(k) for k in doc.origins if len(k) == 2}
     out["refused"] = _problems([p for p in refused if p.key not in in_file])
     out["warnings"] = _problems(plan.warnings(judged.where))
-    keys = key_fates(judged, plan, args, model_config, refused, out["data"])
-    judged_keys = {k["key"] for k in keys}
-    keys += [{"key": p.key, "where": p.where, "value": None, "fate": "refused", "why": _said(p), "destinations": []}
-             for p in refused if p.key in in_file and p.key not in judged_keys]
-    order = [".".join(k) for k in doc.origins if len(k) == 2]
-    out["keys"] = sorted(keys, key=lambda k: order.index(k["key"]) if k["key"] in order else len(order))
+    out["keys"] = _ordered(doc, key_fates(judged, plan, args, model_config, refused, out["data"]), refused, in_file)
     # keys the schema refused were set aside: the rest of the config still trains, and says what it would do
     aside = sorted({p.key for p in refused})
     if refused and not set(aside) <= removed:
         out["smoke"]["why"] = "validate refuses the config"
-        return out
-    if not smoke:
+    elif not smoke:
         out["smoke"]["why"] = "not asked for"
-        return out
+    else:
+        _smoke_and_read_back(out, config, judged, work, aside)
+    return out
+
+
+def _judged(doc: Document) -> tuple[Document, Any, list[Problem], set[str]]:
+    """(the document without the keys the schema refuses, its config or None when it is refused as a whole, every
+    refusal, the keys set aside): keys are set aside so that every other key is still judged."""
+    refused: list[Problem] = []
+    judged, config, removed = doc, None, set()
+    while config is None:
+        try:
+            config = validation.validate(judged)
+        except ConfigError as e:
+            refused += e.problems
+            named = {p.key for p in e.problems if len(p.key.split(".")) == 2}
+            if not named or named <= removed:
+                break  # a problem of the whole file, or one that setting keys aside does not remove
+            removed |= named
+            judged = _without(doc, removed)
+    return judged, config, refused, removed
+
+
+def _ordered(doc: Document, keys: list[KeyFate], refused: list[Problem], in_file: set[str]) -> list[KeyFate]:
+    """The keys in the file's order, with those the schema refused (and set aside) among them."""
+    judged_keys = {k["key"] for k in keys}
+    keys = keys + [{"key": p.key, "where": p.where, "value": None, "fate": "refused", "why": _said(p),
+                    "destinations": []} for p in refused if p.key in in_file and p.key not in judged_keys]
+    order = [".".join(k) for k in doc.origins if len(k) == 2]
+    return sorted(keys, key=lambda k: order.index(k["key"]) if k["key"] in order else len(order))
+
+
+def _smoke_and_read_back(out: Proof, config: Any, judged: Document, work: Path, aside: list[str]) -> None:
+    """The smoke training, and what it changes of the keys' fates: a value the checkpoint holds otherwise is
+    changed, a key the failing code reads fails."""
     with train.cpu_only(config.training.use_cpu):
-        out["smoke"] = _smoke(config, judged, work / "smoke", out["keys"], strict)
+        out["smoke"] = _smoke(config, judged, work / "smoke", out["keys"], config.run.strict)
     if aside:
         out["smoke"]["notes"] = [f"trained without the refused {', '.join(aside)} (validate and train refuse the "
                                  "config as written)", *out["smoke"].get("notes", [])]
@@ -379,10 +424,9 @@ def prove(path: Path, work: Path, smoke: bool = True) -> dict[str, Any]:
         if key in by_key and by_key[key]["fate"] in ("arrives", "changed"):
             by_key[key].update(fate="fails", why=f"training fails where {out['smoke']['where']} reads it: "
                                                  f"{out['smoke']['why']}")
-    return out
 
 
-def findings(result: dict[str, Any]) -> list[dict[str, str]]:
+def findings(result: Proof) -> list[Finding]:
     """A config's verdict in one cell: one line per key that does not arrive as written, per refusal of the whole
     config and for the smoke training, each with its why (what expected verdicts record and compare)."""
     out = [{"finding": f"config refused: {p['message'].splitlines()[0][:200]}", "why": p["hint"] or p["message"]}
@@ -403,38 +447,43 @@ def findings(result: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
-def main(argv: list[str] | None = None, log: Callable[[str], None] = print) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ptbr.fate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("configs", nargs="+", type=Path, metavar="CONFIG")
-    parser.add_argument("--out", type=Path, required=True, help="where the results go (JSON, one per config)")
-    parser.add_argument("--work", type=Path, required=True, help="a directory for the smoke runs")
-    parser.add_argument("--base", type=Path, help="where relative data paths are read (default: the current one)")
-    parser.add_argument("--no-smoke", action="store_true", help="read back only, no smoke training")
-    args = parser.parse_args(argv)
-    # relative data paths in a config are read from the current directory, as `ptbr train` reads them: the
-    # user's checkout (--base), wherever this runs (a container sees it mounted elsewhere)
-    configs, out, work = [p.resolve() for p in args.configs], args.out.resolve(), args.work.resolve()
-    if args.base:
-        os.chdir(args.base)
-    proven = []
-    for n, path in enumerate(configs):
-        start = time.monotonic()
-        try:
-            result = prove(path, work / str(n), smoke=not args.no_smoke)
-        except Exception as exc:  # a defect of PTBR: still a result, saying so
-            result = {"schema_version": SCHEMA_VERSION, "config": str(path), "sha256": digest(path),
-                      "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
-        result["seconds"] = round(time.monotonic() - start, 1)
-        if "error" not in result:
-            result["findings"] = findings(result)
-        proven.append(result)
-        kinds = {f: sum(k["fate"] == f for k in result.get("keys", [])) for f in FATES}
-        counted = ", ".join(f"{v} {f}" for f, v in kinds.items() if v)
-        log(f"{path}: " + (result["error"] if "error" in result else f"{counted}; smoke {result['smoke']['status']}"))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(proven, indent=2, default=str) + "\n")
-    return 0
+def prove_all(configs: list[Path], work: Path, base: Path | None = None, smoke: bool = True,
+              log: Callable[[str], None] = lambda line: None) -> Proofs:
+    """Every config proven in turn, each smoke training in its own directory under ``work``; a defect of PTBR while
+    proving one is that config's ``error``, and the others are still proven. Relative data paths are read from
+    ``base`` (default: the current directory), as ``ptbr train`` reads them from where it runs."""
+    configs, work = [p.resolve() for p in configs], work.resolve()
+    here = Path.cwd()
+    if base is not None:
+        os.chdir(base)
+    try:
+        proven = [_prove_one(path, work / str(n), smoke, log) for n, path in enumerate(configs)]
+    finally:
+        os.chdir(here)
+    return {"schema_version": SCHEMA_VERSION, "ptbr": __version__, "versions": compat.versions(),
+            "configs": proven}
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _prove_one(path: Path, work: Path, smoke: bool, log: Callable[[str], None]) -> Proof:
+    start = time.monotonic()
+    try:
+        result = prove(path, work, smoke=smoke)
+    except Exception as exc:  # a defect of PTBR: still a result, saying so
+        result = {"schema_version": SCHEMA_VERSION, "config": str(path), "sha256": digest(path),
+                  "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
+    result["seconds"] = round(time.monotonic() - start, 1)
+    if "error" not in result:
+        result["findings"] = findings(result)
+    log(summary(result))
+    return result
+
+
+def summary(result: Proof) -> str:
+    """A config's result in words: how many keys have each fate and the smoke training's status, then each finding
+    (a key that does not arrive as written, a refusal, a failed smoke training) on a line of its own."""
+    if "error" in result:
+        return f"{result['config']}: {result['error']}"
+    kinds = {f: sum(k["fate"] == f for k in result["keys"]) for f in FATES}
+    counted = ", ".join(f"{v} {f}" for f, v in kinds.items() if v)
+    return "\n".join([f"{result['config']}: {counted}; smoke {result['smoke']['status']}",
+                      *(f"  {f['finding']}" for f in result["findings"])])

@@ -1,4 +1,4 @@
-"""`python -m ptbr.fate` on the installed versions (what the matrix runs in each cell for a user's config): every key's
+"""`ptbr prove` on the installed versions (what the matrix runs in each cell for a user's config): every key's
 fate read back at its destination, the smoke training and its checkpoint read back, and the configs that cannot be
 proven, each a result, never a crash. The configs are real: the example, the team config in upstream's layout, and
 edits of them; the expected values come from the rules named in each assertion."""
@@ -13,7 +13,7 @@ import pytest
 import yaml
 from support import EXAMPLES, HERE
 
-from ptbr import fate
+from ptbr import cli, prove
 
 TEAM = HERE / "configs" / "team" / "team.yaml"
 
@@ -56,10 +56,12 @@ def proven(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
         "nested": HERE / "configs" / "upstream" / "config_streaming_span.yaml",
     }
     configs["not-yaml"].write_text("training:\n  num_steps: [1\n")
-    out = where / "fates.json"
-    assert fate.main(["--out", str(out), "--work", str(where / "work"), *map(str, configs.values())],
-                     log=lambda _m: None) == 0, "a run that proved every config exits 0, whatever it found"
-    return dict(zip(configs, json.loads(out.read_text()), strict=True))
+    out = where / "proofs.json"
+    assert cli.main(["prove", "--json", "--out", str(out), "--work", str(where / "work"),
+                     *map(str, configs.values())]) == 0, "a run that proved every config exits 0, whatever it found"
+    written = json.loads(out.read_text())
+    assert written["schema_version"] == prove.SCHEMA_VERSION, "the output says which layout it has"
+    return dict(zip(configs, written["configs"], strict=True))
 
 
 def test_a_warmup_ratio_is_changed_into_whole_steps(proven) -> None:
@@ -138,8 +140,8 @@ def test_a_nested_config_arrives_when_the_object_gliner_builds_holds_every_entry
     key = _keys(proven["nested"])["model.labels_encoder_config"]
     assert isinstance(written["labels_encoder_config"], dict), "upstream's streaming config nests one"
     assert key["fate"] == "arrives", "the entries gliner adds (transformers_version, ...) are not a change"
-    assert fate._holds({"hidden_size": 32, "added": 1}, {"hidden_size": 32})
-    assert not fate._holds({"hidden_size": 64}, {"hidden_size": 32}), "an entry with another value is a change"
+    assert prove._holds({"hidden_size": 32, "added": 1}, {"hidden_size": 32})
+    assert not prove._holds({"hidden_size": 64}, {"hidden_size": 32}), "an entry with another value is a change"
 
 
 def test_a_file_that_is_not_yaml_is_a_refused_result_not_a_crash(proven) -> None:
@@ -158,7 +160,7 @@ def test_a_failing_training_names_the_key_whose_destination_the_failing_code_rea
     if "use_span_width_weight" not in {f.name for f in dataclasses.fields(trainer.TrainingArguments)}:
         pytest.skip("this gliner has no use_span_width_weight training option (gliner 0.2.29 has)")
     config = _edit(TEAM, tmp_path / "width.yaml", training={"use_span_width_weight": True})
-    result = fate.prove(config, tmp_path / "work")
+    result = prove.prove(config, tmp_path / "work")
     keys = _keys(result)
     assert result["smoke"]["status"] == "failed", "gliner 0.2.29's span-width weighting fails on a relation model"
     assert keys["training.use_span_width_weight"]["fate"] == "fails", \
