@@ -13,7 +13,7 @@ import pytest
 import yaml
 from support import EXAMPLES, HERE
 
-from ptbr import cli, prove
+from ptbr import cli, fates, prove
 
 TEAM = HERE / "configs" / "team" / "team.yaml"
 
@@ -140,8 +140,8 @@ def test_a_nested_config_arrives_when_the_object_gliner_builds_holds_every_entry
     key = _keys(proven["nested"])["model.labels_encoder_config"]
     assert isinstance(written["labels_encoder_config"], dict), "upstream's streaming config nests one"
     assert key["fate"] == "arrives", "the entries gliner adds (transformers_version, ...) are not a change"
-    assert prove._holds({"hidden_size": 32, "added": 1}, {"hidden_size": 32})
-    assert not prove._holds({"hidden_size": 64}, {"hidden_size": 32}), "an entry with another value is a change"
+    assert fates._holds({"hidden_size": 32, "added": 1}, {"hidden_size": 32})
+    assert not fates._holds({"hidden_size": 64}, {"hidden_size": 32}), "an entry with another value is a change"
 
 
 def test_a_file_that_is_not_yaml_is_a_refused_result_not_a_crash(proven) -> None:

@@ -1,0 +1,87 @@
+"""The house's shape, for both packages: PTBR (src/ptbr) and the harness (harness/). Imports go one way (no cycle,
+imports inside functions counted: an import hidden in a function is still a dependency); no module over 450 lines
+and no function over 60, but for a declarative table, which says so beside it with a ``# declarative table`` comment
+on the line above (its lines are not counted)."""
+
+from __future__ import annotations
+
+import ast
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+import pytest
+from support import ROOT
+
+PACKAGES = {"ptbr": ROOT / "src" / "ptbr", "harness": ROOT / "harness"}
+MODULE_LINES, FUNCTION_LINES = 450, 60
+TABLE = "# declarative table"
+
+
+def _name(package: str, root: Path, path: Path) -> str:
+    parts = (package, *path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(package: str) -> dict[str, set[str]]:
+    """Every module of the package → the package's modules it imports, at the top or inside a function."""
+    root = PACKAGES[package]
+    modules = {_name(package, root, p): p for p in root.rglob("*.py")}
+    out: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == package:
+                for alias in node.names:  # `from ptbr import train` imports ptbr.train
+                    child = f"{node.module}.{alias.name}"
+                    found.add(child if child in modules else node.module)
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names if a.name.split(".")[0] == package}
+        out[name] = {m for m in found if m != name and m in modules and m != package}
+    return out
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_imports_go_one_way(package: str) -> None:
+    try:
+        order = list(TopologicalSorter(imports(package)).static_order())
+    except CycleError as e:
+        raise AssertionError(f"an import cycle in {package}: {' → '.join(e.args[1])}") from e
+    assert len(order) > 5, "the graph holds the package's modules"
+
+
+def test_the_graph_sees_imports_inside_functions(tmp_path, monkeypatch) -> None:
+    """The rule's own check: a cycle hidden in a function is found."""
+    (tmp_path / "a.py").write_text("from ptbr import b\n")
+    (tmp_path / "b.py").write_text("def f():\n    from ptbr import a\n")
+    monkeypatch.setitem(PACKAGES, "ptbr", tmp_path)
+    with pytest.raises(AssertionError, match="import cycle"):
+        test_imports_go_one_way("ptbr")
+
+
+def _tables(tree: ast.Module, lines: list[str]) -> list[range]:
+    """The line spans of statements marked as declarative tables (the comment on the line above them)."""
+    return [range(node.lineno, (node.end_lineno or node.lineno) + 1) for node in ast.walk(tree)
+            if isinstance(node, ast.stmt) and node.lineno >= 2 and lines[node.lineno - 2].strip().startswith(TABLE)]
+
+
+def sizes() -> tuple[dict[str, int], dict[str, int]]:
+    """(module → its lines outside tables, function → its lines) over both packages and the noxfile."""
+    modules, functions = {}, {}
+    for path in [ROOT / "noxfile.py", *(p for root in PACKAGES.values() for p in root.rglob("*.py"))]:
+        text = path.read_text(encoding="utf-8")
+        lines, tree = text.splitlines(), ast.parse(text)
+        tables = _tables(tree, lines)
+        name = str(path.relative_to(ROOT))
+        modules[name] = sum(1 for n in range(1, len(lines) + 1) if not any(n in t for t in tables))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
+                    not any(node.lineno in t for t in tables):
+                functions[f"{name}:{node.lineno} {node.name}"] = (node.end_lineno or node.lineno) - node.lineno + 1
+    return modules, functions
+
+
+def test_no_module_over_450_lines_nor_function_over_60() -> None:
+    modules, functions = sizes()
+    assert not {m: n for m, n in modules.items() if n > MODULE_LINES}, "one idea per module"
+    assert not {f: n for f, n in functions.items() if n > FUNCTION_LINES}, "a function reads as one step"
+    assert modules["noxfile.py"] <= 200, "the noxfile's sessions are thin: the work is in harness/"
