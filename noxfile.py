@@ -53,7 +53,7 @@ from harness.releases import discover as discover_
 from harness.releases import drift as drift_
 from harness.releases import index
 from harness.run import cell as cells
-from harness.run import configs, docker, results, sources
+from harness.run import configs, docker, install, options, results, runners, sources
 from harness.verdicts import expected, report
 
 nox.needs_version = ">=2026.10.20"
@@ -148,7 +148,7 @@ def mutation(session: nox.Session) -> None:
         if args.cell.python != PYTHON:
             session.error(f"--cell {args.cell.id}: mutation testing runs on the definition's Python ({PYTHON})")
         python = Path(session.virtualenv.location) / "bin" / "python"
-        _, problem = cells.install(args.cell, python, cells.Options(log=session.log))
+        _, problem = install.install(args.cell, python, options.Options(log=session.log))
         if problem is not None:
             session.error(f"{args.cell.id}: {problem.status}: {problem.reason}")
         rest += ["--report", str(results.REPORTS / f"mutation-{args.cell.id}.json"), "--label", args.cell.id]
@@ -207,7 +207,7 @@ def _progress(session: nox.Session) -> Callable[[str], None]:
     return progress.writer(session.log)
 
 
-def _cell_options(session: nox.Session) -> tuple[cells.Options, bool, argparse.Namespace]:
+def _cell_options(session: nox.Session) -> tuple[options.Options, bool, argparse.Namespace]:
     parser = inputs.Parser(prog=f"nox -s {session.name} --")
     parser.add_argument("--rerun", action="store_true")
     parser.add_argument("--explore", action="store_true")
@@ -226,7 +226,7 @@ def _cell_options(session: nox.Session) -> tuple[cells.Options, bool, argparse.N
     parser.add_argument("--no-configs", action="store_true")
     args, pytest_args = parser.parse_known_args(session.posargs)
     inputs.check_pytest_args(pytest_args, list(parser._option_string_actions), session.name)
-    opts = cells.Options(timeout_s=args.timeout, rerun=args.rerun, pytest_args=pytest_args, workers=args.workers,
+    opts = options.Options(timeout_s=args.timeout, rerun=args.rerun, pytest_args=pytest_args, workers=args.workers,
                          log=_progress(session), complete=docker.add_repro, configs_only=args.configs_only,
                          complete_config=docker.add_config_repro, not_installable=index.cell_problem)
     try:
@@ -248,8 +248,8 @@ def _run_cell(session: nox.Session, cell: definition.Cell) -> None:
     opts.matrix = cell.id in ids
     session.log(f"{where}: {cell.id} (elapsed {time.monotonic() - STARTED:.0f} s)")
     # a virtualenv of the session's (nox's, on the definition's Python), or the cell's own on another Python
-    venv = Path(session.virtualenv.location) / "bin" / "python" if cell.python == PYTHON else cells.own_venv(cell)
-    runner = docker.Container(cell) if args.docker else cells.Venv(venv)
+    venv = Path(session.virtualenv.location) / "bin" / "python" if cell.python == PYTHON else runners.own_venv(cell)
+    runner = docker.Container(cell) if args.docker else runners.Venv(venv)
     result = cells.run(cell, runner, opts)
     written = report.write(current=report.current_fingerprints())
     mine_configs = [e for e in written["configs_expected"] if e["id"] == cell.id
@@ -427,7 +427,7 @@ def image(session: nox.Session) -> None:
     for c in chosen:
         session.log(docker.repro(c)["docker_build"])
         step = time.monotonic()
-        failed = docker.build(c, cells.Options(log=session.log), results.cell_dir(c.id) / "build.log")
+        failed = docker.build(c, options.Options(log=session.log), results.cell_dir(c.id) / "build.log")
         if failed:
             session.error(failed.reason)
         session.log(f"{docker.tag(c)}: {docker.image_size_mb(c)} MB, built in {time.monotonic() - step:.1f} s")
@@ -476,7 +476,7 @@ def lock(session: nox.Session) -> None:
     own = [d for d in definition.pyproject()["project"]["dependencies"] if not d.startswith("gliner")]
     definition.LOCKS.mkdir(parents=True, exist_ok=True)
     for c in _matrix_cells(session.posargs) if session.posargs else CELLS:
-        source, options, reqs = cells.requirements(c)
+        source, options, reqs = install.requirements(c)
         spec = c.lock.with_suffix(".in")
         spec.write_text("\n".join([*reqs, *own]) + "\n")
         extra = []

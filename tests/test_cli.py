@@ -235,8 +235,8 @@ def test_validate_refuses_what_dies_at_the_first_step_at_the_key_before_anything
             continue
         line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if "use_span_width_weight" in text)
         assert code == 2, "a config gliner cannot train is bad input, found before training"
-        assert f"error: {path}:{line}:" in err and "training.use_span_width_weight: training fails at its first " \
-               "step" in err, "at the key the failing code reads, with its file:line"
+        assert f"error: {path}:{line}:" in err, "at the key's file:line"
+        assert "training.use_span_width_weight: training fails at its first step" in err, "the key its code reads"
         assert "Traceback" not in err
         assert not (tmp_path / "out").exists(), f"{command}: nothing is written before the config is refused"
 
@@ -257,5 +257,7 @@ def test_no_step_skips_the_training_step(ptbr, make_config, monkeypatch) -> None
     path = make_config()
     stepped: list[str] = []
     monkeypatch.setattr(train, "first_step", lambda *a, **k: stepped.append("step"))
-    assert ptbr("validate", path)[0] == 0 and stepped == ["step"], "validate runs the step by default"
-    assert ptbr("validate", path, "--no-step")[0] == 0 and stepped == ["step"], "--no-step: not run"
+    assert ptbr("validate", path)[0] == 0
+    assert stepped == ["step"], "validate runs the step by default"
+    assert ptbr("validate", path, "--no-step")[0] == 0
+    assert stepped == ["step"], "--no-step: not run"

@@ -33,7 +33,7 @@ from typing import Any
 from harness import inputs
 from harness.releases import drift
 from harness.run import cell as cells
-from harness.run import junit, results
+from harness.run import junit, options, results, runners
 from harness.run.results import REPORTS, write_atomic
 from harness.verdicts import expected, report
 from packaging.specifiers import SpecifierSet
@@ -291,11 +291,11 @@ def main(argv: list[str], log: Callable[[str], None] = print) -> int:
         index, count = (int(x) for x in args.shard.split("/"))
         chosen = to_verify(atlas, args.verify, args.seed, (index, count))
         log(f"verifying {len(chosen)} pairs (shard {index}/{count}) as real cells")
-        opts = cells.Options(timeout_s=args.timeout, workers=args.workers, log=log)
+        opts = options.Options(timeout_s=args.timeout, workers=args.workers, log=log)
         for n, (gv, tv) in enumerate(chosen, 1):
             cell = bisect.probe_cell({"torch": args.torch, "gliner": gv}, "transformers", tv)
             log(f"pair {n} of {len(chosen)}: {cell.id}")
-            cells.run(cell, cells.Venv(bisect.own_venv(cell)), opts)
+            cells.run(cell, runners.Venv(bisect.own_venv(cell)), opts)
         atlas = build(scanned, current_results())
     write(atlas)
     verified = sum(1 for p in atlas["pairs"] if p["verified"])

@@ -29,7 +29,7 @@ from harness import definition, inputs
 from harness.definition import ROOT, Cell
 from harness.releases import index
 from harness.run import cell as cells
-from harness.run import results
+from harness.run import options, pins, results, runners
 from harness.verdicts import expected, report
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -170,7 +170,7 @@ def main(argv: list[str], log: Callable[[str], None] = print) -> int:
                                                             " (yanked releases left out: --yanked)")])
     log(f"bisecting {name} over {len(versions)} releases {versions[0]}..{versions[-1]} with "
         + ", ".join(f"{k} {v}" for k, v in fixed.items()) + f": at most {budget(len(versions))} cells")
-    opts = cells.Options(timeout_s=args.timeout, workers=args.workers, log=log)
+    opts = options.Options(timeout_s=args.timeout, workers=args.workers, log=log)
     ran: dict[str, results.CellResult] = {}
     matrix_ids = {c.id for c in definition.cells()}
 
@@ -178,7 +178,7 @@ def main(argv: list[str], log: Callable[[str], None] = print) -> int:
         cell = probe_cell(fixed, name, version)
         log(f"probe {len(ran) + 1}: {cell.id}")
         opts.matrix = cell.id in matrix_ids
-        result = cells.run(cell, cells.Venv(own_venv(cell)), opts)
+        result = cells.run(cell, runners.Venv(own_venv(cell)), opts)
         ran[version] = result
         end = version in (versions[0], versions[-1])
         if not expected.judgeable(result) or (end and not observed(result)):
@@ -226,7 +226,7 @@ def describe(outcome: Outcome, name: str, ran: dict[str, results.CellResult]) ->
         lines.append(f"FIRST DIFFERENT: {name} {v[outcome.first]} ({hit['status']}; {v[0]}..{v[outcome.first - 1]}: "
                      f"{start['status']}){unproven}")
     lines += [f"  + {f}" for f in after if f not in before] + [f"  - {f}" for f in before if f not in after]
-    again = cells.repro(results.cell_of(hit), ["--rerun"], hit["id"] in {c.id for c in definition.cells()})
+    again = pins.repro(results.cell_of(hit), ["--rerun"], hit["id"] in {c.id for c in definition.cells()})
     lines.append(f"reproduce: {again} (its failing tests are listed in reports/cells/{hit['id']}/result.json)")
     if len(outcome.changes) > 1:
         seen = ", ".join(f"{v[i]} ({ran[v[i]]['status']})" for i in outcome.changes)

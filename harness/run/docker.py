@@ -19,11 +19,16 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.run import results, sources
-from harness.run.cell import Options, Problem, Progress, Runner, call, failing, settled, tail
+from harness.run import process, results, sources
 from harness.run.configs import MOUNTED_ROOT
+from harness.run.install import settled
+from harness.run.junit import failing
+from harness.run.options import Hooks, Options, Problem
+from harness.run.output import Progress
 from harness.run.pins import ROOT, Cell, pyproject, suite_tools
+from harness.run.process import tail
 from harness.run.results import CellResult
+from harness.run.runners import Runner
 
 REPOSITORY = "ptbr-matrix"
 WHEELHOUSE = ROOT / "wheelhouse"
@@ -241,7 +246,7 @@ def build(cell: Cell, opts: Options, log: Path) -> Problem | None:
     if wheel:
         _stage(wheel)
     opts.log(f"{cell.id}: building {tag(cell)}")
-    code, output = call(argv, opts.install_timeout_s, env={**os.environ, "DOCKER_BUILDKIT": "1"},
+    code, output = process.call(argv, opts.install_timeout_s, env={**os.environ, "DOCKER_BUILDKIT": "1"},
                         watch=Progress(cell, opts, "build"))
     log.parent.mkdir(parents=True, exist_ok=True)
     results.write_atomic(log, output)
@@ -322,3 +327,7 @@ class Container(Runner):
         if self.started:
             subprocess.run([client(), "rm", "--force", *self.started], capture_output=True, check=False, timeout=120)
             self.started.clear()
+
+
+HOOKS = Hooks(complete=add_repro, complete_config=add_config_repro)
+"""What a run adds to its results for Docker: the docker build and docker run that reproduce it."""

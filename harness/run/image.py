@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from harness.run import cell, configs, docker, results
+from harness.run import cell, configs, docker, options, process, results, runners
 from harness.run.pins import Cell
 
 
@@ -47,9 +47,9 @@ def in_image(argv: list[str], matrix: bool = False) -> int:
               file=sys.stderr)
         return 2
     source = Path(sys.prefix, "torch-source")
-    runner = cell.Installed("docker", key, source.read_text().strip() if source.is_file() else "image")
-    opts = cell.Options(rerun=True, pytest_args=argv, complete=docker.add_repro, matrix=matrix, configs=chosen,
-                        configs_only=asked.configs_only, complete_config=docker.add_config_repro)
+    runner = runners.Installed("docker", key, source.read_text().strip() if source.is_file() else "image")
+    opts = options.Options(rerun=True, pytest_args=argv, hooks=docker.HOOKS, matrix=matrix, configs=chosen,
+                           configs_only=asked.configs_only)
     result = cell.run(this, runner, opts)
     if asked.configs_only:
         proven = [configs.load(this.id, c) for c in chosen]
@@ -59,7 +59,7 @@ def in_image(argv: list[str], matrix: bool = False) -> int:
         return 0 if result["status"] == "pass" and not found else 1
     log = results.result_dir(this.id, bool(argv)) / "pytest.log"
     if result["status"] != "pass" and log.is_file():
-        print(cell.tail(log.read_text(encoding="utf-8"), 25))
+        print(process.tail(log.read_text(encoding="utf-8"), 25))
     where = results.result_dir(this.id, bool(argv)).relative_to(results.REPORTS.parent)
     print(f"{this.id}: {result['status']} in {result['duration_s']:.0f} s; result in {where}/")
     return 0 if result["status"] == "pass" else 1

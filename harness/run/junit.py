@@ -159,3 +159,8 @@ def broken_lines(result: CellResult) -> list[str]:
 def fields_of(found: list[Break]) -> list[str]:
     """The distinct fields of some breaks (a test covering several lists them comma-separated)."""
     return sorted({f for b in found for f in b["field"].split(",")})
+
+
+def failing(result: CellResult) -> list[str]:
+    """The tests that broke on PTBR's path: what a repro command selects."""
+    return sorted({b["test"] for b in result["breaks"]})

@@ -5,6 +5,8 @@ harness/definition.py; this module is all a running cell needs of it."""
 from __future__ import annotations
 
 import re
+import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +14,7 @@ try:
     import tomllib  # novermin (the fallback below)
 except ModuleNotFoundError:  # Python 3.10: a cell's image runs the harness on the cell's Python, where pytest
     import tomli as tomllib  # brings tomli (the same parser, before it joined the standard library)
+
 
 ROOT = Path(__file__).parents[2]
 LOCKS = ROOT / "constraints" / "cells"
@@ -81,3 +84,13 @@ def pyproject() -> dict:
 def suite_tools() -> list[str]:
     """The test tools: pyproject.toml's `test` dependency group (also what the Docker image installs)."""
     return list(pyproject()["dependency-groups"]["test"])
+
+
+def repro(cell: Cell, tests: Sequence[str] = (), matrix: bool = False) -> str:
+    """The nox command that reruns this cell (and only the given tests), quoted for any POSIX shell: its matrix
+    session when the cell is one of the definition's (``matrix``), else the ad-hoc cell session."""
+    if matrix:
+        base = ["nox", "-s", f"matrix({cell.id})", "--"]
+    else:
+        base = ["nox", "-s", "cell", "--", "--cell", cell.id, *(["--override"] if cell.override else [])]
+    return shlex.join([*base, *tests])

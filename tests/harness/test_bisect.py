@@ -9,7 +9,7 @@ import pytest
 from fakes import fake_index
 from harness import inputs
 from harness.releases import bisect
-from harness.run import cell, results
+from harness.run import cell, install, options, results, runners
 from test_report import TOKENIZER, _result
 
 
@@ -61,7 +61,7 @@ def test_bisect_runs_ordinary_cells_and_names_the_first_release_and_what_changed
     ran: list[tuple[str, bool]] = []
     cause = {"layer": "e2e", "field": "training.seed", "test": "t::train", "message": TOKENIZER, "cause": TOKENIZER}
 
-    def run(c: cell.Cell, runner: cell.Runner, opts: cell.Options) -> results.CellResult:  # the cell boundary
+    def run(c: cell.Cell, runner: runners.Runner, opts: options.Options) -> results.CellResult:  # the cell boundary
         ran.append((c.transformers, c.override))
         broken = c.transformers.startswith("5.")
         return _result(c.torch, c.transformers, c.gliner, "broken" if broken else "pass", [cause] if broken else [],
@@ -166,7 +166,7 @@ def test_a_boundary_at_a_declared_range_is_said_plainly(monkeypatch, tmp_path) -
 ])
 def test_an_install_failure_is_a_reusable_verdict_only_when_the_versions_conflict(text: str, settled: bool) -> None:
     """A version the index lacks (a typo in the request) may install tomorrow: never stored as conclusive."""
-    assert cell.settled(text) is settled
+    assert install.settled(text) is settled
 
 
 def test_an_install_failure_says_why_on_its_first_line() -> None:
@@ -174,6 +174,6 @@ def test_an_install_failure_says_why_on_its_first_line() -> None:
     output = ("Using Python 3.11.7 environment at: .nox/x\nerror: No solution found when resolving dependencies\n"
               "  cause: Because only kernels<=0.17.2 is available and transformers>=5.25.0 depends on "
               "kernels>=0.19.1,<0.20, we can conclude that transformers>=5.25.0 cannot be used.\n")
-    assert cell._why(output).startswith("Because only kernels<=0.17.2 is available")
-    assert cell._why("error: Failed to fetch: `https://pypi.org/simple/torch/`\n") == \
+    assert install._why(output).startswith("Because only kernels<=0.17.2 is available")
+    assert install._why("error: Failed to fetch: `https://pypi.org/simple/torch/`\n") == \
         "error: Failed to fetch: `https://pypi.org/simple/torch/`"

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from fakes import junit_xml
 from harness import definition
-from harness.run import cell, pins, results
+from harness.run import cell, output, pins, probe, process, results, runners, sources
+from harness.run.options import Hooks, Options
 
 CELL = definition.Cell("2.13.0", "5.0.0", "0.2.29")
 VALUE_BREAK = "AssertionError: training.lr_others [ptbr]: expected 0.0, got 1e-05 (rule)"
@@ -20,8 +21,8 @@ VALUE_BREAK = "AssertionError: training.lr_others [ptbr]: expected 0.0, got 1e-0
 
 def _run(fake_env, tmp_path: Path, **opts) -> results.CellResult:
     python, installer, _, _ = fake_env
-    options = cell.Options(installer=installer, log=lambda _m: None, **opts)
-    return cell.run(CELL, cell.Venv(python), options, root=tmp_path / "cells")
+    options = Options(installer=installer, log=lambda _m: None, **opts)
+    return cell.run(CELL, runners.Venv(python), options, root=tmp_path / "cells")
 
 
 def _saved(tmp_path: Path, repro: bool = False) -> dict:
@@ -104,7 +105,7 @@ def test_install_timeout_is_a_timeout(fake_env, tmp_path) -> None:
 
 def test_probe_timeout_is_a_timeout(fake_env, tmp_path, monkeypatch) -> None:
     fake_env[2](probe_hang=True)
-    monkeypatch.setattr(cell, "PROBE_TIMEOUT_S", 1)
+    monkeypatch.setattr(probe, "PROBE_TIMEOUT_S", 1)
     assert _run(fake_env, tmp_path)["status"] == "timeout"
 
 
@@ -254,8 +255,8 @@ def test_result_from_other_code_or_pins_is_not_current(fake_env, tmp_path) -> No
 def test_override_cell_installs_with_an_override(fake_env, tmp_path) -> None:
     python, installer, _, installer_path = fake_env
     outside = definition.Cell("2.13.0", "5.24.0", "0.2.29", override=True)
-    opts = cell.Options(installer=installer, log=lambda _m: None)
-    result = cell.run(outside, cell.Venv(python), opts, root=tmp_path / "cells")
+    opts = Options(installer=installer, log=lambda _m: None)
+    result = cell.run(outside, runners.Venv(python), opts, root=tmp_path / "cells")
     call = json.loads(installer_path.with_suffix(".calls").read_text().splitlines()[-1])
     assert "--override" in call
     assert result["status"] == "install-failed"  # the fake resolves 5.0.0, not the pinned 5.24.0
@@ -296,17 +297,17 @@ def test_each_stage_logs_a_line_and_the_tests_their_progress(fake_env, tmp_path)
     lines: list[str] = []
     fake_env[2](pytest_output="[ 40/133]\n[ 133/133]")
     python, installer, _, _ = fake_env
-    cell.run(CELL, cell.Venv(python), cell.Options(installer=installer, log=lines.append), root=tmp_path / "cells")
+    cell.run(CELL, runners.Venv(python), Options(installer=installer, log=lines.append), root=tmp_path / "cells")
     stages = [line.split(": ", 1)[1] for line in lines if line.count(":") == 1]
     assert [s for s in stages if s in ("install", "import", "tests")] == ["install", "import", "tests"], lines
 
-    progress = cell.Progress(CELL, cell.Options(log=lines.append), "tests", every_s=0)
+    progress = output.Progress(CELL, Options(log=lines.append), "tests", every_s=0)
     progress("created: 2/2 workers\n2 workers [133 items]\n")
     assert lines[-1] == f"{CELL.id}: tests 0 of 133 done (2 workers collected them)", \
         "the count of tests is shown as soon as xdist has collected them, before the first test ends"
     progress("...... [ 12/133]\n...")
     assert lines[-1] == f"{CELL.id}: tests 12 of 133 done"
-    install = cell.Progress(CELL, cell.Options(log=lines.append), "install")
+    install = output.Progress(CELL, Options(log=lines.append), "install")
     install(" Downloading torch (181.2MiB)\n Downloading tor")
     install("ch (181.2MiB)\nResolved 48 packages in 1.2s\n")
     assert lines[-2:] == [f"{CELL.id}: install: Downloading torch (181.2MiB)",
@@ -319,7 +320,7 @@ def test_every_cell_prints_its_broken_fields_and_causes_when_it_finishes(fake_en
     fake_env[2](pytest_exit=1, junit=junit_xml(("test_a", "ptbr", VALUE_BREAK), ("test_b", "e2e", crash),
                                                ("test_c", "transformers", crash), fields="training.a,training.b"))
     python, installer, _, _ = fake_env
-    cell.run(CELL, cell.Venv(python), cell.Options(installer=installer, log=lines.append), root=tmp_path / "cells")
+    cell.run(CELL, runners.Venv(python), Options(installer=installer, log=lines.append), root=tmp_path / "cells")
     broken = [line for line in lines if line.startswith("BROKEN")]
     assert broken[0].startswith("BROKEN training.lr_others [ptbr]: expected 0.0, got 1e-05")
     assert broken[1] == f"BROKEN {crash} [e2e,transformers]: 2 tests, 2 fields unproven (training.a, training.b)"
@@ -353,14 +354,14 @@ def test_a_cell_installs_without_compiling_and_its_python_writes_what_it_imports
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
     python, installer, _, _ = fake_env
     seen: list[dict[str, str] | None] = []
-    real_call = cell.call
+    real_call = process.call
 
     def call(argv, timeout, env=None, **kwargs):  # the process boundary: what each step is started with
         seen.append(env)
         return real_call(argv, timeout, env=env, **kwargs)
 
-    monkeypatch.setattr(cell, "call", call)
-    cell.run(CELL, cell.Venv(python), cell.Options(installer=installer, log=lambda _m: None), root=tmp_path / "cells")
+    monkeypatch.setattr(process, "call", call)
+    cell.run(CELL, runners.Venv(python), Options(installer=installer, log=lambda _m: None), root=tmp_path / "cells")
     python_check, install, *steps = seen
     assert python_check is None, "first the virtualenv's Python is read (it is the cell's: nothing to make)"
     assert install["UV_COMPILE_BYTECODE"] == "0", "the installer compiles nothing up front"
@@ -374,10 +375,10 @@ CELL_313 = definition.Cell("2.13.0", "5.0.0", "0.2.29", python="3.13")
 def test_a_cell_whose_python_this_machine_lacks_is_not_run_here_with_the_fix(fake_env, tmp_path, monkeypatch
                                                                             ) -> None:
     _python, installer, _, _ = fake_env
-    monkeypatch.setattr(cell, "interpreter", lambda version: (
+    monkeypatch.setattr(runners, "interpreter", lambda version: (
         None, f"error: No interpreter found for Python {version} in managed installations or search path"))
-    venv = cell.Venv(tmp_path / "cell-venv" / "bin" / "python")
-    result = cell.run(CELL_313, venv, cell.Options(installer=installer, log=lambda _m: None), root=tmp_path / "cells")
+    venv = runners.Venv(tmp_path / "cell-venv" / "bin" / "python")
+    result = cell.run(CELL_313, venv, Options(installer=installer, log=lambda _m: None), root=tmp_path / "cells")
     assert (result["status"], result["conclusive"]) == ("unavailable", False), "not a verdict; checked again next run"
     assert "no Python 3.13 on this machine (No interpreter found for Python 3.13" in result["reason"]
     assert "uv python install 3.13" in result["reason"], "the fix: install it"
@@ -389,12 +390,12 @@ def test_a_cell_whose_python_this_machine_lacks_is_not_run_here_with_the_fix(fak
 def test_a_cell_not_run_here_keeps_its_current_result_from_its_image(fake_env, tmp_path, monkeypatch) -> None:
     _, installer, _, _ = fake_env
     root = tmp_path / "cells"
-    from_image = {**cell.new_result(CELL_313, cell.Options(), "docker", results.fingerprint(CELL_313, "docker")),
+    from_image = {**cell.new_result(CELL_313, Options(), "docker", results.fingerprint(CELL_313, "docker")),
                   "status": "pass", "conclusive": True}
     results.save(from_image, root)
-    monkeypatch.setattr(cell, "interpreter", lambda version: (None, "error: No interpreter found"))
-    got = cell.run(CELL_313, cell.Venv(tmp_path / "v" / "bin" / "python"),
-                   cell.Options(installer=installer, log=lambda _m: None), root=root)
+    monkeypatch.setattr(runners, "interpreter", lambda version: (None, "error: No interpreter found"))
+    got = cell.run(CELL_313, runners.Venv(tmp_path / "v" / "bin" / "python"),
+                   Options(installer=installer, log=lambda _m: None), root=root)
     assert got == from_image == results.load(CELL_313.id, root), "the pass in Docker stands; it is not replaced"
 
 
@@ -410,11 +411,11 @@ def test_a_virtualenv_of_another_python_is_made_again_with_the_cells(fake_env, t
         behave(python="3.11.9")  # what `uv venv --clear` leaves
         return 0, ""
 
-    real_call = cell.call
-    monkeypatch.setattr(cell, "call", lambda argv, *a, **k: uv_venv(argv, *a, **k)
+    real_call = process.call
+    monkeypatch.setattr(process, "call", lambda argv, *a, **k: uv_venv(argv, *a, **k)
                         if "uv" in Path(argv[0]).name and argv[1] in ("python", "venv") else real_call(argv, *a, **k))
-    monkeypatch.setattr(cell.sources, "uv", lambda: ["/usr/bin/uv"])
-    result = cell.run(CELL, cell.Venv(python), cell.Options(installer=installer, log=lambda _m: None),
+    monkeypatch.setattr(sources, "uv", lambda: ["/usr/bin/uv"])
+    result = cell.run(CELL, runners.Venv(python), Options(installer=installer, log=lambda _m: None),
                       root=tmp_path / "cells")
     assert [m[-3:] for m in made] == [["--python", "/opt/python3.11/bin/python3.11", str(python.parent.parent)]], \
         "a virtualenv of 3.12 cannot stand for a 3.11 cell: it is made again on the 3.11 uv finds"
@@ -422,7 +423,8 @@ def test_a_virtualenv_of_another_python_is_made_again_with_the_cells(fake_env, t
 
 
 def test_a_pin_that_cannot_go_on_the_cells_python_is_a_verdict_before_installing(fake_env, tmp_path) -> None:
-    result = _run(fake_env, tmp_path, not_installable=lambda c: f"gliner {c.gliner} requires Python >=3.12: not 3.11")
+    why = Hooks(not_installable=lambda c: f"gliner {c.gliner} requires Python >=3.12: not 3.11")
+    result = _run(fake_env, tmp_path, hooks=why)
     assert (result["status"], result["conclusive"]) == ("install-failed", True), "like a resolver conflict"
     assert result["reason"].startswith("gliner 0.2.29 requires Python >=3.12: not 3.11 (the package index says so")
     assert _installs(fake_env) == 0, "known before installing: nothing installed"
@@ -472,16 +474,16 @@ def test_the_probe_finds_a_file_a_distribution_lost(tmp_path) -> None:
     (info / "RECORD").write_text("lost/__init__.py,sha256=x,6\nlost-1.0.dist-info/METADATA,,\n"
                                  "lost/__pycache__/__init__.cpython-311.pyc,,99\n")
 
-    def probe() -> dict:
-        out = subprocess.run([sys.executable, "-c", cell._PROBE], capture_output=True, text=True, check=True,
+    def probed() -> dict:
+        out = subprocess.run([sys.executable, "-c", probe._PROBE], capture_output=True, text=True, check=True,
                              env={**os.environ, "PYTHONPATH": str(site)}).stdout
         return json.loads(out.splitlines()[-1])
 
-    assert "lost" not in probe()["damaged"], "a whole distribution (a .pyc is Python's to rewrite)"
+    assert "lost" not in probed()["damaged"], "a whole distribution (a .pyc is Python's to rewrite)"
     (site / "lost" / "__init__.py").write_text("x = 10\n")
-    assert probe()["damaged"]["lost"] == ["lost/__init__.py"], "a file of another size than RECORD's"
+    assert probed()["damaged"]["lost"] == ["lost/__init__.py"], "a file of another size than RECORD's"
     (site / "lost" / "__init__.py").unlink()
-    assert probe()["damaged"]["lost"] == ["lost/__init__.py"], "a missing file"
+    assert probed()["damaged"]["lost"] == ["lost/__init__.py"], "a missing file"
 
 
 def test_an_interpreter_uv_does_not_find_is_taken_from_pyenvs_versions(tmp_path, monkeypatch) -> None:
@@ -500,14 +502,14 @@ def test_an_interpreter_uv_does_not_find_is_taken_from_pyenvs_versions(tmp_path,
         script.chmod(0o755)
     monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
     monkeypatch.setenv("PATH", f"{shims}{os.pathsep}{os.environ['PATH']}")
-    real_call = cell.call
-    monkeypatch.setattr(cell, "call", lambda argv, *a, **k: (2, "error: Failed to inspect Python interpreter from "
+    real_call = process.call
+    monkeypatch.setattr(process, "call", lambda argv, *a, **k: (2, "error: Failed to inspect Python interpreter from "
                                                                  f"search path at `{shims}/python3.99`")
                         if argv[1:3] == ["python", "find"] else real_call(argv, *a, **k))
-    monkeypatch.setattr(cell.sources, "uv", lambda: ["/usr/bin/uv"])
-    assert cell.interpreter("3.99") == (str(installed), "")
+    monkeypatch.setattr(sources, "uv", lambda: ["/usr/bin/uv"])
+    assert runners.interpreter("3.99") == (str(installed), "")
     installed.unlink()
-    found, why = cell.interpreter("3.99")
+    found, why = runners.interpreter("3.99")
     assert found is None, "none works"
     assert "Failed to inspect Python interpreter" in why, "uv's words say why"
 
@@ -518,7 +520,7 @@ def test_a_cell_without_a_lock_file_installs_as_of_its_date(fake_env, tmp_path) 
     python, installer, _, uv = fake_env
     lockless = dataclasses.replace(definition.Cell("2.13.0", "5.15.0", "0.2.29"), exclude_newer="2026-12-04")
     assert not lockless.lock.is_file()
-    cell.run(lockless, cell.Venv(python), cell.Options(installer=installer, log=lambda _m: None),
+    cell.run(lockless, runners.Venv(python), Options(installer=installer, log=lambda _m: None),
              root=tmp_path / "cells")
     argv = json.loads(uv.with_suffix(".calls").read_text().splitlines()[0])
     assert argv[argv.index("--exclude-newer") + 1] == "2026-12-04", "what the pins leave open, as of the date"

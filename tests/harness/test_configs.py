@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from harness import definition
-from harness.run import cell, configs, docker, results
+from harness.run import cell, configs, docker, results, runners
+from harness.run.options import Options
 
 CELL = definition.Cell("2.13.0", "5.0.0", "0.2.29")
 
@@ -28,8 +29,8 @@ def user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[configs.UserC
 
 def _run(fake_env, tmp_path: Path, chosen, **opts) -> results.CellResult:
     python, installer, _, _ = fake_env
-    options = cell.Options(installer=installer, log=lambda _m: None, configs=chosen, **opts)
-    return cell.run(CELL, cell.Venv(python), options, root=tmp_path / "cells")
+    options = Options(installer=installer, log=lambda _m: None, configs=chosen, **opts)
+    return cell.run(CELL, runners.Venv(python), options, root=tmp_path / "cells")
 
 
 def _proven(fake_env) -> list[list[str]]:
@@ -97,7 +98,7 @@ def test_an_edited_config_is_proven_again_alone_and_the_suite_result_stays(fake_
 def test_an_edited_data_file_makes_its_config_stale(fake_env, tmp_path, user) -> None:
     fake_env[2](fate={"data": {"a.yaml": [{"key": "data.train_data", "path": "data/train.json", "replaced": False}]}})
     _run(fake_env, tmp_path, user)
-    key = cell.Venv(fake_env[0]).fingerprint(CELL)
+    key = runners.Venv(fake_env[0]).fingerprint(CELL)
     saved = _saved(tmp_path, user[0])
     assert configs.is_current(saved, key)
     (tmp_path / "data" / "train.json").write_text('[{"tokenized_text": [], "ner": []}]')
@@ -142,7 +143,7 @@ def test_a_fate_process_that_dies_is_a_result_that_cannot_be_judged_and_is_not_r
     saved = _saved(tmp_path, user[0])
     assert saved["findings"] is None, "no verdict"
     assert "MemoryError" in saved["error"], "and why it could not be judged"
-    key = cell.Venv(fake_env[0]).fingerprint(CELL)
+    key = runners.Venv(fake_env[0]).fingerprint(CELL)
     assert configs.stale(CELL.id, key, user, tmp_path / "cells") == list(user), "proven again next time"
     xml = (configs.config_dir(CELL.id, tmp_path / "cells") / "a.junit.xml").read_text()
     assert "<failure" in xml, "JUnit says it failed"
@@ -180,6 +181,6 @@ def test_a_config_outside_the_checkout_is_mounted_by_its_directory(tmp_path) -> 
 def test_a_result_a_container_made_is_current_on_the_host_that_has_the_file(fake_env, tmp_path, user) -> None:
     _run(fake_env, tmp_path, user)
     saved = _saved(tmp_path, user[0])
-    key = cell.Venv(fake_env[0]).fingerprint(CELL)
+    key = runners.Venv(fake_env[0]).fingerprint(CELL)
     seen_there = {**saved, "path": f"{configs.MOUNTED_ROOT}/a.yaml"}  # where the container saw the checkout
     assert configs.is_current(seen_there, key), "the config is found by its name in the checkout"

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from harness import definition
 from harness.run import cell, configs, docker
+from harness.run.options import Options
 
 pytestmark = pytest.mark.docker
 
@@ -39,7 +40,7 @@ def test_a_failing_cell_reproduces_from_the_pasted_commands(tmp_path: Path, chec
     why = docker.available()
     if why:
         pytest.skip(f"{why}; start one with `bash .ci/docker-engine` (Docker tests run wherever an engine can)")
-    opts = cell.Options(log=lambda _m: None, rerun=True, complete=docker.add_repro)
+    opts = Options(log=lambda _m: None, rerun=True, hooks=docker.HOOKS)
     failed = docker.build(SIBLING, opts, tmp_path / "sibling-build.log")
     assert failed is None, failed
 
@@ -94,8 +95,7 @@ def test_a_config_is_proven_in_the_image_and_its_pasted_docker_run_reproduces_it
     if why:
         pytest.skip(f"{why}; start one with `bash .ci/docker-engine` (Docker tests run wherever an engine can)")
     team = configs.expand(["tests/configs/team/team.yaml"], definition.ROOT)
-    opts = cell.Options(log=lambda _m: None, rerun=True, configs=team, configs_only=True,
-                        complete_config=docker.add_config_repro)
+    opts = Options(log=lambda _m: None, rerun=True, configs=team, configs_only=True, hooks=docker.HOOKS)
     assert cell.run(BROKEN, docker.Container(BROKEN), opts, root=tmp_path / "cells")["status"] == "pass"
     saved = configs.load(BROKEN.id, team[0], tmp_path / "cells")
     assert saved["runner"] == "docker"

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from fakes import FAKE_DOCKER, junit_xml
 from harness import definition
-from harness.run import cell, docker, results
+from harness.run import cell, docker, results, runners
+from harness.run.options import Options
 
 CELL = definition.Cell("2.13.0", "5.0.0", "0.2.29")
 FAILING = "tests/propagation/test_layer2_transformers.py::test_frozen_component_has_no_trainable_parameters"
@@ -42,7 +43,7 @@ def _calls(tmp_path: Path) -> list[list[str]]:
 
 
 def _run(tmp_path: Path, **opts: object) -> results.CellResult:
-    options = cell.Options(log=lambda _m: None, rerun=True, complete=docker.add_repro, **opts)
+    options = Options(log=lambda _m: None, rerun=True, hooks=docker.HOOKS, **opts)
     return cell.run(CELL, docker.Container(CELL), options, root=tmp_path / "cells")
 
 
@@ -137,9 +138,9 @@ def test_every_step_runs_in_the_image_offline_with_the_cells_options(fake_docker
 
 def test_a_venv_result_is_not_current_for_a_docker_run(fake_docker, fake_env, tmp_path: Path) -> None:
     python, installer, _, _ = fake_env
-    venv = cell.run(CELL, cell.Venv(python), cell.Options(installer=installer, log=lambda _m: None),
+    venv = cell.run(CELL, runners.Venv(python), Options(installer=installer, log=lambda _m: None),
                     root=tmp_path / "cells")
     assert venv["status"] == "pass"
-    again = cell.run(CELL, docker.Container(CELL), cell.Options(log=lambda _m: None), root=tmp_path / "cells")
+    again = cell.run(CELL, docker.Container(CELL), Options(log=lambda _m: None), root=tmp_path / "cells")
     assert again["runner"] == "docker", "the Docker run builds and runs the image instead of reusing the venv's"
     assert [c for c in _calls(tmp_path) if c[0] == "build"]

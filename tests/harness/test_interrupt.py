@@ -25,11 +25,12 @@ import signal, sys
 signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path[:0] = [{root!r}]
 from harness import definition
-from harness.run import cell
+from harness.run import cell, runners
+from harness.run.options import Options
 from harness.run import docker
 this = definition.Cell("2.13.0", "5.0.0", "0.2.29")
-runner = docker.Container(this) if {docker} else cell.Venv(__import__("pathlib").Path({python!r}))
-opts = cell.Options(installer=[{installer!r}], rerun=True, log=lambda m: print(m, flush=True))
+runner = docker.Container(this) if {docker} else runners.Venv(__import__("pathlib").Path({python!r}))
+opts = Options(installer=[{installer!r}], rerun=True, log=lambda m: print(m, flush=True))
 cell.run(this, runner, opts, root=__import__("pathlib").Path({cells!r}))
 """
 

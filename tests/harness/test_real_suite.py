@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from harness import definition
-from harness.run import cell, results
+from harness.run import cell, results, runners
+from harness.run.options import Options
 
 ROOT = Path(__file__).parents[2]
 # the versions installed here: the lifecycle checks that what it runs in is what the cell pins
@@ -70,8 +71,8 @@ def tiny_suite(tmp_path: Path) -> Path:
 
 
 def _run(suite: Path, tmp_path: Path, *tests: str) -> results.CellResult:
-    runner = cell.Installed("venv", "tiny", "this interpreter")
-    opts = cell.Options(log=lambda _m: None, workers="2", suite=[str(suite / t) for t in tests])
+    runner = runners.Installed("venv", "tiny", "this interpreter")
+    opts = Options(log=lambda _m: None, workers="2", suite=[str(suite / t) for t in tests])
     return cell.run(CELL, runner, opts, root=tmp_path / "cells")
 
 

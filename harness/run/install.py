@@ -1,0 +1,87 @@
+"""Installing a cell's pins into a virtualenv with uv: its lock file as constraints (or its date), the transformers
+override, a marker that skips an install already done, and whether a failure is a verdict on the versions."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.run import process, sources
+from harness.run.options import Options, Problem
+from harness.run.output import Progress
+from harness.run.pins import ROOT, Cell, suite_tools
+from harness.run.process import tail
+
+PINS_MARKER = ".ptbr-cell-pins"
+
+# uv's own words for "these pins cannot be installed together": the same inputs give the same verdict
+RESOLVER_CONFLICT = re.compile(r"No solution found when resolving|ResolutionImpossible|conflicting dependencies")
+
+# ... unless what failed is the request itself (a version the index does not have: a typo, or a release not yet
+# mirrored): then a rerun may succeed, and the failure is never stored as a reusable verdict
+MISSING_RELEASE = re.compile(r"there is no version of [\w.\[\]-]+==|not found in the package registry|"
+                             r"No matching distribution found")
+
+
+def settled(output: str) -> bool:
+    """Whether an install failure is a verdict on the versions (the same inputs fail the same way)."""
+    return bool(RESOLVER_CONFLICT.search(output)) and not MISSING_RELEASE.search(output)
+
+
+def requirements(cell: Cell) -> tuple[str, list[str], list[str]]:
+    """(torch source, index options, requirements): the cell's pins and the test tools."""
+    source, torch_args = sources.torch_source(cell.torch, cell.python)
+    options, torch_pin = torch_args[:-1], torch_args[-1]
+    return source, options, [torch_pin, f"transformers=={cell.transformers}", f"gliner[training]=={cell.gliner}",
+                             *suite_tools()]
+
+
+def install(cell: Cell, python: Path, opts: Options, reinstall: Sequence[str] = ()) -> tuple[str, Problem | None]:
+    """Make ``python``'s environment hold exactly the cell's versions (with its lock file as constraints; packages
+    that nothing asks for are removed); (torch source, None) or (source, why not). ``reinstall``: distributions to
+    install again although their versions are the pinned ones (their files were damaged)."""
+    source, options, reqs = requirements(cell)
+    args = [*options, *reqs, "-e", str(ROOT)]
+    if cell.lock.is_file():
+        args += ["--constraint", str(cell.lock)]
+    elif cell.exclude_newer:  # no lock file: what the pins leave open, as of the definition's date
+        args += ["--exclude-newer", cell.exclude_newer]
+    marker = python.parent.parent / PINS_MARKER
+    # the lock file's content, not its path: after `nox -s lock` the environment is installed again
+    wanted = json.dumps([args, cell.override, cell.lock.read_text() if cell.lock.is_file() else None])
+    if marker.is_file() and marker.read_text() == wanted and not reinstall:
+        opts.log(f"{cell.id}: environment is current, install skipped")
+        return source, None
+    marker.unlink(missing_ok=True)
+    argv = [*opts.installer, "pip", "install", "--exact", "--python", str(python), *args,
+            *(a for name in reinstall for a in ("--reinstall-package", name))]
+    override = None
+    if cell.override:  # install this transformers even where gliner declares it unsupported
+        override = Path(tempfile.mkstemp(suffix=".txt", prefix="override-")[1])
+        override.write_text(f"transformers=={cell.transformers}\n")
+        argv += ["--override", str(override)]
+    opts.log(f"{cell.id}: installing torch {cell.torch} ({source}), transformers {cell.transformers}, "
+             f"gliner {cell.gliner}{' with override' if cell.override else ''}")
+    try:
+        code, output = process.call(argv, opts.install_timeout_s, env=sources.installer_env(compile_bytecode=False),
+                            watch=Progress(cell, opts, "install"))
+    finally:
+        if override:
+            override.unlink(missing_ok=True)
+    if code is None:
+        return source, Problem("timeout", f"the install did not finish within {opts.install_timeout_s:.0f} s")
+    if code != 0:
+        return source, Problem("install-failed", f"install exit {code}: {_why(output)}\n{tail(output)}",
+                               conclusive=settled(output))
+    marker.write_text(wanted)
+    return source, None
+
+
+def _why(output: str) -> str:
+    """The line of an installer's output that says why: the resolver's "Because ...", else its last line."""
+    kept = [line.strip() for line in output.splitlines() if line.strip()]
+    because = next((line for line in kept if "Because" in line), None)
+    return (because or (kept[-1] if kept else "no output")).removeprefix("cause: ").removeprefix("╰─▶ ")[:300]

@@ -1,0 +1,96 @@
+"""Running a command of a cell: in its own process group, killed with it on a timeout, an interrupt or the harness's
+own death; SIGTERM and SIGHUP end a run like Ctrl-C; a stage directory that is removed whatever happens."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from harness.run.pins import ROOT
+
+
+def tail(text: str, lines: int = 12) -> str:
+    kept = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL if the harness dies without cleaning up (Linux), so nothing runs on."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def call(argv: Sequence[str], timeout: float, env: dict[str, str] | None = None, cwd: Path = ROOT,
+         watch: Callable[[str], None] | None = None) -> tuple[int | None, str]:
+    """Run a command in its own process group; (returncode, output). None as returncode: timed out (group killed).
+    ``watch`` sees the output as it comes (progress). Any exception here (Ctrl-C, SIGTERM) kills the group first."""
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as out:
+        proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, preexec_fn=_die_with_parent)
+        seen, deadline = 0, time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    code = proc.wait(timeout=max(min(1.0, deadline - time.monotonic()), 0.01))
+                    break
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() >= deadline:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        proc.wait()
+                        code = None
+                        break
+                if watch:
+                    new = os.pread(out.fileno(), 1 << 20, seen)
+                    seen += len(new)
+                    if new:
+                        watch(new.decode("utf-8", errors="replace"))
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+        out.seek(0)
+        return code, out.read()
+
+
+@contextlib.contextmanager
+def terminations_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP end the run like Ctrl-C does (an exception, so every `finally` cleans up)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+@contextlib.contextmanager
+def staged(parent: Path, prefix: str, stop: Callable[[], None]) -> Iterator[Path]:
+    """A run's stage: a new directory under ``parent`` that anyone may write (a container runs as the caller but may
+    map it otherwise), for the run's logs and files until they are kept; on the way out, whatever happened (an
+    interrupt too), ``stop`` (the runner's: a container is removed) and the directory is removed."""
+    parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    stage.chmod(0o777)
+    try:
+        yield stage
+    finally:
+        stop()
+        shutil.rmtree(stage, ignore_errors=True)
