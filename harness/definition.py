@@ -40,13 +40,7 @@ def read(path: Path = MATRIX, releases: bool = False) -> dict[str, Any]:
     key, what was expected and a did-you-mean. Versions must be PEP 440 versions (or a floating value) and, with
     ``releases`` and where the package index can be read, releases it has."""
     data, at = inputs.toml(path)
-    name = inputs.shown(path)
-    problems: list[str] = []
-
-    def say(where: tuple[Any, ...], key: str, message: str) -> None:
-        line = next((at[w] for w in (where, where[:-1], where[:2], where[:1]) if w in at), 1)
-        problems.append(f"{name}:{line}: {key}: {message}")
-
+    say = _Problems(inputs.shown(path), at)
     for key in data:
         if key not in TOP_KEYS:
             say((key,), key, f"not a key of the definition (expected {', '.join(TOP_KEYS)})"
@@ -59,61 +53,81 @@ def read(path: Path = MATRIX, releases: bool = False) -> dict[str, Any]:
         say(("group",), "group", "expected at least one [[group]] table of gliner, transformers and torch")
         groups = []
     for n, group in enumerate(groups):
-        label = f"group {n + 1}"
-        for key in group:
-            if key not in GROUP_KEYS:
-                say(("group", n, key), f"{label}: {key}", f"not a key of a group (expected {', '.join(GROUP_KEYS)})"
-                    + inputs.did_you_mean(key, GROUP_KEYS))
-        if not any(axis in group for axis in AXES):
-            say(("group", n), label, f"no axes: each group is a cross product of {', '.join(AXES)} (lists of versions)")
-            continue
-        for axis in AXES:
-            values = group.get(axis)
-            if values is None:
-                say(("group", n), label, f"no {axis} axis: each group needs {', '.join(AXES)} (a list of versions)")
-                continue
-            if not isinstance(values, list) or not values:
-                say(("group", n, axis), f"{label}: {axis}", f"expected a non-empty list of versions, got {values!r}")
-                continue
-            for value in values:
-                problem = _value_problem(axis, value)
-                if problem:
-                    say(("group", n, axis), f"{label}: {axis}", problem)
-        pythons = group.get("python", [])
-        if not isinstance(pythons, list) or (not pythons and "python" in group) or \
-                not all(isinstance(v, str) and PYTHON.fullmatch(v) for v in pythons):
-            say(("group", n, "python"), f"{label}: python", "expected a non-empty list of Pythons such as "
-                f"[\"3.11\", \"3.13\"] (major.minor; without it, the definition's python), got {pythons!r}")
-        if not isinstance(group.get("override", False), bool):
-            say(("group", n, "override"), f"{label}: override", f"expected true or false, got {group['override']!r}")
-    chosen = data.get("configs", [])
-    if not isinstance(chosen, list) or not all(isinstance(x, str) for x in chosen):
-        say(("configs",), "configs", f"expected a list of config paths (files or directories), got {chosen!r}")
-    else:
-        try:
-            configs_.expand(chosen, ROOT)
-        except configs_.BadConfigPath as e:
-            for line in str(e).splitlines():
-                say(("configs",), "configs", line.removeprefix("--config ") + " (paths are relative to the checkout)")
+        _check_group(n, group, say)
+    _check_configs(data.get("configs", []), say)
     newer = data.get("exclude_newer")
     if newer is not None and not (isinstance(newer, str) and DATE.fullmatch(newer)):
         say(("exclude_newer",), "exclude_newer", f"expected a date such as \"2026-12-04\" (a pinned cell without a "
             f"lock file resolves as of it), got {newer!r}")
+    _check_exclude(data, say)
+    if releases and not say.problems:
+        for n, axis, _, message in _missing_releases(groups):
+            say(("group", n, axis), f"group {n + 1}: {axis}", message)
+    if say.problems:
+        raise inputs.Invalid(say.problems)
+    return data
+
+
+class _Problems:
+    """The problems found in a definition, each said at the line of its key (or of the nearest table above it)."""
+
+    def __init__(self, name: str, at: dict[tuple[Any, ...], int]) -> None:
+        self.name, self.at, self.problems = name, at, []
+
+    def __call__(self, where: tuple[Any, ...], key: str, message: str) -> None:
+        line = next((self.at[w] for w in (where, where[:-1], where[:2], where[:1]) if w in self.at), 1)
+        self.problems.append(f"{self.name}:{line}: {key}: {message}")
+
+
+def _check_group(n: int, group: dict[str, Any], say: _Problems) -> None:
+    label = f"group {n + 1}"
+    for key in group:
+        if key not in GROUP_KEYS:
+            say(("group", n, key), f"{label}: {key}", f"not a key of a group (expected {', '.join(GROUP_KEYS)})"
+                + inputs.did_you_mean(key, GROUP_KEYS))
+    if not any(axis in group for axis in AXES):
+        say(("group", n), label, f"no axes: each group is a cross product of {', '.join(AXES)} (lists of versions)")
+        return
+    for axis in AXES:
+        values = group.get(axis)
+        if values is None:
+            say(("group", n), label, f"no {axis} axis: each group needs {', '.join(AXES)} (a list of versions)")
+        elif not isinstance(values, list) or not values:
+            say(("group", n, axis), f"{label}: {axis}", f"expected a non-empty list of versions, got {values!r}")
+        else:
+            for problem in filter(None, (_value_problem(axis, value) for value in values)):
+                say(("group", n, axis), f"{label}: {axis}", problem)
+    pythons = group.get("python", [])
+    if not isinstance(pythons, list) or (not pythons and "python" in group) or \
+            not all(isinstance(v, str) and PYTHON.fullmatch(v) for v in pythons):
+        say(("group", n, "python"), f"{label}: python", "expected a non-empty list of Pythons such as "
+            f"[\"3.11\", \"3.13\"] (major.minor; without it, the definition's python), got {pythons!r}")
+    if not isinstance(group.get("override", False), bool):
+        say(("group", n, "override"), f"{label}: override", f"expected true or false, got {group['override']!r}")
+
+
+def _check_configs(chosen: Any, say: _Problems) -> None:
+    if not isinstance(chosen, list) or not all(isinstance(x, str) for x in chosen):
+        say(("configs",), "configs", f"expected a list of config paths (files or directories), got {chosen!r}")
+        return
+    try:
+        configs_.expand(chosen, ROOT)
+    except configs_.BadConfigPath as e:
+        for line in str(e).splitlines():
+            say(("configs",), "configs", line.removeprefix("--config ") + " (paths are relative to the checkout)")
+
+
+def _check_exclude(data: dict[str, Any], say: _Problems) -> None:
+    """``exclude`` names cells of the groups (checked once the groups are sound)."""
     exclude = data.get("exclude", [])
     if not isinstance(exclude, list) or not all(isinstance(x, str) for x in exclude):
         say(("exclude",), "exclude", f"expected a list of cell ids, got {exclude!r}")
-    elif not problems:
+    elif not say.problems:
         pinned = {c.id for c in _pinned(data)}
         for cell_id in exclude:
             if cell_id not in pinned:
                 say(("exclude",), "exclude", f"{cell_id!r} is not a cell of any group"
                     + inputs.did_you_mean(cell_id, pinned))
-    if releases and not problems:
-        for n, axis, _, message in _missing_releases(groups):
-            say(("group", n, axis), f"group {n + 1}: {axis}", message)
-    if problems:
-        raise inputs.Invalid(problems)
-    return data
 
 
 def _value_problem(axis: str, value: object) -> str | None:

@@ -12,10 +12,11 @@ import argparse
 import difflib
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from harness.run.pins import ROOT, tomllib
+from harness.run.pins import ROOT, Cell, tomllib
 
 
 class Invalid(Exception):
@@ -92,6 +93,67 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise Invalid([f"{self.prog}: {message}", self.format_usage().strip()])
+
+
+# declarative table: a cell session's own options (`nox -s matrix -- ...`, `nox -s cell -- ...`): --docker (in the
+# cell's image, offline: see Dockerfile), --rerun (even if its result is current), --explore (exit 0 whatever the
+# verdict), --news-fails (a floating cell on releases newer than the pins fails where the rules do not predict its
+# verdict; by default such news is reported apart and never fails), --timeout SECONDS, --workers N (xdist),
+# --config PATH (repeatable; a directory: its *.yaml; default: the definition's `configs`: every key of each config
+# proven in the cell with a smoke training, reports/cells/<id>/configs/, its verdict expected too), --configs-only
+# (the configs without the suite), --no-configs (none, not even the definition's); an ad-hoc cell's --cell, --torch,
+# --transformers, --gliner, --override, --python. Test files and ids under tests/ and pytest's selecting and printing
+# options (-k, -m, -x, --lf, -v, ...) go to pytest and make the run a repro run, stored apart
+# (reports/cells/<id>/repro/), never replacing the cell's full result (check_pytest_args); anything else is refused.
+CELL_OPTIONS: dict[str, dict[str, Any]] = {
+    "--rerun": {"action": "store_true"},
+    "--explore": {"action": "store_true"},
+    "--news-fails": {"action": "store_true"},
+    "--timeout": {"type": float, "default": 1200},
+    "--workers": {"default": "auto"},
+    "--cell": {"type": Cell.parse, "help": "an ad-hoc cell by id"},
+    "--torch": {},
+    "--transformers": {},
+    "--gliner": {},
+    "--override": {"action": "store_true"},
+    "--python": {"help": "an ad-hoc cell's Python (major.minor; default the definition's)"},
+    "--docker": {"action": "store_true"},
+    "--config": {"action": "append", "metavar": "PATH"},
+    "--configs-only": {"action": "store_true"},
+    "--no-configs": {"action": "store_true"},
+}
+
+
+@dataclass
+class CellArgs:
+    """A cell session's arguments, parsed (:data:`CELL_OPTIONS`), and those it passes to pytest."""
+
+    rerun: bool
+    explore: bool
+    news_fails: bool
+    timeout: float
+    workers: str
+    cell: Cell | None
+    torch: str | None
+    transformers: str | None
+    gliner: str | None
+    override: bool
+    python: str | None
+    docker: bool
+    config: list[str] | None
+    configs_only: bool
+    no_configs: bool
+    pytest_args: list[str] = field(default_factory=list)
+
+
+def cell_args(posargs: list[str], session: str) -> CellArgs:
+    """A cell session's arguments; ``Invalid`` for one that is neither its own nor one it passes to pytest."""
+    parser = Parser(prog=f"nox -s {session} --")
+    for option, kwargs in CELL_OPTIONS.items():
+        parser.add_argument(option, **kwargs)
+    args, pytest_args = parser.parse_known_args(posargs)
+    check_pytest_args(pytest_args, list(CELL_OPTIONS), session)
+    return CellArgs(**vars(args), pytest_args=pytest_args)
 
 
 # pytest options a repro run passes on (anything else starting with "-" is refused before a cell installs): the

@@ -46,7 +46,7 @@ def uv_version(dockerfile: Path = ROOT / "Dockerfile") -> str:
 def wheelhouse_requirements(cell: Cell) -> tuple[list[str], list[str]]:
     """(torch index options and requirement, every other wheel) an offline build of ``cell`` needs: its lock
     file's pins (or its three pins), the project's build backend and uv."""
-    _, torch_args = sources.torch_source(cell.torch, cell.python)
+    torch = sources.torch_source(cell.torch, cell.python)
     project = pyproject()
     if cell.lock.is_file():
         pins = [line for line in cell.lock.read_text().splitlines()
@@ -54,7 +54,7 @@ def wheelhouse_requirements(cell: Cell) -> tuple[list[str], list[str]]:
     else:  # what the image installs, to be resolved with their dependencies
         pins = [f"transformers=={cell.transformers}", f"gliner[training]=={cell.gliner}",
                 *project["project"]["dependencies"], *suite_tools()]
-    return torch_args, [*pins, *project["build-system"]["requires"], f"uv=={uv_version()}"]
+    return [*torch.options, torch.requirement], [*pins, *project["build-system"]["requires"], f"uv=={uv_version()}"]
 
 
 def tag(cell: Cell) -> str:
@@ -103,10 +103,10 @@ def _bridgeless(docker: str) -> bool:
 def _torch(cell: Cell) -> tuple[str, dict[str, str], Path | None]:
     """(torch source, build arguments, a local wheel to put in wheelhouse/ first). The Dockerfile takes torch from
     wheelhouse/ when the wheel is there, else from the PyTorch CPU index: a local CPU wheel needs no argument."""
-    source, args = sources.torch_source(cell.torch, cell.python)
+    source, _, requirement = sources.torch_source(cell.torch, cell.python)
     if source.startswith("local-wheels:"):
         wheel = sources.local_torch_wheel(cell.torch, cell.python)
-        variant = args[-1].partition("+")[2]
+        variant = requirement.partition("+")[2]
         return source, ({} if variant == "cpu" else {"TORCH_INDEX": "", "TORCH_VARIANT": variant}), wheel
     if source == "pypi":  # PyPI's build (with CUDA libraries): no index, no local label
         return source, {"TORCH_INDEX": "", "TORCH_VARIANT": ""}, None

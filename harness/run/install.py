@@ -3,10 +3,11 @@ override, a marker that skips an install already done, and whether a failure is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from harness.run import process, sources
@@ -33,10 +34,9 @@ def settled(output: str) -> bool:
 
 def requirements(cell: Cell) -> tuple[str, list[str], list[str]]:
     """(torch source, index options, requirements): the cell's pins and the test tools."""
-    source, torch_args = sources.torch_source(cell.torch, cell.python)
-    options, torch_pin = torch_args[:-1], torch_args[-1]
-    return source, options, [torch_pin, f"transformers=={cell.transformers}", f"gliner[training]=={cell.gliner}",
-                             *suite_tools()]
+    torch = sources.torch_source(cell.torch, cell.python)
+    return torch.where, torch.options, [torch.requirement, f"transformers=={cell.transformers}",
+                                        f"gliner[training]=={cell.gliner}", *suite_tools()]
 
 
 def install(cell: Cell, python: Path, opts: Options, reinstall: Sequence[str] = ()) -> tuple[str, Problem | None]:
@@ -58,19 +58,12 @@ def install(cell: Cell, python: Path, opts: Options, reinstall: Sequence[str] = 
     marker.unlink(missing_ok=True)
     argv = [*opts.installer, "pip", "install", "--exact", "--python", str(python), *args,
             *(a for name in reinstall for a in ("--reinstall-package", name))]
-    override = None
-    if cell.override:  # install this transformers even where gliner declares it unsupported
-        override = Path(tempfile.mkstemp(suffix=".txt", prefix="override-")[1])
-        override.write_text(f"transformers=={cell.transformers}\n")
-        argv += ["--override", str(override)]
     opts.log(f"{cell.id}: installing torch {cell.torch} ({source}), transformers {cell.transformers}, "
              f"gliner {cell.gliner}{' with override' if cell.override else ''}")
-    try:
-        code, output = process.call(argv, opts.install_timeout_s, env=sources.installer_env(compile_bytecode=False),
-                            watch=Progress(cell, opts, "install"))
-    finally:
-        if override:
-            override.unlink(missing_ok=True)
+    with override_file(cell) as override:
+        code, output = process.call([*argv, *override], opts.install_timeout_s,
+                                    env=sources.installer_env(compile_bytecode=False),
+                                    watch=Progress(cell, opts, "install"))
     if code is None:
         return source, Problem("timeout", f"the install did not finish within {opts.install_timeout_s:.0f} s")
     if code != 0:
@@ -78,6 +71,21 @@ def install(cell: Cell, python: Path, opts: Options, reinstall: Sequence[str] = 
                                conclusive=settled(output))
     marker.write_text(wanted)
     return source, None
+
+
+@contextlib.contextmanager
+def override_file(cell: Cell) -> Iterator[list[str]]:
+    """uv's arguments that install the cell's transformers even where its gliner declares it unsupported (an
+    ``--override`` file, removed after), or none for a cell without ``override``."""
+    if not cell.override:
+        yield []
+        return
+    path = Path(tempfile.mkstemp(suffix=".txt", prefix="override-")[1])
+    try:
+        path.write_text(f"transformers=={cell.transformers}\n")
+        yield ["--override", str(path)]
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def _why(output: str) -> str:

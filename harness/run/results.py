@@ -33,6 +33,15 @@ CODE = ("src", "tests/propagation", "tests/support.py", "tests/conftest.py", "ex
         "pyproject.toml")
 DOCKER_CODE = ("Dockerfile",)
 """What a Docker runner's result also depends on (the image is built from it)."""
+IMAGE_ENTRY = ("harness/__init__.py", "harness/__main__.py", "harness/inputs.py", "harness/definition.py")
+"""What the image's entry point (``python -m harness in-image``) imports beside harness/run/: it runs on the cell's
+Python too, though it decides no verdict."""
+
+
+def on_the_cells_python() -> list[str]:
+    """The Python sources that run on a cell's own Python (its virtualenv or image): what vermin holds to the oldest
+    Python the project supports."""
+    return [p for p in (*CODE, *IMAGE_ENTRY) if p.endswith(".py") or ((ROOT / p).is_dir() and p != "examples")]
 
 
 class Break(TypedDict):
@@ -158,7 +167,7 @@ def fingerprint(cell: Cell, runner: Runner = "venv", torch: str | None = None, r
     current only while its fingerprint equals this."""
     from harness.run import sources
 
-    torch = torch if torch is not None else sources.torch_source(cell.torch, cell.python)[1][-1]
+    torch = torch if torch is not None else sources.torch_source(cell.torch, cell.python).requirement
     digest = hashlib.sha256(json.dumps([cell.requested, cell.override, runner, torch]).encode())
     digest.update(cell.lock.read_bytes() if cell.lock.is_file() else b"no lock file")
     for f in _code_files(CODE + (DOCKER_CODE if runner == "docker" else ()), root):

@@ -11,6 +11,7 @@ import sys
 import urllib.request
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
@@ -38,20 +39,32 @@ def find_links() -> tuple[str, ...]:
     return tuple(dict.fromkeys(d for d in dirs if Path(d).is_dir()))
 
 
-def torch_source(version: str, python: str | None = None) -> tuple[str, list[str]]:
-    """Where torch ``version`` for CPython ``python`` (major.minor; default this one) comes from: (source, installer
-    arguments ending with the requirement). A local wheel counts only when it is built for that Python.
+class TorchSource(NamedTuple):
+    """Where a torch comes from, and how an installer is told."""
+
+    where: str
+    """``pytorch-cpu-index``, ``local-wheels:<directory>`` or ``pypi`` (a result's ``torch_source``)."""
+    options: list[str]
+    """The installer's index options (``--extra-index-url ...``, ``--find-links ...``)."""
+    requirement: str
+    """``torch==<version>``, with ``+cpu`` for a CPU build."""
+
+
+def torch_source(version: str, python: str | None = None) -> TorchSource:
+    """Where torch ``version`` for CPython ``python`` (major.minor; default this one) comes from. A local wheel counts
+    only when it is built for that Python.
 
     CPU builds carry the local version ``+cpu``: pinning it keeps another index's default (CUDA) build of the same
     version from being picked instead.
     """
     if cpu_index_reachable():
-        return "pytorch-cpu-index", ["--extra-index-url", TORCH_CPU_INDEX, f"torch=={version}+cpu"]
+        return TorchSource("pytorch-cpu-index", ["--extra-index-url", TORCH_CPU_INDEX], f"torch=={version}+cpu")
     wheel = local_torch_wheel(version, python)
     if wheel:
         label = "+cpu" if f"-{version}+cpu-" in wheel.name else ""
-        return f"local-wheels:{wheel.parent}", ["--find-links", str(wheel.parent), f"torch=={version}{label}"]
-    return "pypi", [f"torch=={version}"]
+        return TorchSource(f"local-wheels:{wheel.parent}", ["--find-links", str(wheel.parent)],
+                           f"torch=={version}{label}")
+    return TorchSource("pypi", [], f"torch=={version}")
 
 
 def local_torch_wheel(version: str, python: str | None = None) -> Path | None:

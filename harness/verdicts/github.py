@@ -14,6 +14,7 @@ from typing import Any
 
 from harness import definition, inputs
 from harness.definition import ROOT, Cell
+from harness.run.results import CODE, DOCKER_CODE
 
 
 def listed_cells(tags: list[str]) -> list[dict[str, Any]]:
@@ -29,8 +30,8 @@ def listed_cells(tags: list[str]) -> list[dict[str, Any]]:
 
 # What a pull request must change for the matrix to run (the workflow has no `paths:` filter: GitHub would leave a
 # required check of a skipped workflow pending forever; the cells job lists no cell instead, and the gate passes)
-PATHS = ("src/ptbr/*", "tests/propagation/*", "tests/conftest.py", "tests/support.py", "constraints/*", "harness/*",
-         "examples/*", "Dockerfile", "noxfile.py", "pyproject.toml", ".github/workflows/matrix.yml")
+PATHS = (*(f"{p}/*" if (ROOT / p).is_dir() else p for p in CODE + DOCKER_CODE), "constraints/*", "harness/*",
+         "noxfile.py", ".github/workflows/matrix.yml")
 
 
 def relevant(changed: list[str]) -> bool:

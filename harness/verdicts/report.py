@@ -83,36 +83,16 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_
     common_gliner = common_breaks(of_definition, "gliner_path")
     ran = [c for c in of_definition if c["status"] in ("pass", "broken")]
     repros = {r["id"]: r for r in repro_runs}
-    out_cells = []
-    for c in cells:
-        entry = dict(c)
-        entry["version_dependent_breaks"] = [b for b in c["breaks"] if _key(b) not in common]
-        entry["gliner_path_dependent_breaks"] = [b for b in c["gliner_path"]["breaks"] if _key(b) not in common_gliner]
-        entry["causes"] = junit.causes(entry["version_dependent_breaks"])
-        entry["current"] = is_current(c)
-        entry["in_definition"] = c["id"] in ids
-        entry["latest_repro"] = _repro_summary(repros[c["id"]]) if c["id"] in repros else None
-        out_cells.append(entry)
-
-    def listed(keys: set, part: str) -> list[dict[str, str]]:
-        seen = {}
-        for c in of_definition:
-            for b in _breaks(c, part):
-                if _key(b) in keys:
-                    seen.setdefault(_key(b), b)
-        return [seen[k] for k in sorted(seen)]
-
+    out_cells = [{**c, "version_dependent_breaks": [b for b in c["breaks"] if _key(b) not in common],
+                  "gliner_path_dependent_breaks": [b for b in _breaks(c, "gliner_path")
+                                                   if _key(b) not in common_gliner],
+                  "causes": junit.causes([b for b in c["breaks"] if _key(b) not in common]),
+                  "current": is_current(c), "in_definition": c["id"] in ids,
+                  "latest_repro": _repro_summary(repros[c["id"]]) if c["id"] in repros else None} for c in cells]
     proven = [{"current": True, **r} for r in config_results]
     names = list(dict.fromkeys([*definition_configs, *sorted({r["config"] for r in proven if r["current"]})]))
-    now_configs: dict[str, dict[str, dict[str, Any]]] = {}
-    for r in proven:
-        if r["current"]:
-            now_configs.setdefault(r["cell"], {})[r["config"]] = r
     compared = expected_.compare(definition_cells, now, expected)
-    compared_configs = [{**e, "in_definition": e["config"] in definition_configs}
-                        for e in expected_.compare_configs(definition_cells, now_configs, expected, names,
-                                                           {i: c["status"] for i, c in now.items()
-                                                            if c["status"] not in ("pass", "broken")})]
+    compared_configs = _compared_configs(definition_cells, now, proven, expected, names, definition_configs)
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -124,12 +104,35 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_
                      "cells": [_config_entry(r) for r in proven if r["config"] == name]} for name in names],
         "unresolved": list(definition.UNRESOLVED),
         "python_dependent": python_dependent([now[i] for i in ids if i in now]),
-        "version_independent": {"ptbr_path": listed(common, "breaks"),
-                                "gliner_path": listed(common_gliner, "gliner_path"),
+        "version_independent": {"ptbr_path": _listed(of_definition, common, "breaks"),
+                                "gliner_path": _listed(of_definition, common_gliner, "gliner_path"),
                                 "computed": complete,
                                 "over": len(ran), "of": len(pinned)},
         "cells": out_cells,
     }
+
+
+def _listed(of_definition: list[CellResult], keys: set, part: str) -> list[dict[str, str]]:
+    """The breaks of these keys, each once (as the first cell has it), in the keys' order."""
+    seen = {}
+    for c in of_definition:
+        for b in _breaks(c, part):
+            if _key(b) in keys:
+                seen.setdefault(_key(b), b)
+    return [seen[k] for k in sorted(seen)]
+
+
+def _compared_configs(definition_cells: list[definition.Cell], now: dict[str, CellResult],
+                      proven: list[dict[str, Any]], expected: rules.Rules, names: list[str],
+                      definition_configs: list[str]) -> list[dict[str, Any]]:
+    """Each current config result compared with the rules (a cell that did not run the suite says why)."""
+    now_configs: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in proven:
+        if r["current"]:
+            now_configs.setdefault(r["cell"], {})[r["config"]] = r
+    unjudged = {i: c["status"] for i, c in now.items() if c["status"] not in ("pass", "broken")}
+    return [{**e, "in_definition": e["config"] in definition_configs}
+            for e in expected_.compare_configs(definition_cells, now_configs, expected, names, unjudged)]
 
 
 def python_dependent(cells: list[CellResult]) -> list[dict[str, Any]]:
@@ -213,9 +216,19 @@ def _cell_text(c: dict[str, Any]) -> str:
 
 
 def markdown(report: dict[str, Any]) -> str:
+    """reports/matrix.md: news, the verdicts against the rules, the defects of every cell, a grid per gliner, each
+    break with how to reproduce it, the configs, and the latest repro runs."""
     cells = report["cells"]
     counts = ", ".join(f"{n} {s}" for s, n in sorted(report["summary"].items()))
     lines = ["# PTBR version matrix", "", f"{len(cells)} cells: {counts}. Generated {report['generated_at']}.", ""]
+    for section in (_verdicts_markdown(report), _defects_markdown(report), _grids_markdown(cells),
+                    _breaks_markdown(cells), _configs_markdown(report), _repros_markdown(cells)):
+        lines += section
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _verdicts_markdown(report: dict[str, Any]) -> list[str]:
+    lines = []
     if report["news"]:
         lines += ["## News: releases newer than what this commit pins (floating cells; never the gate)", "",
                   "```", *report["news"], "```", ""]
@@ -229,6 +242,12 @@ def markdown(report: dict[str, Any]) -> str:
     if report["unresolved"]:
         lines += ["Floating cells left out (the package index could not be read):", "",
                   *[f"- {u}" for u in report["unresolved"]], ""]
+    return lines
+
+
+def _defects_markdown(report: dict[str, Any]) -> list[str]:
+    """The defects of every cell that ran, and the verdicts that differ by Python alone."""
+    lines = []
     independent = report["version_independent"]
     if not independent["computed"]:
         lines += ["Version-independent defects: not computed (not every cell of the definition has a current "
@@ -247,10 +266,15 @@ def markdown(report: dict[str, Any]) -> str:
             lines += [f"  - Python {p['python']} (`{p['id']}`): {p['status']}"
                       + (f": {'; '.join(p['findings'])}" if p["findings"] else "") for p in d["pythons"]]
         lines.append("")
-    lines += ["✓ pass · ✗ broken (fields broken in this cell only) · ⚠ outside gliner's declared transformers range "
-              "(installed with an override) · ᵍ gliner's own train_model(**kwargs) path also broke · (stale) result "
-              "from older code or pins · (ad hoc) not a cell of the definition · not run here: this machine lacks "
-              "the cell's Python (the reason is below)", ""]
+    return lines
+
+
+def _grids_markdown(cells: list[dict[str, Any]]) -> list[str]:
+    """One torch × transformers grid per gliner (and Python, where there are several), with the legend."""
+    lines = ["✓ pass · ✗ broken (fields broken in this cell only) · ⚠ outside gliner's declared transformers range "
+             "(installed with an override) · ᵍ gliner's own train_model(**kwargs) path also broke · (stale) result "
+             "from older code or pins · (ad hoc) not a cell of the definition · not run here: this machine lacks "
+             "the cell's Python (the reason is below)", ""]
     by_gliner: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for c in cells:
         by_gliner.setdefault((c["requested"]["gliner"], _python(c)), []).append(c)
@@ -266,38 +290,44 @@ def markdown(report: dict[str, Any]) -> str:
             row = [_cell_text(grid[(t, tf)]) if (t, tf) in grid else "" for tf in tfs]
             lines.append(f"| {t} | " + " | ".join(row) + " |")
         lines.append("")
+    return lines
+
+
+def _breaks_markdown(cells: list[dict[str, Any]]) -> list[str]:
+    """Each cell that did not pass: its reason, causes and breaks, and the commands that reproduce it."""
     failing = [c for c in cells if c["status"] != "pass"]
-    if failing:
-        lines += ["## Breaks and how to reproduce them", ""]
-        for c in failing:
-            lines += [f"### {c['id']}: {c['status']}", ""]
-            if c.get("reason"):
-                lines += ["```", c["reason"], "```", ""]
-            for k in c["causes"]:
-                lines.append(f"- {k['cause']} (`{'`, `'.join(k['layers'])}`): stopped {len(k['tests'])} test(s), "
-                             f"leaving {len(k['fields'])} field(s) unproven: {', '.join(k['fields'])}")
-                lines += [f"  - `{t}`" for t in k["tests"]]
-            for b in [b for b in c["version_dependent_breaks"] if not b.get("cause")]:
-                lines.append(f"- `{b['layer']}` `{b['field']}`: {b['message']} (`{b['test']}`)")
-            for k in junit.causes(c["gliner_path_dependent_breaks"]):
-                lines.append(f"- gliner's own path: {k['cause']}: stopped {len(k['tests'])} test(s)")
-            for b in [b for b in c["gliner_path_dependent_breaks"] if not b.get("cause")]:
-                lines.append(f"- gliner's own path, `{b['layer']}` `{b['field']}`: {b['message']} (`{b['test']}`)")
-            lines += ["", "Reproduce from a checkout's root, with nox (in a virtualenv):", "",
-                      "```sh", c["repro"]["nox"], "```", ""]
-            if c["repro"].get("docker_run"):
-                lines += ["or in the cell's image (build it, then run the failing tests offline; behind a TLS proxy "
-                          "set SSL_CERT_FILE, without a registry PTBR_BASE_IMAGE: see README, Docker):", "", "```sh",
-                          c["repro"]["docker_build"], c["repro"]["docker_run"], "```", ""]
-    lines += _configs_markdown(report)
+    lines = ["## Breaks and how to reproduce them", ""] if failing else []
+    for c in failing:
+        lines += [f"### {c['id']}: {c['status']}", ""]
+        if c.get("reason"):
+            lines += ["```", c["reason"], "```", ""]
+        for k in c["causes"]:
+            lines.append(f"- {k['cause']} (`{'`, `'.join(k['layers'])}`): stopped {len(k['tests'])} test(s), "
+                         f"leaving {len(k['fields'])} field(s) unproven: {', '.join(k['fields'])}")
+            lines += [f"  - `{t}`" for t in k["tests"]]
+        for b in [b for b in c["version_dependent_breaks"] if not b.get("cause")]:
+            lines.append(f"- `{b['layer']}` `{b['field']}`: {b['message']} (`{b['test']}`)")
+        for k in junit.causes(c["gliner_path_dependent_breaks"]):
+            lines.append(f"- gliner's own path: {k['cause']}: stopped {len(k['tests'])} test(s)")
+        for b in [b for b in c["gliner_path_dependent_breaks"] if not b.get("cause")]:
+            lines.append(f"- gliner's own path, `{b['layer']}` `{b['field']}`: {b['message']} (`{b['test']}`)")
+        lines += ["", "Reproduce from a checkout's root, with nox (in a virtualenv):", "",
+                  "```sh", c["repro"]["nox"], "```", ""]
+        if c["repro"].get("docker_run"):
+            lines += ["or in the cell's image (build it, then run the failing tests offline; behind a TLS proxy "
+                      "set SSL_CERT_FILE, without a registry PTBR_BASE_IMAGE: see README, Docker):", "", "```sh",
+                      c["repro"]["docker_build"], c["repro"]["docker_run"], "```", ""]
+    return lines
+
+
+def _repros_markdown(cells: list[dict[str, Any]]) -> list[str]:
     repro_runs = [c for c in cells if c["latest_repro"]]
-    if repro_runs:
-        lines += ["## Latest repro runs (selected tests; the table shows full runs only)", ""]
-        for c in repro_runs:
-            r = c["latest_repro"]
-            lines.append(f"- {c['id']}: {r['status']} ({r['runner']}, {r['finished_at']}): "
-                         f"`{' '.join(r['selection'] or [])}`")
-    return "\n".join(lines).rstrip() + "\n"
+    lines = ["## Latest repro runs (selected tests; the table shows full runs only)", ""] if repro_runs else []
+    for c in repro_runs:
+        r = c["latest_repro"]
+        lines.append(f"- {c['id']}: {r['status']} ({r['runner']}, {r['finished_at']}): "
+                     f"`{' '.join(r['selection'] or [])}`")
+    return lines
 
 
 def _config_text(entry: dict[str, Any] | None, state: str | None) -> str:

@@ -62,6 +62,18 @@ def _parser() -> argparse.ArgumentParser:
                        help="prove the config end to end in seconds: a tiny random backbone instead of model_name, "
                             "a few steps on a few examples, output in <output>/smoke, nothing downloaded")
     train.add_argument("--traceback", action="store_true", help="print the full traceback when training fails")
+    _prove_parser(sub)
+    schema = sub.add_parser("schema", help="print the config's JSON Schema (for editor completion)",
+                            description="Print the JSON Schema of the config on the installed versions: PTBR's keys "
+                                        "and every TrainingArguments field of the installed transformers and gliner "
+                                        "that training: accepts under its own name. Save it and point "
+                                        "yaml-language-server at it: `# yaml-language-server: "
+                                        "$schema=ptbr.schema.json`.")
+    schema.add_argument("--markdown", action="store_true", help="print the config reference (Markdown) instead")
+    return parser
+
+
+def _prove_parser(sub: Any) -> None:
     prove = sub.add_parser(
         "prove", help="prove every key of configs on the installed versions, with a smoke training",
         description="For each config: every key read back at its destinations on the real TrainingArguments and "
@@ -77,14 +89,6 @@ def _parser() -> argparse.ArgumentParser:
                                                  "removed after)")
     prove.add_argument("--base", type=Path, help="where relative data paths are read (default: the current directory)")
     prove.add_argument("--no-smoke", action="store_true", help="read the keys back only, no smoke training")
-    schema = sub.add_parser("schema", help="print the config's JSON Schema (for editor completion)",
-                            description="Print the JSON Schema of the config on the installed versions: PTBR's keys "
-                                        "and every TrainingArguments field of the installed transformers and gliner "
-                                        "that training: accepts under its own name. Save it and point "
-                                        "yaml-language-server at it: `# yaml-language-server: "
-                                        "$schema=ptbr.schema.json`.")
-    schema.add_argument("--markdown", action="store_true", help="print the config reference (Markdown) instead")
-    return parser
 
 
 def _load(path: str, overrides: list[str]) -> tuple[Any, Any]:

@@ -10,9 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parents[2]))
-
 from fakes import FAKE_INSTALLER, FAKE_PYTHON, junit_xml
 
 

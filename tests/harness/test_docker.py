@@ -63,7 +63,7 @@ def test_build_command_carries_the_cell_and_where_torch_comes_from(local_wheel: 
 ])
 def test_torch_index_arguments_follow_the_source(monkeypatch: pytest.MonkeyPatch, source: str,
                                                  expected: dict[str, str]) -> None:
-    monkeypatch.setattr(sources, "torch_source", lambda v, _python: (source, [f"torch=={v}"]))
+    monkeypatch.setattr(sources, "torch_source", lambda v, _python: sources.TorchSource(source, [], f"torch=={v}"))
     args = _build_args(docker.build_argv(CELL)[0])
     assert {k: args[k] for k in ("TORCH_INDEX", "TORCH_VARIANT") if k in args} == expected
 

@@ -23,7 +23,6 @@ import signal, sys
 # Ctrl-C as from a terminal, however this test was started: a shell running it in the background (`cmd &`) starts
 # every child with SIGINT ignored, and Python keeps an inherited SIG_IGN
 signal.signal(signal.SIGINT, signal.default_int_handler)
-sys.path[:0] = [{root!r}]
 from harness import definition
 from harness.run import cell, runners
 from harness.run.options import Options
@@ -52,7 +51,7 @@ def _gone(pid: int) -> bool:
 
 def _interrupt(script: str, started: Path, signum: int) -> subprocess.CompletedProcess:
     proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, cwd=ROOT)  # `python -c` imports from its directory
     _wait_for(started)
     time.sleep(0.3)
     os.killpg(proc.pid, signum)  # what Ctrl-C does: the whole foreground group (here: the harness's group)
@@ -68,7 +67,7 @@ def test_an_interrupted_venv_cell_leaves_no_process_and_its_previous_result(fake
     previous.parent.mkdir(parents=True)
     previous.write_text('{"status": "pass", "previous": true}')
     behave(hang=True)
-    script = HARNESS.format(root=str(ROOT), docker=False, python=str(python), installer=installer[0],
+    script = HARNESS.format(docker=False, python=str(python), installer=installer[0],
                             cells=str(cells))
     done = _interrupt(script, python.parent / "pytest.pid", signum)
     pid = int((python.parent / "pytest.pid").read_text())
@@ -88,7 +87,7 @@ def test_an_interrupted_docker_cell_removes_its_container(tmp_path, monkeypatch,
     (client.parent / "docker.json").write_text(json.dumps({"hang": True, "junit": junit_xml()}))
     monkeypatch.setenv("PTBR_DOCKER", str(client))
     cells = tmp_path / "cells"
-    script = HARNESS.format(root=str(ROOT), docker=True, python="", installer="", cells=str(cells))
+    script = HARNESS.format(docker=True, python="", installer="", cells=str(cells))
     script = script.replace("cell.run(", "docker._stage = lambda wheel: None\ncell.run(")
     _interrupt(script, client.parent / "run.pid", signum)
     calls = [json.loads(line) for line in (client.parent / "docker.calls").read_text().splitlines()]
