@@ -23,7 +23,7 @@ from harness.run import cell as cells
 from harness.run import configs, docker, install, results, sources
 from harness.run.options import Options
 from harness.run.runners import Venv, own_venv
-from harness.verdicts import expected, report
+from harness.verdicts import config_report, expected, report
 
 TORCH = "2.13.0"
 """The torch of the default environment (tests, example, mutation testing)."""
@@ -270,7 +270,7 @@ def accept(session: Any, listed: Listing) -> None:
     written = report.write(current=report.current_fingerprints())
     now = {c["id"]: c for c in written["cells"] if c["current"]}
     now_configs: dict[str, dict[str, dict]] = {}
-    for proven in report.config_results():
+    for proven in config_report.results_of():
         if proven["current"]:
             now_configs.setdefault(proven["cell"], {})[proven["config"]] = proven
     old = expected.EXPECTED.read_text() if expected.EXPECTED.is_file() else ""

@@ -1,4 +1,7 @@
-"""The house's shape, for both packages: PTBR (src/ptbr) and the harness (harness/). Imports go one way (no cycle,
+"""The house's shape, for both packages: PTBR (src/ptbr) and the harness (harness/). The harness has three concerns,
+one folder each: run/ (running a cell and classifying what it saw) imports nothing else of the harness; verdicts/
+(expected verdicts, the report, GitHub glue) and releases/ (the index, discover, drift, atlas, bisect) build on it;
+sessions.py (what each nox session does) on all of them. Imports go one way (no cycle,
 imports inside functions counted: an import hidden in a function is still a dependency); no module over 450 lines
 and no function over 60, but for a declarative table, which says so beside it with a ``# declarative table`` comment
 on the line above (its lines are not counted)."""
@@ -56,6 +59,47 @@ def test_the_graph_sees_imports_inside_functions(tmp_path, monkeypatch) -> None:
     monkeypatch.setitem(PACKAGES, "ptbr", tmp_path)
     with pytest.raises(AssertionError, match="import cycle"):
         test_imports_go_one_way("ptbr")
+
+
+def test_running_a_cell_imports_nothing_that_plans_or_renders() -> None:
+    """What is under run/ is all a cell's verdict depends on in the harness: if it imported the report or the
+    definition, editing those could change a verdict that their fingerprint says is current."""
+    leaks = {m: sorted(d for d in deps if not d.startswith("harness.run")) for m, deps in imports("harness").items()
+             if m.startswith("harness.run")}
+    assert not any(leaks.values()), f"run/ imports outside run/: { {m: d for m, d in leaks.items() if d} }"
+
+
+def test_the_harness_folders_are_its_three_concerns() -> None:
+    folders = sorted(p.name for p in PACKAGES["harness"].iterdir() if p.is_dir() and not p.name.startswith("__"))
+    assert folders == ["releases", "run", "verdicts"]
+
+
+def test_ptbr_never_imports_the_harness() -> None:
+    """The border: PTBR is a library and a command; the harness runs `ptbr prove --json` and reads its output."""
+    for path in PACKAGES["ptbr"].rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n.split(".")[0] == "harness" for n in names), f"{path.name} imports the harness"
+
+
+def test_the_harness_reads_nothing_private_of_ptbr() -> None:
+    """What a cell runs of PTBR is its command line; the harness may import public names (the atlas reads the
+    forwarding table), never one that starts with an underscore."""
+    for path in PACKAGES["harness"].rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "ptbr":
+                assert not any(a.name.startswith("_") for a in node.names), f"{path.name}: {node.module}"
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__") \
+                    and isinstance(node.value, ast.Name) and node.value.id in _ptbr_modules(text):
+                raise AssertionError(f"{path.name}:{node.lineno}: {node.value.id}.{node.attr} is private to PTBR")
+
+
+def _ptbr_modules(text: str) -> set[str]:
+    """The names a module binds to PTBR's modules (``from ptbr import forwarding``)."""
+    return {a.asname or a.name for node in ast.walk(ast.parse(text)) if isinstance(node, ast.ImportFrom)
+            and node.module == "ptbr" for a in node.names}
 
 
 def _tables(tree: ast.Module, lines: list[str]) -> list[range]:

@@ -23,8 +23,8 @@ from harness import definition
 from harness.run import configs as configs_
 from harness.run import junit, results
 from harness.run.results import Break, CellResult
+from harness.verdicts import config_report, rules
 from harness.verdicts import expected as expected_
-from harness.verdicts import rules
 
 SCHEMA_VERSION = 5  # 2: "expected" (the comparison), "unresolved", in_definition, version_independent.computed;
 # 3: "configs" (each config's fates per cell) and "configs_expected" (their comparison); 4: a cell's python (asked:
@@ -101,7 +101,7 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_
         "expected": compared,
         "configs_expected": compared_configs,
         "configs": [{"config": name, "in_definition": name in definition_configs,
-                     "cells": [_config_entry(r) for r in proven if r["config"] == name]} for name in names],
+                     "cells": [config_report.entry(r) for r in proven if r["config"] == name]} for name in names],
         "unresolved": list(definition.UNRESOLVED),
         "python_dependent": python_dependent([now[i] for i in ids if i in now]),
         "version_independent": {"ptbr_path": _listed(of_definition, common, "breaks"),
@@ -154,33 +154,6 @@ def python_dependent(cells: list[CellResult]) -> list[dict[str, Any]]:
     return out
 
 
-def _config_current(saved: dict[str, Any], keys: dict[tuple[str, bool, str], str]) -> bool:
-    """Whether a saved config result is current (``keys``: each cell's fingerprint per runner, computed once)."""
-    at = (saved["cell"], bool(saved.get("override")), saved["runner"])
-    if at not in keys:
-        keys[at] = results.fingerprint(definition.Cell.parse(saved["cell"], at[1]), saved["runner"])
-    return configs_.is_current(saved, keys[at], configs_.ROOT)
-
-
-def _config_entry(saved: dict[str, Any]) -> dict[str, Any]:
-    """A config result as the report shows it: its keys that do not arrive as written, its data and smoke run."""
-    fate = saved.get("fate") or {}
-    keys = fate.get("keys", [])
-    return {"id": saved["cell"], "current": saved["current"], "runner": saved["runner"],
-            "findings": saved["findings"], "error": saved.get("error"), "keys": len(keys),
-            "arriving": sum(k["fate"] == "arrives" for k in keys),
-            "not_as_written": [{**{k2: k[k2] for k2 in ("key", "fate", "value", "to", "why") if k2 in k},
-                                "where": _shown_where(k.get("where") or "", fate.get("config"), saved["config"])}
-                               for k in keys if k["fate"] != "arrives"],
-            "data": fate.get("data", []), "smoke": fate.get("smoke"), "warnings": fate.get("warnings", []),
-            "seconds": saved.get("seconds"), "repro": saved["repro"], "finished_at": saved["finished_at"]}
-
-
-def _shown_where(where: str, seen_as: str | None, name: str) -> str:
-    """``file:line:column`` with the file as the user names it (the runner may have seen it elsewhere: /in/root)."""
-    return f"{name}{where[len(seen_as):]}" if seen_as and where.startswith(seen_as) else where
-
-
 def _repro_summary(r: CellResult) -> dict[str, Any]:
     return {"status": r["status"], "selection": r["selection"], "runner": r["runner"], "finished_at": r["finished_at"],
             "breaks": r["breaks"], "reason": r["reason"]}
@@ -222,7 +195,7 @@ def markdown(report: dict[str, Any]) -> str:
     counts = ", ".join(f"{n} {s}" for s, n in sorted(report["summary"].items()))
     lines = ["# PTBR version matrix", "", f"{len(cells)} cells: {counts}. Generated {report['generated_at']}.", ""]
     for section in (_verdicts_markdown(report), _defects_markdown(report), _grids_markdown(cells),
-                    _breaks_markdown(cells), _configs_markdown(report), _repros_markdown(cells)):
+                    _breaks_markdown(cells), config_report.markdown(report), _repros_markdown(cells)):
         lines += section
     return "\n".join(lines).rstrip() + "\n"
 
@@ -330,68 +303,6 @@ def _repros_markdown(cells: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _config_text(entry: dict[str, Any] | None, state: str | None) -> str:
-    """A config in one cell, short: how many keys arrive as written, the smoke run, and the verdict's state."""
-    if entry is None:
-        return "not run"
-    if entry["findings"] is None:
-        return "cannot judge" + ("" if entry["current"] else " (stale)")
-    smoke = entry["smoke"] or {}
-    text = f"{entry['arriving']}/{entry['keys']} ✓" if entry["keys"] else "refused"
-    text += {"trained": "", "failed": ", smoke ✗"}.get(smoke.get("status"), ", no smoke")
-    if not entry["current"]:
-        return f"{text} (stale)"
-    return text + ("" if state in ("as expected", None) else f" ({state})")
-
-
-def _configs_markdown(report: dict[str, Any]) -> list[str]:
-    """Per config: a table of cells (keys arriving as written, the smoke run, the verdict), then per cell the keys
-    that did not arrive as written, with why, the data replaced, and the commands that prove it again alone."""
-    if not report["configs"]:
-        return []
-    states = {(e["id"], e["config"]): e["state"] for e in report["configs_expected"]}
-    lines = ["## Your configs, key by key", "",
-             "Each key read back at its destination in each cell (the real TrainingArguments, gliner's model config, "
-             "from_pretrained arguments, the environment), then a smoke training of the config as written: `n/N ✓` "
-             "keys arrive as written · smoke ✗ the training failed · (new break), (fixed) against "
-             "constraints/expected.toml · (stale) the config, its data or the code changed since", ""]
-    for config in report["configs"]:
-        entries = {e["id"]: e for e in config["cells"]}
-        ids = [e["id"] for e in report["configs_expected"] if e["config"] == config["config"]]
-        ids += [i for i in entries if i not in ids]
-        lines += [f"### {config['config']}" + ("" if config["in_definition"] else " (named with --config)"), "",
-                  "| cell | keys, smoke | not as written |", "|---|---|---|"]
-        for cell_id in [i for i in ids if i in entries]:
-            e = entries[cell_id]
-            found = ", ".join(f"`{k['key']}` {k['fate']}" for k in e["not_as_written"])
-            lines.append(f"| {cell_id} | {_config_text(e, states.get((cell_id, config['config'])))} | {found} |")
-        missing = [i for i in ids if i not in entries]
-        lines += ["", f"Not run in {len(missing)} cell(s): {', '.join(missing)}." if missing else "", ""]
-        for cell_id in ids:
-            e = entries.get(cell_id)
-            if not e or not (e["findings"] or e["error"] or any(d["replaced"] for d in e["data"])):
-                continue
-            lines += [f"#### {config['config']} in {cell_id}", ""]
-            if e["error"]:
-                lines += ["```", e["error"], "```"]
-            for f in e["findings"] or []:
-                if f["finding"].startswith("config refused: "):
-                    lines.append(f"- **{f['finding']}** ({f['why']})")
-            for k in e["not_as_written"]:
-                change = f" {json.dumps(k.get('value'))} → {json.dumps(k.get('to'))}" if k["fate"] == "changed" else ""
-                lines.append(f"- `{k['key']}` ({k['where']}): **{k['fate']}**{change}: {k.get('why', '')}")
-            for d in e["data"]:
-                if d["replaced"]:
-                    lines.append(f"- data `{d['key']}`: {d['why']}")
-            smoke = e["smoke"] or {}
-            if smoke.get("status") == "failed":
-                lines.append(f"- smoke training failed at {smoke.get('where') or '?'}: {smoke.get('why')}")
-            lines += ["", "Prove it again alone, with nox or in the cell's image (mounting the checkout read-only):",
-                      "", "```sh", *[e["repro"][k] for k in ("nox", "docker_build", "docker_run") if e["repro"].get(k)],
-                      "```", ""]
-    return lines
-
-
 def terminal(report: dict[str, Any]) -> str:
     lines = []
     for c in report["cells"]:
@@ -424,20 +335,12 @@ def write(root: Path = results.REPORTS, cells_root: Path | None = None, current:
           ) -> dict[str, Any]:
     """Build the report from every result file and write matrix.json and matrix.md atomically."""
     cells_root = cells_root or root / "cells"
-    proven = config_results(cells_root, current is not None)
+    proven = config_report.results_of(cells_root, current is not None)
     report = build(results.load_all(cells_root), current, results.load_all(cells_root, repro=True), definition_cells,
                    expected, proven, definition_configs)
     results.write_atomic(root / "matrix.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     results.write_atomic(root / "matrix.md", markdown(report))
     return report
-
-
-def config_results(cells_root: Path = results.CELLS, check: bool = True) -> list[dict[str, Any]]:
-    """Every saved config result, each with ``current`` (``check``: computed; else True)."""
-    with_configs = sorted({p.parent.parent.name for p in cells_root.glob(f"*/{configs_.DIRECTORY}/*.json")})
-    keys: dict[tuple[str, bool, str], str] = {}
-    return [{**r, "current": not check or _config_current(r, keys)}
-            for cell_id in with_configs for r in configs_.load_all(cell_id, cells_root)]
 
 
 def current_fingerprints(cells_root: Path = results.CELLS) -> dict[str, str]:
