@@ -35,3 +35,26 @@ def write_config(path: Path, backbone: Path, train_data: Path, root_dir: Path, s
         config.setdefault(name, {}).update(values)
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
+
+
+def library_training_fields() -> set[str]:
+    """The init fields of the installed gliner's TrainingArguments, read from gliner itself: what a test decides by
+    (which options this gliner has), never PTBR's own reading of it (ptbr.surface)."""
+    import dataclasses
+
+    from gliner.training import TrainingArguments
+
+    return {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
+
+
+def gliner_reads(name: str) -> bool:
+    """Whether any module of the installed gliner but its config classes names ``name``: the test's own reading of
+    gliner's source, apart from PTBR's (compat.unread_model_keys)."""
+    import re
+
+    import gliner
+    import gliner.config
+
+    word, config = re.compile(rf"\b{re.escape(name)}\b"), Path(gliner.config.__file__).resolve()
+    return any(word.search(p.read_text(encoding="utf-8", errors="replace"))
+               for p in Path(gliner.__file__).parent.rglob("*.py") if p.resolve() != config)

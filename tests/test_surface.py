@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import EXAMPLES
+from support import EXAMPLES, library_training_fields
 
 from ptbr import compat, forwarding, loader, reference, schema, surface, validation
 from ptbr.errors import ConfigError
@@ -32,7 +32,7 @@ def _plan(make_config, **training) -> forwarding.Plan:
 @pytest.mark.parametrize("name", GLINER_OPTIONS)
 def test_gliner_training_options_are_keys_forwarded_as_written(make_config, name: str) -> None:
     value = {"loss_type": "dice", "use_span_width_weight": True}.get(name, 0.0)
-    if name not in surface.passthrough():  # an older gliner (a matrix cell): refused, naming the release with it
+    if name not in library_training_fields():  # an older gliner (a matrix cell): refused, naming the release with it
         (problem,) = _problems(make_config, **{name: value})
         first = surface.RELEASES["gliner"]["fields"][name][0]
         assert problem.hint == f"install gliner {first} or newer, or remove the key"
@@ -225,7 +225,7 @@ def test_a_real_training_writes_the_passthrough_values_it_used(tmp_path: Path) -
     given = {"loss_type": "dice", "dice_gamma": 0.0, "rel_focal_loss_alpha": 0.3, "optim": "adafactor",
              "adam_beta1": 0.0, "scheduler_type": "cosine_with_min_lr", "lr_scheduler_kwargs": {"min_lr_rate": 0.1},
              "eval_accumulation_steps": 2, "logging_first_step": True}
-    given = {k: v for k, v in given.items() if k == "scheduler_type" or k in surface.passthrough()}  # this gliner's
+    given = {k: v for k, v in given.items() if k == "scheduler_type" or k in library_training_fields()}  # this gliner's
     argv = ["train", str(EXAMPLES / "tiny.yaml"), "--set", f"data.root_dir={tmp_path}", "--set",
             "training.num_steps=2", "--set", f"data.train_data={EXAMPLES / 'train.json'}", "--set",
             f"data.val_data_dir={EXAMPLES / 'val.jsonl'}"]

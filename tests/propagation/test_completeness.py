@@ -160,3 +160,18 @@ def test_a_field_proven_above_or_below_its_declared_depth_is_reported() -> None:
         "training.a: declared deepest at transformers, proven at ['ptbr']",
         "training.b: proven at e2e, deeper than its declared transformers",
     ]
+
+
+def test_every_field_of_the_installed_class_is_accounted_for() -> None:
+    """The passthrough options the completeness check covers come from PTBR's reading of the installed class; read
+    the class itself: each of its init fields is PTBR's (a route decides it), refused with a reason, a type YAML cannot
+    write, or a passthrough option. A field the reading drops would otherwise shrink what must be proven."""
+    from support import library_training_fields
+
+    from ptbr.schema import TrainingConfig
+
+    unaccounted = sorted(name for name in library_training_fields()
+                         if name not in surface.passthrough() and name not in surface.owners()
+                         and name not in surface.REFUSED and name not in TrainingConfig.model_fields
+                         and surface.installed().get(name, "missing") is not None)
+    assert not unaccounted, f"fields of the installed TrainingArguments no rule accounts for: {unaccounted}"

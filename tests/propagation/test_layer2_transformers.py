@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from layers import covers, expect
-from support import EXAMPLE
+from support import EXAMPLE, library_training_fields
 
 LAYER = "transformers"
 
@@ -328,11 +328,10 @@ def _loss_of(cross, **sections: dict[str, Any]) -> tuple[float | None, dict[str,
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=covers(LAYER, f"training.{n}")) for n in GLINER_LOSS_OPTIONS])
 def test_gliner_loss_option_reaches_the_loss_call(cross, name: str) -> None:
-    from ptbr import surface
     from ptbr.errors import ConfigError
 
     value, keyword = GLINER_LOSS_OPTIONS[name]
-    if name not in surface.passthrough():  # an older gliner: refused, naming the release that has it
+    if name not in library_training_fields():  # an older gliner: refused, naming the release that has it
         with pytest.raises(ConfigError) as info:
             cross("trainer", training={name: value})
         expect(f"training.{name}", LAYER, "install gliner 0.2." in (info.value.problems[0].hint or ""), True,
@@ -340,7 +339,7 @@ def test_gliner_loss_option_reaches_the_loss_call(cross, name: str) -> None:
         return
     # every option this gliner has, in one config (which also shows none overwrites another)
     _, seen, _ = _loss_of(cross, training={n: v for n, (v, _) in GLINER_LOSS_OPTIONS.items()
-                                           if n in surface.passthrough()})
+                                           if n in library_training_fields()})
     expect(f"training.{name}", LAYER, seen.get(keyword), value,
            f"gliner's Trainer passes the model {keyword}={value!r}")
 
@@ -371,10 +370,9 @@ WIDTH_WEIGHT_DEFECT = pytest.mark.xfail(
 ])
 def test_gliner_loss_option_changes_the_loss_on_a_fixed_batch(cross, wide_data, name: str, value: Any, base: dict,
                                                                wide: bool) -> None:
-    from ptbr import surface
 
-    if name not in surface.passthrough():
-        pytest.skip(f"gliner {surface.compat.versions()['gliner']} has no {name} (its refusal: the loss-call test)")
+    if name not in library_training_fields():
+        pytest.skip(f"this gliner's TrainingArguments has no {name} (its refusal: the loss-call test)")
     data = {"train_data": wide_data} if wide else {}
     default, _, _ = _loss_of(cross, data=data, training=base)
     changed, _, error = _loss_of(cross, data=data, training={**base, name: value})
