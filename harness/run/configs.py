@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 from xml.sax.saxutils import escape, quoteattr
 
 from harness.run import results
@@ -143,8 +143,31 @@ def save(saved: dict[str, Any], root: Path = results.CELLS) -> None:
     results.write_atomic(where / f"{slug}.junit.xml", junit_xml(saved))
 
 
+class ConfigResult(TypedDict):
+    """A config's result in one cell (reports/cells/<id>/configs/<slug>.json)."""
+
+    schema_version: int
+    cell: str
+    override: bool
+    config: str
+    """The config's name as the user gave it (its path relative to the checkout, or as typed)."""
+    path: str
+    runner: str
+    cell_fingerprint: str
+    fingerprint: str
+    """The cell's fingerprint, the config's bytes and its data files': what makes the result current."""
+    findings: list[dict[str, str]] | None
+    """What expected verdicts compare (``ptbr prove``'s findings); None when it could not be judged."""
+    error: str | None
+    fate: dict[str, Any]
+    """What ``ptbr prove --json`` wrote for the config (src/ptbr/prove.py ``Proof``)."""
+    seconds: float | None
+    finished_at: str
+    repro: dict[str, str | None]
+
+
 def result(cell: Cell, runner: str, cell_key: str, config: UserConfig, fate: dict[str, Any], nox: str
-           ) -> dict[str, Any]:
+           ) -> ConfigResult:
     """A config result from what ``ptbr prove`` wrote for it (``fate``; ``error`` when it wrote none)."""
     return {
         "schema_version": SCHEMA_VERSION, "cell": cell.id, "override": cell.override, "config": config.name,

@@ -9,6 +9,7 @@ import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from harness.run import process, sources
 from harness.run.options import Options, Problem
@@ -32,14 +33,31 @@ def settled(output: str) -> bool:
     return bool(RESOLVER_CONFLICT.search(output)) and not MISSING_RELEASE.search(output)
 
 
-def requirements(cell: Cell) -> tuple[str, list[str], list[str]]:
-    """(torch source, index options, requirements): the cell's pins and the test tools."""
+class Requirements(NamedTuple):
+    """What a cell's environment is installed from."""
+
+    source: str
+    """Where torch comes from (a result's ``torch_source``)."""
+    options: list[str]
+    """The installer's index options for torch."""
+    requirements: list[str]
+    """The cell's pins and the test tools."""
+
+
+class Installing(NamedTuple):
+    source: str
+    """Where torch came from."""
+    problem: Problem | None
+    """Why the environment does not hold the cell's versions; None when it does."""
+
+
+def requirements(cell: Cell) -> Requirements:
     torch = sources.torch_source(cell.torch, cell.python)
-    return torch.where, torch.options, [torch.requirement, f"transformers=={cell.transformers}",
-                                        f"gliner[training]=={cell.gliner}", *suite_tools()]
+    return Requirements(torch.where, torch.options, [torch.requirement, f"transformers=={cell.transformers}",
+                                                     f"gliner[training]=={cell.gliner}", *suite_tools()])
 
 
-def install(cell: Cell, python: Path, opts: Options, reinstall: Sequence[str] = ()) -> tuple[str, Problem | None]:
+def install(cell: Cell, python: Path, opts: Options, reinstall: Sequence[str] = ()) -> Installing:
     """Make ``python``'s environment hold exactly the cell's versions (with its lock file as constraints; packages
     that nothing asks for are removed); (torch source, None) or (source, why not). ``reinstall``: distributions to
     install again although their versions are the pinned ones (their files were damaged)."""
@@ -54,7 +72,7 @@ def install(cell: Cell, python: Path, opts: Options, reinstall: Sequence[str] = 
     wanted = json.dumps([args, cell.override, cell.lock.read_text() if cell.lock.is_file() else None])
     if marker.is_file() and marker.read_text() == wanted and not reinstall:
         opts.log(f"{cell.id}: environment is current, install skipped")
-        return source, None
+        return Installing(source, None)
     marker.unlink(missing_ok=True)
     argv = [*opts.installer, "pip", "install", "--exact", "--python", str(python), *args,
             *(a for name in reinstall for a in ("--reinstall-package", name))]
@@ -65,12 +83,13 @@ def install(cell: Cell, python: Path, opts: Options, reinstall: Sequence[str] = 
                                     env=sources.installer_env(compile_bytecode=False),
                                     watch=Progress(cell, opts, "install"))
     if code is None:
-        return source, Problem("timeout", f"the install did not finish within {opts.install_timeout_s:.0f} s")
+        return Installing(source, Problem("timeout",
+                                          f"the install did not finish within {opts.install_timeout_s:.0f} s"))
     if code != 0:
-        return source, Problem("install-failed", f"install exit {code}: {_why(output)}\n{tail(output)}",
-                               conclusive=settled(output))
+        return Installing(source, Problem("install-failed", f"install exit {code}: {_why(output)}\n{tail(output)}",
+                                          conclusive=settled(output)))
     marker.write_text(wanted)
-    return source, None
+    return Installing(source, None)
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from harness.run.pins import ROOT
 
@@ -30,8 +31,15 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+class Ran(NamedTuple):
+    returncode: int | None
+    """None: it did not finish within its time (its process group was killed)."""
+    output: str
+    """stdout and stderr together, as they came."""
+
+
 def call(argv: Sequence[str], timeout: float, env: dict[str, str] | None = None, cwd: Path = ROOT,
-         watch: Callable[[str], None] | None = None) -> tuple[int | None, str]:
+         watch: Callable[[str], None] | None = None) -> Ran:
     """Run a command in its own process group; (returncode, output). None as returncode: timed out (group killed).
     ``watch`` sees the output as it comes (progress). Any exception here (Ctrl-C, SIGTERM) kills the group first."""
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as out:
@@ -60,7 +68,7 @@ def call(argv: Sequence[str], timeout: float, env: dict[str, str] | None = None,
             proc.wait()
             raise
         out.seek(0)
-        return code, out.read()
+        return Ran(code, out.read())
 
 
 @contextlib.contextmanager

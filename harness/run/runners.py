@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from harness.run import process, results, sources
 from harness.run.install import install
@@ -103,7 +104,14 @@ def own_venv(cell: Cell) -> Path:
     return OWN_VENVS / cell.id / "bin" / "python"
 
 
-def interpreter(version: str) -> tuple[str | None, str]:
+class Interpreter(NamedTuple):
+    python: str | None
+    """A working CPython of the version asked for, or None."""
+    why: str
+    """Where there is none: the finder's words."""
+
+
+def interpreter(version: str) -> Interpreter:
     """(a working CPython ``version`` of this machine, or None; and, when there is none, the finder's words): uv's
     interpreter discovery (uv-managed installs, then PATH), which never downloads one; where it finds none (it stops
     at a pyenv shim that fails for a version not selected), the interpreters pyenv installed, the system's and any
@@ -112,13 +120,13 @@ def interpreter(version: str) -> tuple[str | None, str]:
                         env=sources.installer_env())
     found = output.strip().splitlines()[-1] if code == 0 and output.strip() else None
     if found:
-        return found, ""
+        return Interpreter(found, "")
     for candidate in _candidates(version):
         code, said = process.call([str(candidate), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                           PROBE_TIMEOUT_S)
         if code == 0 and said.strip() == version:
-            return str(candidate), ""
-    return None, tail(output, 12)
+            return Interpreter(str(candidate), "")
+    return Interpreter(None, tail(output, 12))
 
 
 def _candidates(version: str) -> list[Path]:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from harness.run import junit
 from harness.run.pins import ROOT, Cell
@@ -104,7 +104,26 @@ def news(cells: list[Cell]) -> dict[str, str]:
     return out
 
 
-def _entry(cell: Cell, new: dict[str, str], **more: Any) -> dict[str, Any]:
+class Comparison(TypedDict, total=False):
+    """A cell (or a config in a cell) against what the rules predict: a row of the report's ``expected`` and
+    ``configs_expected``."""
+
+    id: str
+    config: str
+    """For a config's row: its name."""
+    floating: str
+    news: str
+    """What is new in a floating cell (``transformers 5.25.0``); "" for a pinned one."""
+    state: str
+    """as expected, new break, fixed, now installable, not run, not run here, cannot judge, cell did not run."""
+    new: list[str]
+    fixed: list[str]
+    status: str
+    seen: int
+    why: str
+
+
+def _entry(cell: Cell, new: dict[str, str], **more: Any) -> Comparison:
     return {"id": cell.id, "floating": cell.floating, "news": new.get(cell.id, ""), "new": [], "fixed": [], **more}
 
 
@@ -114,7 +133,7 @@ def _state(entry: dict[str, Any], installable: bool = False) -> str:
 
 
 def compare_configs(cells: list[Cell], current: dict[str, dict[str, dict[str, Any]]], expected: rules_.Rules,
-                    names: list[str], cannot_run: dict[str, str] | None = None) -> list[dict[str, Any]]:
+                    names: list[str], cannot_run: dict[str, str] | None = None) -> list[Comparison]:
     """Each of ``names`` in each cell of the definition against its prediction. ``current``: cell id → config
     name → its current config result; ``cannot_run``: cell id → its status, for cells whose current result says no
     config runs there (it did not install or import): ``cell did not run``, never a failure."""
@@ -159,7 +178,7 @@ def changes(c: dict[str, Any]) -> str:
     return "".join(f"\n  + {f}" for f in c["new"]) + "".join(f"\n  - {f}" for f in c["fixed"])
 
 
-def compare(cells: list[Cell], current: dict[str, CellResult], expected: rules_.Rules) -> list[dict[str, Any]]:
+def compare(cells: list[Cell], current: dict[str, CellResult], expected: rules_.Rules) -> list[Comparison]:
     """Each cell of the definition against its prediction. ``current``: cell id → its current full result."""
     out, new = [], news(cells)
     for cell in cells:

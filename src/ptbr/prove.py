@@ -34,7 +34,7 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NamedTuple, TypedDict
 
 from ptbr import __version__, compat, loader, train, validation
 from ptbr.blame import blame
@@ -242,9 +242,19 @@ def prove(path: Path, work: Path, smoke: bool = True) -> Proof:
     return out
 
 
-def _judged(doc: Document) -> tuple[Document, Any, list[Problem], set[str]]:
-    """(the document without the keys the schema refuses, its config or None when it is refused as a whole, every
-    refusal, the keys set aside): keys are set aside so that every other key is still judged."""
+class Judged(NamedTuple):
+    """A document as validate judges it, with the keys the schema refuses set aside so that every other key is still
+    judged."""
+
+    doc: Document
+    """The document without the keys set aside."""
+    config: Any
+    """Its typed config; None when it is refused as a whole."""
+    refused: list[Problem]
+    aside: set[str]
+
+
+def _judged(doc: Document) -> Judged:
     refused: list[Problem] = []
     judged, config, removed = doc, None, set()
     while config is None:
@@ -257,7 +267,7 @@ def _judged(doc: Document) -> tuple[Document, Any, list[Problem], set[str]]:
                 break  # a problem of the whole file, or one that setting keys aside does not remove
             removed |= named
             judged = _without(doc, removed)
-    return judged, config, refused, removed
+    return Judged(judged, config, refused, removed)
 
 
 def _ordered(doc: Document, keys: list[KeyFate], refused: list[Problem], in_file: set[str]) -> list[KeyFate]:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -314,8 +314,16 @@ def model_config(plan: forwarding.Plan, where: Callable[[tuple[str, ...]], str] 
     return built
 
 
+class Prepared(NamedTuple):
+    plan: forwarding.Plan
+    args: Any
+    """The real TrainingArguments of the installed versions (gliner's subclass)."""
+    model_config: Any
+    """The config the installed gliner builds for the model; None with training.prev_path."""
+
+
 def prepare(config: Config, where: Callable[[tuple[str, ...]], str] | None = None,
-            refused: list[Problem] | None = None, strict: bool = False) -> tuple[forwarding.Plan, Any, Any]:
+            refused: list[Problem] | None = None, strict: bool = False) -> Prepared:
     """Everything checked before anything is written or built, the same for `validate`, `explain` and `train`: what
     the installed versions cannot honour, the filesystem and libraries (:mod:`ptbr.preflight`), the real
     TrainingArguments and gliner's model config. Returns the plan, the TrainingArguments and the model config (None
@@ -332,4 +340,4 @@ def prepare(config: Config, where: Callable[[tuple[str, ...]], str] | None = Non
             refused.extend(exc.problems)
     compat.reset_accelerate_state()
     args = forwarding.build_training_arguments(plan, where)
-    return plan, args, model_config(plan, where)
+    return Prepared(plan, args, model_config(plan, where))
