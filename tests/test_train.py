@@ -102,7 +102,7 @@ def test_runtime_failure_is_exit_1_with_one_line(ptbr, make_config, monkeypatch)
         raise RuntimeError("CUDA out of memory")
 
     monkeypatch.setattr(train, "_fit", fail)
-    code, _, err = ptbr("train", make_config(), "--no-step")  # the real run's failure, not the first step's
+    code, _, err = ptbr("train", make_config())
     assert code == 1
     assert err.strip().splitlines()[-1] == ("ptbr: training failed: RuntimeError: CUDA out of memory (rerun with "
                                             "--traceback for details)")
@@ -148,7 +148,7 @@ def test_tags_reach_the_reporting_integration_environment_only_while_training(pt
     monkeypatch.delenv("WANDB_TAGS", raising=False)
     monkeypatch.delenv("WANDB_NOTES", raising=False)
     path = make_config(run={"tags": ["a", "b"], "description": "d"}, training={"report_to": "wandb"})
-    code, _, err = ptbr("train", path, "--no-step")  # the real run's environment, not the first step's
+    code, _, err = ptbr("train", path)
     assert code == 1
     assert "stopped after capturing" in err
     assert seen == {"WANDB_TAGS": "a,b", "WANDB_NOTES": "d"}

@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--strict", action="store_true",
                        help="refuse keys the installed versions would read nowhere (each is otherwise a warning: "
                             "e.g. decoder settings without a labels decoder); the same as run.strict: true")
-        if name != "explain":
+        if name == "validate":
             p.add_argument("--no-step", action="store_true",
                            help="skip the last check: one real training step of the config's architecture on a "
                                 "tiny random backbone and one batch of its data, in a temporary directory (seconds)")
@@ -151,10 +151,6 @@ def _train(args: argparse.Namespace) -> int:
     from ptbr import train
 
     doc, config = _load(args.config, args.overrides)
-    if not (args.smoke or args.no_step):  # --smoke is itself a few such steps
-        with train.cpu_only(config.training.use_cpu):
-            train.prepare(config, doc.where, strict=args.strict)  # refusals first, as they always came
-            train.first_step(config, doc.where, args.strict, _written(doc))
     try:
         result = train.run(config, smoke=args.smoke, log=lambda m: print(f"ptbr: {m}", file=sys.stderr),
                            where=doc.where, strict=args.strict)

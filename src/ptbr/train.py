@@ -242,9 +242,10 @@ def run(config: Config, *, smoke: bool = False, log: Any = print,
 def first_step(config: Config, where: Callable[[tuple[str, ...]], str] | None = None, strict: bool = False,
                written: set[str] | None = None) -> None:
     """One real training step of the config's architecture, on a tiny random backbone and one batch of its data, in
-    a temporary directory (nothing is written to the output directory): what `validate` and `train` run last, so that
-    a config gliner or transformers cannot train (gliner 0.2.29's span loss with ``use_span_width_weight``) is refused
-    before anything is written. ConfigError at the key the failing code reads (:mod:`ptbr.blame`; ``written``: the
+    a temporary directory (nothing is written to the output directory): what `validate` runs last, so that a config
+    gliner or transformers cannot train (gliner 0.2.29's span loss with ``use_span_width_weight``) is refused before
+    a training starts. (`train` does not run it again: its own first step is the same check, and `prove`'s smoke
+    training is a few such steps.) ConfigError at the key the failing code reads (:mod:`ptbr.blame`; ``written``: the
     keys of the file, which alone can be named), else at the config as a whole."""
     with tempfile.TemporaryDirectory(prefix="ptbr-first-step-") as tmp:
         here = config.model_copy(update={"training": config.training.model_copy(update={"output_dir": tmp})})
