@@ -5,7 +5,9 @@
     verdicts/   the expected verdicts (constraints/expected.toml), the report built from the result files, GitHub glue
     releases/   what the package index has: floating cells, discover, drift, the atlas, bisect
 
-and definition.py (constraints/matrix.toml → cells) and mutation.py (mutation testing of PTBR). Only run/ decides a
+and definition.py (constraints/matrix.toml → cells), inputs.py (the harness's own inputs), sessions.py (what each nox
+session does: noxfile.py only names them), progress.py and mutation.py (mutation testing of PTBR). Only run/ decides a
 verdict, so only run/ (with PTBR and the suite) is an input of a cell's fingerprint: editing the rest reruns nothing.
-noxfile.py's sessions are thin wrappers over these modules; tests/harness exercises them without real installs.
+PTBR is run through its command line (``ptbr prove --json``), never through its private functions. tests/harness
+exercises the harness without real installs.
 """

@@ -1,6 +1,6 @@
 """Progress of running cells, visible while they run, also under `nox -j N`.
 
-Each cell's session logs its stages and test counts (harness/run/cell.py ``Progress``) to nox and appends them, one
+Each cell's session logs its stages and test counts (harness/run/output.py ``Progress``) to nox and appends them, one
 line each, to reports/progress.log. Under ``-j`` nox holds a session's output until it ends; on a terminal its live
 board shows each session's latest line, but where stdout is not a terminal (CI logs, a pipe) nothing appears for
 minutes. There the nox process that schedules the sessions (it imports the noxfile too) follows progress.log and

@@ -1,6 +1,6 @@
 """A user's own configs through a cell (``nox -s matrix -- --config my.yaml``): each config's every key proven with
 the cell's versions by ``ptbr prove --json`` (src/ptbr/prove.py), run by the cell's runner (its virtualenv, its
-image's Python in a container with the checkout mounted read-only: ``prove_configs`` in harness/run/cell.py), and
+image's Python in a container with the checkout mounted read-only: ``prove_configs`` in harness/run/proving.py), and
 stored beside the cell's result:
 
     reports/cells/<id>/configs/<slug>.json        the config's fates, findings, fingerprint and repro commands
