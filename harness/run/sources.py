@@ -84,6 +84,6 @@ def uv() -> list[str]:
 def installer_env(compile_bytecode: bool = True) -> dict[str, str]:
     """Environment for uv. ``compile_bytecode``: byte-compile every file it installs (imports are 2-3x slower without
     .pyc files where PYTHONDONTWRITEBYTECODE is set); a cell's virtualenv does without, and lets Python write the
-    .pyc files of what it imports (harness/run/runners.py ``Venv.argv``). uv reads the CA bundle named by SSL_CERT_FILE (a
-    TLS-intercepting proxy) from the environment as it is."""
+    .pyc files of what it imports (harness/run/runners.py ``Venv.argv``). uv reads the CA bundle named by
+    SSL_CERT_FILE (a TLS-intercepting proxy) from the environment as it is."""
     return {**os.environ, "UV_COMPILE_BYTECODE": "1" if compile_bytecode else "0"}
