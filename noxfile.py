@@ -16,6 +16,7 @@
     nox -s atlas [-- --verify N]     every gliner × transformers pair, predicted and verified (reports/atlas.{md,svg})
     nox -s lock                      regenerate constraints/cells/<id>.txt (full transitive pins)
     nox -s mutation                  mutation testing of forwarding.py and compat.py (cosmic-ray; -- --sample N)
+    nox -s build / nox -s hook       wheel and sdist checked and installed clean / the pre-commit hook tried
 
 A pinned matrix cell's session fails when its verdict differs from what the rules of constraints/expected.toml
 predict or the harness could not judge it; an ad-hoc cell's when it is not pass. A cell session's options after `--`
@@ -60,10 +61,8 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 @plainly
 def mutation(session: nox.Session) -> None:
-    """Mutation testing (cosmic-ray) of forwarding.py and compat.py against layer 1, in a copy of the tree; score and
-    survivors in reports/mutation.json. `-- --cell <id>` runs it in that cell's versions (compat's branches for other
-    releases run there; reports/mutation-<id>.json); `-- --union` combines the per-cell reports. Other posargs go to
-    harness.mutation (e.g. --sample 8)."""
+    """Mutation testing (cosmic-ray) of forwarding.py and compat.py in a copy of the tree (reports/mutation.json);
+    -- --cell <id>: in that cell's versions; -- --union: the per-cell reports combined; see harness/mutation.py."""
     sessions.mutation(session, PYTHON)
 
 
@@ -71,9 +70,7 @@ def mutation(session: nox.Session) -> None:
 @plainly
 def example(session: nox.Session) -> None:
     """Train the example config offline on CPU (writes out/tiny)."""
-    sessions.default_environment(session)
-    session.run("ptbr", "validate", "examples/tiny.yaml", env={"HF_HUB_OFFLINE": "1"})
-    session.run("ptbr", "train", "examples/tiny.yaml", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
+    sessions.example(session)
 
 
 @nox.session(python=PYTHON)
@@ -88,8 +85,21 @@ def lint(session: nox.Session) -> None:
 @plainly
 def reference(session: nox.Session) -> None:
     """Regenerate the README's config reference and ptbr.schema.json from the schema."""
-    sessions.default_environment(session)
-    session.run("python", "-m", "ptbr.reference", "README.md", "ptbr.schema.json")
+    sessions.reference(session)
+
+
+@nox.session(python=PYTHON, default=False)
+@plainly
+def build(session: nox.Session) -> None:
+    """Wheel and sdist in dist/, twine check, the wheel installed and run in a new virtualenv."""
+    sessions.build(session, PYTHON)
+
+
+@nox.session(python=PYTHON, default=False)
+@plainly
+def hook(session: nox.Session) -> None:
+    """`pre-commit try-repo` of the ptbr-validate hook on a good and a bad config."""
+    sessions.hook(session)
 
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False, allow_parallel=True, tags=["matrix"])
@@ -126,9 +136,8 @@ def report(session: nox.Session) -> None:
 @nox.session(venv_backend="none", default=False)
 @plainly
 def accept(session: nox.Session) -> None:
-    """Take the current verdicts of the matrix's cells (posargs: only these cell ids) as expected: derive the rules of
-    constraints/expected.toml again (what they predict stands for cells without a current result), keeping each
-    why, and print the diff."""
+    """Derive the rules of constraints/expected.toml again from the current verdicts (posargs: only these cell ids),
+    keeping each why, and print the diff."""
     LISTED.needed()
     sessions.accept(session, LISTED)
 
@@ -145,9 +154,8 @@ def discover(session: nox.Session) -> None:
 @nox.session(venv_backend="none", default=False)
 @plainly
 def bisect(session: nox.Session) -> None:
-    """The first release whose verdict differs from a range's start, by bisection over real cells:
-    -- --gliner 0.2.24 --transformers 4.57.3..5.24.0 [--torch X] [--pre] [--yanked]. It stops, failing, where it could
-    not observe: a range's end that cannot be installed or judged, or every probe failing for the same reason."""
+    """The first release whose verdict differs from a range's start, by bisection over real cells (see
+    harness/releases/bisect.py): -- --gliner 0.2.24 --transformers 4.57.3..5.24.0 [--torch X] [--pre] [--yanked]."""
     LISTED.needed()
     try:
         bisect_.main(session.posargs, log=session.log)
@@ -158,8 +166,7 @@ def bisect(session: nox.Session) -> None:
 @nox.session(venv_backend="none", default=False)
 @plainly
 def drift(session: nox.Session) -> None:
-    """Scan every final transformers release from 4.50 and every gliner release with train_model from their wheels
-    (ast; nothing installed): reports/drift.{json,md}."""
+    """Static scan of the training API of every release from their wheels: reports/drift.{json,md}."""
     drift_.write(drift_.scan(log=session.log))
     session.log("reports/drift.md")
 
@@ -167,13 +174,8 @@ def drift(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 @plainly
 def atlas(session: nox.Session) -> None:
-    """Every gliner × transformers pair, predicted from the drift scan and verified by real cells:
-    reports/atlas.{json,md,svg}. -- --verify N [--shard I/K] runs the boundary pairs and N random ones first."""
-    # PTBR's forwarding table without the training stack (each verification cell installs its own); uv: the
-    # verification cells install with it
-    session.install("--no-deps", "-e", ".")
-    session.install("pydantic>=2.7", "PyYAML>=6", "packaging", "uv")
-    session.run("python", "-m", "harness", "atlas", *session.posargs)
+    """Every gliner × transformers pair, predicted and verified by real cells (-- --verify N [--shard I/K])."""
+    sessions.atlas(session)
 
 
 @nox.session(venv_backend="none", default=False)
@@ -187,8 +189,7 @@ def image(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 @plainly
 def wheelhouse(session: nox.Session) -> None:
-    """Download every wheel the given cells' images need into wheelhouse/, for offline builds
-    (PTBR_OFFLINE_BUILD=1: no index, no network). Posargs: cell ids."""
+    """Every wheel the given cells' images need, in wheelhouse/ (PTBR_OFFLINE_BUILD=1 builds offline)."""
     sessions.wheelhouse(session, LISTED)
 
 

@@ -102,6 +102,25 @@ def default_environment(session: Any, *extra: str) -> None:
     session.install("-e", ".", *extra)
 
 
+def example(session: Any) -> None:
+    default_environment(session)
+    session.run("ptbr", "validate", "examples/tiny.yaml", env={"HF_HUB_OFFLINE": "1"})
+    session.run("ptbr", "train", "examples/tiny.yaml", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
+
+
+def reference(session: Any) -> None:
+    default_environment(session)
+    session.run("python", "-m", "ptbr.reference", "README.md", "ptbr.schema.json")
+
+
+def atlas(session: Any) -> None:
+    # PTBR's forwarding table without the training stack (each verification cell installs its own); uv: the
+    # verification cells install with it
+    session.install("--no-deps", "-e", ".")
+    session.install("pydantic>=2.7", "PyYAML>=6", "packaging", "uv")
+    session.run("python", "-m", "harness", "atlas", *session.posargs)
+
+
 def tests(session: Any) -> None:
     default_environment(session, *definition.suite_tools())
     session.run("python", "-c", "import torch, transformers, gliner; print('torch', torch.__version__, "
@@ -245,6 +264,78 @@ def ad_hoc_cell(session: Any, listed: Listing) -> None:
     definition.check_pins({"torch": args.torch, "transformers": args.transformers, "gliner": args.gliner})
     run_cell(session, definition.Cell(args.torch, args.transformers, args.gliner, args.override,
                                       python=args.python or listed.python), listed)
+
+
+DIST = Path("dist")
+SDIST_HOLDS = ("pyproject.toml", "README.md", "src/ptbr/cli.py", "src/ptbr/releases.json", "src/ptbr/py.typed")
+SDIST_LACKS = ("harness/", "reports/", "tests/", "constraints/", "wheelhouse/", ".github/")
+
+
+def build(session: Any, python: str) -> None:
+    """Wheel and sdist (uv builds the wheel from the sdist: the sdist holds what a rebuild needs), ``twine check
+    --strict``, the sdist's contents, then the wheel installed into a new virtualenv, where ``ptbr --version`` and
+    ``ptbr validate examples/tiny.yaml`` must work."""
+    import shutil
+    import tarfile
+
+    shutil.rmtree(DIST, ignore_errors=True)
+    session.run(*sources.uv(), "build", "--out-dir", str(DIST), external=True, env=sources.installer_env())
+    (sdist,), (wheel,) = DIST.glob("ptbr-*.tar.gz"), DIST.glob("ptbr-*.whl")
+    session.install("twine")
+    session.run("twine", "check", "--strict", str(sdist), str(wheel))
+    with tarfile.open(sdist) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    missing = [n for n in SDIST_HOLDS if n not in names]
+    extra = sorted({n for n in names for lack in SDIST_LACKS if n.startswith(lack)})
+    if missing or extra:
+        session.error(f"{sdist.name}: " + (f"lacks {', '.join(missing)}" if missing else "")
+                      + (f"; holds {', '.join(extra[:5])}" if extra else ""))
+    session.log(f"{sdist.name}: {len(names)} files, none of the harness, its reports or the tests")
+    venv = Path(session.create_tmp()) / "clean"
+    session.run(*sources.uv(), "venv", "--quiet", "--clear", "--python", python, str(venv), external=True,
+                env=sources.installer_env())
+    torch = sources.torch_source(TORCH, python)
+    # what the wheel's dependencies leave open, as of the definition's date: the same on any day
+    newer = definition.read().get("exclude_newer")
+    session.run(*sources.uv(), "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), str(wheel),
+                *torch.options, torch.requirement, *(["--exclude-newer", newer] if newer else []), external=True,
+                env=sources.installer_env())
+    session.run(str(venv / "bin" / "ptbr"), "--version", external=True)
+    session.run(str(venv / "bin" / "ptbr"), "validate", "examples/tiny.yaml", external=True,
+                env={"HF_HUB_OFFLINE": "1"})
+
+
+HOOK_CELL = "torch2.13.0-tf5.16.1-gliner0.2.29"
+"""The cell whose lock file pins what the hook's own environment installs (pre-commit installs it with pip)."""
+
+
+def hook(session: Any) -> None:
+    """``pre-commit try-repo`` of this checkout's ``ptbr-validate`` hook in a scratch repository shaped like a
+    team's (configs and data only): a good config passes, a bad one fails naming ``bad.yaml:<line>``."""
+    import shutil
+    import subprocess
+
+    session.install("pre-commit")
+    team = Path(session.create_tmp()) / "team"
+    shutil.rmtree(team, ignore_errors=True)
+    shutil.copytree("examples", team / "examples")
+    good = Path("examples/tiny.yaml").read_text(encoding="utf-8")
+    (team / "good.yaml").write_text(good, encoding="utf-8")
+    (team / "bad.yaml").write_text(good.replace("num_steps: 20", "num_steps: twenty"), encoding="utf-8")
+    line = next(n for n, text in enumerate(good.splitlines(), 1) if "num_steps" in text)
+    for argv in (["init", "-q"], ["add", "-A"]):
+        subprocess.run(["git", *argv], cwd=team, check=True, capture_output=True)
+    # pip installs the hook's environment: the cell's full pins (the local CPU torch where the machine has it)
+    env = {"PIP_CONSTRAINT": str(definition.Cell.parse(HOOK_CELL).lock.resolve()), "HF_HUB_OFFLINE": "1",
+           "PRE_COMMIT_HOME": str(Path(session.create_tmp()) / "pre-commit-home")}
+    try_repo = ["pre-commit", "try-repo", str(Path.cwd()), "ptbr-validate", "--verbose", "--files"]
+    with session.chdir(team):
+        session.run(*try_repo, "good.yaml", env=env)
+        said = session.run(*try_repo, "bad.yaml", env=env, success_codes=[1], silent=True)
+    if f"bad.yaml:{line}:" not in (said or ""):
+        session.error(f"the hook's failure does not name bad.yaml:{line}:\n{said}")
+    session.log("\n".join(text for text in said.splitlines() if "bad.yaml" in text or text.startswith("  hint")))
+    session.log(f"ptbr-validate: good.yaml passes; bad.yaml fails at bad.yaml:{line}")
 
 
 REPORT_OPTIONS = ("--require-all", "--news-fails", "--explore")

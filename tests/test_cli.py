@@ -260,3 +260,16 @@ def test_no_step_skips_the_training_step(ptbr, make_config, monkeypatch) -> None
     assert stepped == ["step"], "validate runs the step by default"
     assert ptbr("validate", path, "--no-step")[0] == 0
     assert stepped == ["step"], "--no-step: not run"
+
+
+def test_validate_takes_several_configs_and_fails_when_any_is_refused(ptbr, make_config, tmp_path) -> None:
+    """What a pre-commit hook passes: every changed config; each is judged, a bad one does not hide a good one."""
+    good = make_config()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(good.read_text().replace("num_steps: 4", "num_steps: four"))
+    code, out, err = ptbr("validate", good, bad, "--no-step")
+    assert code == 2, "one refused config fails the run"
+    assert f"ok: {good}" in out, "the good config is still judged and said"
+    line = next(n for n, text in enumerate(bad.read_text().splitlines(), 1) if "num_steps" in text)
+    assert f"error: {bad}:{line}:" in err, "the bad one at its key's line"
+    assert ptbr("validate", good, good, "--no-step")[0] == 0

@@ -30,7 +30,10 @@ def _parser() -> argparse.ArgumentParser:
 
     def with_config(name: str, help: str, description: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=description)
-        p.add_argument("config", metavar="CONFIG", help="YAML config file")
+        if name == "validate":  # several: a pre-commit hook passes every changed config
+            p.add_argument("config", metavar="CONFIG", nargs="+", help="YAML config files")
+        else:
+            p.add_argument("config", metavar="CONFIG", help="YAML config file")
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config value, e.g. --set training.num_steps=100 (repeatable; the value is "
                             "read as YAML)")
@@ -104,9 +107,22 @@ def _written(doc: Any) -> set[str]:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    """Each config in turn (``--set`` applies to each): its summary, or every problem; exit 2 when any is refused."""
+    refused = 0
+    for path in args.config:
+        try:
+            _validate_one(path, args)
+        except ConfigError as exc:
+            refused += 1
+            for problem in exc.problems:
+                print(f"error: {problem}", file=sys.stderr)
+    return EXIT_USAGE if refused else EXIT_OK
+
+
+def _validate_one(path: str, args: argparse.Namespace) -> None:
     from ptbr import compat, forwarding, train
 
-    doc, config = _load(args.config, args.overrides)
+    doc, config = _load(path, args.overrides)
     out = train.check_output_dir(config)
     train_items, eval_items = train.load_data(config)
     with train.cpu_only(config.training.use_cpu):
@@ -132,7 +148,6 @@ def _validate(args: argparse.Namespace) -> int:
     print("\n".join(lines))
     for warning in plan.warnings(doc.where):
         print(f"warning: {warning}", file=sys.stderr)
-    return EXIT_OK
 
 
 def _explain(args: argparse.Namespace) -> int:
