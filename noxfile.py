@@ -1,4 +1,5 @@
 """Sessions over one matrix definition (constraints/matrix.toml); each is a few lines calling harness/sessions.py.
+`nox -l` lists them all with what each does (lock, wheelhouse, drift, build, hook, docs, ...); the main ones:
 
     nox -s tests                     the whole test suite in the default environment (the README's test command)
     nox -s matrix                    every cell of the version matrix, then the report (reports/matrix.md)
@@ -7,23 +8,15 @@
     nox -s cell -- --torch 2.13.0 --transformers 5.1.0 --gliner 0.2.25 [--python 3.13]    an ad-hoc cell
     nox -s matrix -- --config my.yaml    every key of my.yaml proven in every cell (in the report per config)
     nox -s image -- <cell id>        build a cell's Docker image (ptbr-matrix:<cell id>); `matrix -- --docker` runs it
-    nox -s wheelhouse -- <cell id>   fetch every wheel its image needs into wheelhouse/ (PTBR_OFFLINE_BUILD=1 builds)
     nox -s report                    rebuild the report from the cells' result files; compare with the rules' verdicts
     nox -s accept [-- <cell id>...]  derive the rules of constraints/expected.toml again from the current verdicts
     nox -s discover [-- --write]     releases newer than the definition's newest pins, and the cells to add
     nox -s bisect -- --gliner 0.2.24 --transformers 4.57.3..5.24.0    the first release whose verdict differs
-    nox -s drift                     static scan of the training API of every release (reports/drift.md)
     nox -s atlas [-- --verify N]     every gliner × transformers pair, predicted and verified (reports/atlas.{md,svg})
-    nox -s lock                      regenerate constraints/cells/<id>.txt (full transitive pins)
     nox -s mutation                  mutation testing of forwarding.py and compat.py (cosmic-ray; -- --sample N)
-    nox -s build / nox -s hook       wheel and sdist checked and installed clean / the pre-commit hook tried
 
-A pinned matrix cell's session fails when its verdict differs from what the rules of constraints/expected.toml
-predict or the harness could not judge it; an ad-hoc cell's when it is not pass. A cell session's options after `--`
-(--docker, --rerun, --explore, --news-fails, --timeout, --workers, --config, --configs-only, --no-configs) and what
-it passes to pytest (making the run a repro run) are listed in harness/inputs.py; anything else is refused before
-anything installs. A problem with the definition, the expected verdicts or a session's arguments ends the session
-with a message naming the file, line and key: never a traceback.
+A pinned cell's session fails where its verdict is not what the rules of constraints/expected.toml predict, or it
+cannot be judged; the options after `--` and bad inputs: harness/inputs.py (a message at file:line, never a traceback).
 """
 
 from __future__ import annotations
@@ -84,7 +77,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 @plainly
 def reference(session: nox.Session) -> None:
-    """Regenerate the README's config reference and ptbr.schema.json from the schema."""
+    """Regenerate ptbr.schema.json from the schema (the reference is generated with the docs)."""
     sessions.reference(session)
 
 
@@ -93,6 +86,13 @@ def reference(session: nox.Session) -> None:
 def build(session: nox.Session) -> None:
     """Wheel and sdist in dist/, twine check, the wheel installed and run in a new virtualenv."""
     sessions.build(session, PYTHON)
+
+
+@nox.session(python=PYTHON, default=False)
+@plainly
+def docs(session: nox.Session) -> None:
+    """The documentation site into site/ (mkdocs --strict), its reference and compatibility page generated."""
+    sessions.docs(session)
 
 
 @nox.session(python=PYTHON, default=False)

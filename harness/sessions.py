@@ -110,7 +110,15 @@ def example(session: Any) -> None:
 
 def reference(session: Any) -> None:
     default_environment(session)
-    session.run("python", "-m", "ptbr.reference", "README.md", "ptbr.schema.json")
+    session.run("python", "-m", "ptbr.reference", "ptbr.schema.json")
+
+
+def docs(session: Any) -> None:
+    """The site, strictly (a broken link or a missing page fails), with the pages harness/docs.py generates."""
+    default_environment(session, "mkdocs-material")
+    session.run("mkdocs", "build", "--strict", *session.posargs,
+                env={"HF_HUB_OFFLINE": "1", "NO_MKDOCS_2_WARNING": "1",
+                     "PYTHONPATH": str(Path.cwd())})  # harness/docs.py, the hooks, read the harness
 
 
 def atlas(session: Any) -> None:

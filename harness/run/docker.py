@@ -89,7 +89,7 @@ def _ok(argv: Sequence[str]) -> bool:
 def available() -> str | None:
     """None when a Docker engine answers, else why not."""
     if not _ok([client(), "info"]):
-        return f"no Docker engine answers `{client()} info` (see README: Docker)"
+        return f"no Docker engine answers `{client()} info` (see docs/matrix.md: Docker)"
     return None
 
 

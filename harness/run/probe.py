@@ -104,4 +104,4 @@ def wrong_python(cell: Cell, found: str | None) -> str | None:
     if found is not None and minor(found) == cell.python:
         return None
     return (f"the environment runs Python {found}, the cell asks for {cell.python}: nothing it shows is about "
-            f"{cell.python} (a Docker base image of another Python? see README: Python versions)")
+            f"{cell.python} (a Docker base image of another Python? see docs/matrix.md: Python versions)")

@@ -288,7 +288,7 @@ def _breaks_markdown(cells: list[dict[str, Any]]) -> list[str]:
                   "```sh", c["repro"]["nox"], "```", ""]
         if c["repro"].get("docker_run"):
             lines += ["or in the cell's image (build it, then run the failing tests offline; behind a TLS proxy "
-                      "set SSL_CERT_FILE, without a registry PTBR_BASE_IMAGE: see README, Docker):", "", "```sh",
+                      "set SSL_CERT_FILE, without a registry PTBR_BASE_IMAGE: docs/matrix.md, Docker):", "", "```sh",
                       c["repro"]["docker_build"], c["repro"]["docker_run"], "```", ""]
     return lines
 

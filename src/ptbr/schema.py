@@ -2,7 +2,8 @@
 
 `None` always means "not set": the field is then not forwarded and the destination's default applies (the forwarding
 table says which default, and ``ptbr explain`` prints it). A zero, ``false`` or ``""`` is a value and is forwarded.
-The docstring under each field is its documentation: it feeds ``ptbr schema`` and the README's config reference.
+The docstring under each field is its documentation: it feeds ``ptbr schema`` and the config reference (generated
+into docs/config.md when the site is built).
 """
 
 from __future__ import annotations
