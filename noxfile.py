@@ -27,7 +27,7 @@ from pathlib import Path
 import nox
 
 sys.path.insert(0, str(Path(__file__).parent))  # nox's own script is not run from here: the harness beside this file
-from harness import progress, sessions
+from harness import progress, publishing, sessions
 from harness.releases import bisect as bisect_
 from harness.releases import discover as discover_
 from harness.releases import drift as drift_
@@ -85,21 +85,21 @@ def reference(session: nox.Session) -> None:
 @plainly
 def build(session: nox.Session) -> None:
     """Wheel and sdist in dist/, twine check, the wheel installed and run in a new virtualenv."""
-    sessions.build(session, PYTHON)
+    publishing.build(session, PYTHON)
 
 
 @nox.session(python=PYTHON, default=False)
 @plainly
 def docs(session: nox.Session) -> None:
-    """The documentation site into site/ (mkdocs --strict), its reference and compatibility page generated."""
-    sessions.docs(session)
+    """The documentation site into site/ (mkdocs --strict); -- --browser: every page checked in headless Chromium."""
+    publishing.docs(session)
 
 
 @nox.session(python=PYTHON, default=False)
 @plainly
 def hook(session: nox.Session) -> None:
     """`pre-commit try-repo` of the ptbr-validate hook on a good and a bad config."""
-    sessions.hook(session)
+    publishing.hook(session)
 
 
 @nox.session(python=PYTHON, reuse_venv=True, default=False, allow_parallel=True, tags=["matrix"])
@@ -126,9 +126,8 @@ def cell(session: nox.Session) -> None:
 @nox.session(name="report", venv_backend="none", default=False)
 @plainly
 def report(session: nox.Session) -> None:
-    """Rebuild reports/matrix.{json,md} from the cells' result files and compare each cell with its expected verdict:
-    exit 1 on a pinned cell's difference or one that cannot be judged (--require-all: also a cell that has not run;
-    --news-fails: also news the rules do not predict; --explore: exit 0 whatever the verdicts)."""
+    """Rebuild reports/matrix.{json,md} from the result files; exit 1 on a pinned cell not as the rules predict or not
+    judged (--require-all, --news-fails, --explore; --expected-also FILE: another repository's config rules)."""
     LISTED.needed()
     sessions.report_session(session)
 

@@ -101,10 +101,12 @@ class Parser(argparse.ArgumentParser):
 # verdict; by default such news is reported apart and never fails), --timeout SECONDS, --workers N (xdist),
 # --config PATH (repeatable; a directory: its *.yaml; default: the definition's `configs`: every key of each config
 # proven in the cell with a smoke training, reports/cells/<id>/configs/, its verdict expected too), --configs-only
-# (the configs without the suite), --no-configs (none, not even the definition's); an ad-hoc cell's --cell, --torch,
-# --transformers, --gliner, --override, --python. Test files and ids under tests/ and pytest's selecting and printing
-# options (-k, -m, -x, --lf, -v, ...) go to pytest and make the run a repro run, stored apart
-# (reports/cells/<id>/repro/), never replacing the cell's full result (check_pytest_args); anything else is refused.
+# (the configs without the suite), --no-configs (none, not even the definition's), --config-root DIR (where the
+# configs are named from and their data read: another repository's root, default the checkout, with --config); an
+# ad-hoc cell's --cell, --torch, --transformers, --gliner, --override, --python. Test files and ids under tests/
+# and pytest's selecting and printing options (-k, -m, -x, --lf, -v, ...) go to pytest and make the run a repro run,
+# stored apart (reports/cells/<id>/repro/), never replacing the cell's full result (check_pytest_args); anything else
+# is refused.
 CELL_OPTIONS: dict[str, dict[str, Any]] = {
     "--rerun": {"action": "store_true"},
     "--explore": {"action": "store_true"},
@@ -121,6 +123,7 @@ CELL_OPTIONS: dict[str, dict[str, Any]] = {
     "--config": {"action": "append", "metavar": "PATH"},
     "--configs-only": {"action": "store_true"},
     "--no-configs": {"action": "store_true"},
+    "--config-root": {"metavar": "DIR"},
 }
 
 
@@ -143,6 +146,7 @@ class CellArgs:
     config: list[str] | None
     configs_only: bool
     no_configs: bool
+    config_root: str | None
     pytest_args: list[str] = field(default_factory=list)
 
 

@@ -113,22 +113,6 @@ def reference(session: Any) -> None:
     session.run("python", "-m", "ptbr.reference", "ptbr.schema.json")
 
 
-def docs(session: Any) -> None:
-    """The site, strictly (a broken link or a missing page fails), with the pages harness/docs.py generates."""
-    default_environment(session, "mkdocs-material")
-    session.run("mkdocs", "build", "--strict", *session.posargs,
-                env={"HF_HUB_OFFLINE": "1", "NO_MKDOCS_2_WARNING": "1",
-                     "PYTHONPATH": str(Path.cwd())})  # harness/docs.py, the hooks, read the harness
-
-
-def atlas(session: Any) -> None:
-    # PTBR's forwarding table without the training stack (each verification cell installs its own); uv: the
-    # verification cells install with it
-    session.install("--no-deps", "-e", ".")
-    session.install("pydantic>=2.7", "PyYAML>=6", "packaging", "uv")
-    session.run("python", "-m", "harness", "atlas", *session.posargs)
-
-
 def tests(session: Any) -> None:
     default_environment(session, *definition.suite_tools())
     session.run("python", "-c", "import torch, transformers, gliner; print('torch', torch.__version__, "
@@ -191,11 +175,15 @@ def cell_options(session: Any) -> tuple[Options, inputs.CellArgs]:
     installs (harness/inputs.py)."""
     args = inputs.cell_args(session.posargs, session.name)
     hooks = dataclasses.replace(docker.HOOKS, not_installable=index.cell_problem)
+    root = Path(args.config_root).resolve() if args.config_root else None
+    if root is not None and (not root.is_dir() or args.config is None):
+        raise inputs.Invalid([f"nox -s {session.name} -- --config-root {args.config_root}: "
+                              + ("give the configs under it with --config" if root.is_dir() else "not a directory")])
     opts = Options(timeout_s=args.timeout, rerun=args.rerun, pytest_args=args.pytest_args, workers=args.workers,
-                   log=progress.writer(session.log), hooks=hooks, configs_only=args.configs_only)
+                   log=progress.writer(session.log), hooks=hooks, configs_only=args.configs_only, config_root=root)
     try:
         chosen = args.config if args.config is not None else [] if args.no_configs else definition.configs()
-        opts.configs = configs.expand(chosen)
+        opts.configs = configs.expand(chosen, root)
     except configs.BadConfigPath as e:
         raise inputs.Invalid(str(e).splitlines()) from None
     if args.configs_only and (args.pytest_args or not opts.configs):
@@ -274,92 +262,26 @@ def ad_hoc_cell(session: Any, listed: Listing) -> None:
                                       python=args.python or listed.python), listed)
 
 
-DIST = Path("dist")
-SDIST_HOLDS = ("pyproject.toml", "README.md", "src/ptbr/cli.py", "src/ptbr/releases.json", "src/ptbr/py.typed")
-SDIST_LACKS = ("harness/", "reports/", "tests/", "constraints/", "wheelhouse/", ".github/")
-
-
-def build(session: Any, python: str) -> None:
-    """Wheel and sdist (uv builds the wheel from the sdist: the sdist holds what a rebuild needs), ``twine check
-    --strict``, the sdist's contents, then the wheel installed into a new virtualenv, where ``ptbr --version`` and
-    ``ptbr validate examples/tiny.yaml`` must work."""
-    import shutil
-    import tarfile
-
-    shutil.rmtree(DIST, ignore_errors=True)
-    session.run(*sources.uv(), "build", "--out-dir", str(DIST), external=True, env=sources.installer_env())
-    (sdist,), (wheel,) = DIST.glob("ptbr-*.tar.gz"), DIST.glob("ptbr-*.whl")
-    session.install("twine")
-    session.run("twine", "check", "--strict", str(sdist), str(wheel))
-    with tarfile.open(sdist) as tar:
-        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
-    missing = [n for n in SDIST_HOLDS if n not in names]
-    extra = sorted({n for n in names for lack in SDIST_LACKS if n.startswith(lack)})
-    if missing or extra:
-        session.error(f"{sdist.name}: " + (f"lacks {', '.join(missing)}" if missing else "")
-                      + (f"; holds {', '.join(extra[:5])}" if extra else ""))
-    session.log(f"{sdist.name}: {len(names)} files, none of the harness, its reports or the tests")
-    venv = Path(session.create_tmp()) / "clean"
-    session.run(*sources.uv(), "venv", "--quiet", "--clear", "--python", python, str(venv), external=True,
-                env=sources.installer_env())
-    torch = sources.torch_source(TORCH, python)
-    # what the wheel's dependencies leave open, as of the definition's date: the same on any day
-    newer = definition.read().get("exclude_newer")
-    session.run(*sources.uv(), "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), str(wheel),
-                *torch.options, torch.requirement, *(["--exclude-newer", newer] if newer else []), external=True,
-                env=sources.installer_env())
-    session.run(str(venv / "bin" / "ptbr"), "--version", external=True)
-    session.run(str(venv / "bin" / "ptbr"), "validate", "examples/tiny.yaml", external=True,
-                env={"HF_HUB_OFFLINE": "1"})
-
-
-HOOK_CELL = "torch2.13.0-tf5.16.1-gliner0.2.29"
-"""The cell whose lock file pins what the hook's own environment installs (pre-commit installs it with pip)."""
-
-
-def hook(session: Any) -> None:
-    """``pre-commit try-repo`` of this checkout's ``ptbr-validate`` hook in a scratch repository shaped like a
-    team's (configs and data only): a good config passes, a bad one fails naming ``bad.yaml:<line>``."""
-    import shutil
-    import subprocess
-
-    session.install("pre-commit")
-    team = Path(session.create_tmp()) / "team"
-    shutil.rmtree(team, ignore_errors=True)
-    shutil.copytree("examples", team / "examples")
-    good = Path("examples/tiny.yaml").read_text(encoding="utf-8")
-    (team / "good.yaml").write_text(good, encoding="utf-8")
-    (team / "bad.yaml").write_text(good.replace("num_steps: 20", "num_steps: twenty"), encoding="utf-8")
-    line = next(n for n, text in enumerate(good.splitlines(), 1) if "num_steps" in text)
-    for argv in (["init", "-q"], ["add", "-A"]):
-        subprocess.run(["git", *argv], cwd=team, check=True, capture_output=True)
-    # pip installs the hook's environment: the cell's full pins (the local CPU torch where the machine has it)
-    env = {"PIP_CONSTRAINT": str(definition.Cell.parse(HOOK_CELL).lock.resolve()), "HF_HUB_OFFLINE": "1",
-           "PRE_COMMIT_HOME": str(Path(session.create_tmp()) / "pre-commit-home")}
-    try_repo = ["pre-commit", "try-repo", str(Path.cwd()), "ptbr-validate", "--verbose", "--files"]
-    with session.chdir(team):
-        session.run(*try_repo, "good.yaml", env=env)
-        said = session.run(*try_repo, "bad.yaml", env=env, success_codes=[1], silent=True)
-    if f"bad.yaml:{line}:" not in (said or ""):
-        session.error(f"the hook's failure does not name bad.yaml:{line}:\n{said}")
-    session.log("\n".join(text for text in said.splitlines() if "bad.yaml" in text or text.startswith("  hint")))
-    session.log(f"ptbr-validate: good.yaml passes; bad.yaml fails at bad.yaml:{line}")
-
-
-REPORT_OPTIONS = ("--require-all", "--news-fails", "--explore")
-
-
 def report_session(session: Any) -> None:
-    unknown = [a for a in session.posargs if a not in REPORT_OPTIONS]
+    parser = inputs.Parser(prog="nox -s report --")
+    for flag in ("--require-all", "--news-fails", "--explore"):
+        parser.add_argument(flag, action="store_true")
+    parser.add_argument("--expected-also", type=Path, metavar="FILE",
+                        help="rules of another repository's configs, beside constraints/expected.toml")
+    args, unknown = parser.parse_known_args(session.posargs)
     if unknown:
-        raise inputs.Invalid([f"nox -s report --: {' '.join(unknown)}: not an option (expected "
-                              f"{', '.join(REPORT_OPTIONS)})"])
-    written = report.write(current=report.current_fingerprints())
+        raise inputs.Invalid([f"nox -s report --: {' '.join(unknown)}: not an option (expected --require-all, "
+                              "--news-fails, --explore, --expected-also FILE)"
+                              + inputs.did_you_mean(unknown[0], ["--require-all", "--news-fails", "--explore"])])
+    rules = expected.load()
+    if args.expected_also is not None:
+        rules = dataclasses.replace(rules, rules=[*rules.rules, *expected.load(args.expected_also).rules])
+    written = report.write(current=report.current_fingerprints(), expected=rules)
     session.log("\n" + report.terminal(written))
-    strict = {"require_all": "--require-all" in session.posargs, "news_fails": "--news-fails" in session.posargs}
+    strict = {"require_all": args.require_all, "news_fails": args.news_fails}
     failing = expected.failures(written["expected"], **strict)
     failing_configs = expected.failures(written["configs_expected"], **strict)
-    if (failing or failing_configs) and "--explore" not in session.posargs:
+    if (failing or failing_configs) and not args.explore:
         session.error(f"{len(failing)} cell(s) and {len(failing_configs)} config verdict(s) not as expected: see "
                       "reports/matrix.md")
 

@@ -124,7 +124,7 @@ def is_current(saved: dict[str, Any] | None, cell_key: str, root: Path | None = 
     ``root`` (a result a container made names the file the host has)."""
     if not saved or saved.get("findings") is None or saved.get("cell_fingerprint") != cell_key:
         return False
-    root = root or base()
+    root = Path(saved["root"]) if saved.get("root") else root or base()  # another repository's configs: its root
     path = Path(saved["config"]) if Path(saved["config"]).is_absolute() else root / saved["config"]
     data = (saved.get("fate") or {}).get("data", [])
     return fingerprint(cell_key, path, data, root) == saved["fingerprint"]
@@ -150,7 +150,9 @@ class ConfigResult(TypedDict):
     cell: str
     override: bool
     config: str
-    """The config's name as the user gave it (its path relative to the checkout, or as typed)."""
+    """The config's name as the user gave it (its path relative to ``root``, or as typed)."""
+    root: str | None
+    """Where the config is named from and its data read, when that is not the checkout (``--config-root``)."""
     path: str
     runner: str
     cell_fingerprint: str
@@ -166,13 +168,13 @@ class ConfigResult(TypedDict):
     repro: dict[str, str | None]
 
 
-def result(cell: Cell, runner: str, cell_key: str, config: UserConfig, fate: dict[str, Any], nox: str
-           ) -> ConfigResult:
+def result(cell: Cell, runner: str, cell_key: str, config: UserConfig, fate: dict[str, Any], nox: str,
+           root: Path | None = None) -> ConfigResult:
     """A config result from what ``ptbr prove`` wrote for it (``fate``; ``error`` when it wrote none)."""
     return {
         "schema_version": SCHEMA_VERSION, "cell": cell.id, "override": cell.override, "config": config.name,
-        "path": str(config.path), "runner": runner, "cell_fingerprint": cell_key,
-        "fingerprint": fingerprint(cell_key, config.path, fate.get("data", [])),
+        "path": str(config.path), "root": str(root) if root else None, "runner": runner,
+        "cell_fingerprint": cell_key, "fingerprint": fingerprint(cell_key, config.path, fate.get("data", []), root),
         "findings": None if "error" in fate else fate.get("findings", []),
         "error": fate.get("error"), "fate": fate, "seconds": fate.get("seconds"),
         "finished_at": results.now(), "repro": {"nox": nox, "docker_build": None, "docker_run": None},

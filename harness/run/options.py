@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from harness.run import sources
 from harness.run.configs import UserConfig
@@ -53,6 +54,9 @@ class Options:
     configs_only: bool = False
     """Prove ``configs`` only (prepare the environment, check its versions): the suite does not run and the cell's
     own result is left as it is."""
+    config_root: Path | None = None
+    """Where ``configs`` are named from and their relative data paths read: another repository's root (a team's
+    configs through the reusable workflow); None: the checkout."""
 
 
 @dataclass

@@ -36,7 +36,7 @@ def prove_configs(cell: Cell, runner: Runner, opts: Options, chosen: Sequence[Us
     work.mkdir(exist_ok=True)
     work.chmod(0o777)
     args = ["-m", "ptbr", "prove", "--json", "--out", "{stage}/prove/proofs.json", "--work", "{stage}/prove/work",
-            "--base", runner.visible(configs.base()), *(runner.visible(c.path) for c in chosen)]
+            "--base", runner.visible(opts.config_root or configs.base()), *(runner.visible(c.path) for c in chosen)]
     argv, env = runner.argv(args, {"HF_HUB_OFFLINE": "1"}, stage)
     opts.log(f"{cell.id}: proving {len(chosen)} config(s): {', '.join(c.name for c in chosen)}")
     start = time.monotonic()
@@ -48,9 +48,10 @@ def prove_configs(cell: Cell, runner: Runner, opts: Options, chosen: Sequence[Us
     out = []
     for config, proof in zip(chosen, proven, strict=True):
         nox = shlex.split(repro(cell, (), opts.matrix))
-        nox = shlex.join([*nox, *([] if "--" in nox else ["--"]), "--configs-only", "--rerun", "--config",
+        named_from = ["--config-root", str(opts.config_root)] if opts.config_root else []
+        nox = shlex.join([*nox, *([] if "--" in nox else ["--"]), "--configs-only", "--rerun", *named_from, "--config",
                           config.name])
-        saved = configs.result(cell, runner.name, key, config, proof, nox)
+        saved = configs.result(cell, runner.name, key, config, proof, nox, opts.config_root)
         opts.hooks.complete_config(saved)
         configs.save(saved, root)
         out.append(saved)

@@ -4,6 +4,7 @@ and uv (the boundary the harness drives through subprocesses); everything else i
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -56,3 +57,18 @@ def no_package_index(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     of every listing, whatever this machine's reports/index/ holds. Tests of the index give it pages themselves."""
     monkeypatch.setenv("PTBR_INDEX_URL", "http://127.0.0.1:9/simple")
     monkeypatch.setenv("PTBR_INDEX_CACHE", str(tmp_path_factory.mktemp("index-cache")))
+
+
+@pytest.fixture
+def python_with_nox(tmp_path: Path) -> str:
+    """A PATH whose `python` has nox, as after the workflow's `pip install nox`."""
+    python = os.environ.get("PTBR_NOX_PYTHON", sys.executable)
+    found = subprocess.run([python, "-c", "import nox"], capture_output=True, check=False)
+    assert found.returncode == 0, f"{python} has no nox: run this through `nox -s tests` (or install nox)"
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    (shims / "python").write_text(f'#!/bin/sh\nexec "{python}" "$@"\n')  # not a symlink: a venv's python
+    (shims / "python").chmod(0o755)                                         # finds its venv by its own path
+    (shims / "nox").write_text(f'#!/bin/sh\nexec "{python}" -m nox "$@"\n')
+    (shims / "nox").chmod(0o755)
+    return f"{shims}{os.pathsep}{os.environ['PATH']}"

@@ -34,19 +34,6 @@ def _run_step(step: dict, cwd: Path, env: dict[str, str], path: str,
     return proc, out.read_text()
 
 
-@pytest.fixture
-def python_with_nox(tmp_path: Path) -> str:
-    """A PATH whose `python` has nox, as after the workflow's `pip install nox`."""
-    python = os.environ.get("PTBR_NOX_PYTHON", sys.executable)
-    found = subprocess.run([python, "-c", "import nox"], capture_output=True, check=False)
-    assert found.returncode == 0, f"{python} has no nox: run this through `nox -s tests` (or install nox)"
-    shims = tmp_path / "shims"
-    shims.mkdir()
-    (shims / "python").write_text(f'#!/bin/sh\nexec "{python}" "$@"\n')  # not a symlink: a venv's python
-    (shims / "python").chmod(0o755)                                         # finds its venv by its own path
-    return f"{shims}{os.pathsep}{os.environ['PATH']}"
-
-
 def test_a_cell_added_to_the_definition_gets_its_job_with_no_edit_to_the_workflow(checkout: Path,
                                                                                   python_with_nox: str) -> None:
     matrix = checkout / "constraints" / "matrix.toml"
