@@ -113,6 +113,14 @@ def reference(session: Any) -> None:
     session.run("python", "-m", "ptbr.reference", "ptbr.schema.json")
 
 
+def atlas(session: Any) -> None:
+    # PTBR's forwarding table without the training stack (each verification cell installs its own); uv: the
+    # verification cells install with it
+    session.install("--no-deps", "-e", ".")
+    session.install("pydantic>=2.7", "PyYAML>=6", "packaging", "uv")
+    session.run("python", "-m", "harness", "atlas", *session.posargs)
+
+
 def tests(session: Any) -> None:
     default_environment(session, *definition.suite_tools())
     session.run("python", "-c", "import torch, transformers, gliner; print('torch', torch.__version__, "

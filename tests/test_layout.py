@@ -61,6 +61,20 @@ def test_the_graph_sees_imports_inside_functions(tmp_path, monkeypatch) -> None:
         test_imports_go_one_way("ptbr")
 
 
+def test_every_function_the_noxfile_calls_exists() -> None:
+    """The noxfile names sessions and calls harness functions: each it calls is there (the test environment has no
+    nox to import the noxfile with, so it is read as code)."""
+    import importlib
+
+    tree = ast.parse((ROOT / "noxfile.py").read_text(encoding="utf-8"))
+    called = {(node.value.id, node.attr) for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+              and isinstance(node.value, ast.Name) and node.value.id in ("sessions", "publishing")}
+    missing = [f"{m}.{name}" for m, name in sorted(called)
+               if not hasattr(importlib.import_module(f"harness.{m}"), name)]
+    assert len(called) > 10, "the noxfile calls the harness"
+    assert not missing, f"the noxfile calls what the harness does not have: {missing}"
+
+
 def test_running_a_cell_imports_nothing_that_plans_or_renders() -> None:
     """What is under run/ is all a cell's verdict depends on in the harness: if it imported the report or the
     definition, editing those could change a verdict that their fingerprint says is current."""
