@@ -15,7 +15,6 @@ from typing import Any
 
 ROOT = Path(__file__).parents[1]
 ATLAS = ROOT / "reports" / "atlas.svg"
-MARK = {"pass": "✓ pass", "broken": "✗ broken", "install-failed": "install-failed", "import-failed": "import-failed"}
 
 
 def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
@@ -37,13 +36,11 @@ def on_files(files: Any, config: Any, **_: Any) -> Any:
     return files
 
 
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(p) if p.isdigit() else 0 for p in text.split("."))
-
-
 def compatibility() -> str:
+    from packaging.version import Version
+
     from harness import definition
-    from harness.verdicts import expected
+    from harness.verdicts import expected, report
 
     rules = expected.load()
     cells = definition.cells(floating=False)
@@ -60,10 +57,10 @@ def compatibility() -> str:
     groups: dict[tuple[str, str], list[definition.Cell]] = {}
     for cell in cells:
         groups.setdefault((cell.gliner, cell.python), []).append(cell)
-    for gliner, python in sorted(groups, key=lambda k: (_version(k[0]), _version(k[1]))):
+    for gliner, python in sorted(groups, key=lambda k: (Version(k[0]), Version(k[1]))):
         group = groups[(gliner, python)]
-        tfs = sorted({c.transformers for c in group}, key=_version)
-        torches = sorted({c.torch for c in group}, key=_version)
+        tfs = sorted({c.transformers for c in group}, key=Version)
+        torches = sorted({c.torch for c in group}, key=Version)
         lines += [f"### gliner {gliner} on Python {python}", "",
                   "| torch \\ transformers | " + " | ".join(tfs) + " |", "|---|" + "---|" * len(tfs)]
         for torch in torches:
@@ -75,8 +72,9 @@ def compatibility() -> str:
                     continue
                 status, _ = rules.status(cell)
                 found = len(rules.findings(cell)) if status in ("pass", "broken") else 0
-                row.append(MARK.get(status, status) + (f", {found} finding(s)" if found else "")
-                           + (" (override)" if cell.override else ""))
+                mark = report.MARK.get(status, status)
+                row.append((status if mark == status else f"{mark} {status}")
+                           + (f", {found} finding(s)" if found else "") + (" (override)" if cell.override else ""))
             lines.append(f"| {torch} | " + " | ".join(row) + " |")
         lines.append("")
     lines += ["## Each known finding, and why", "", "| kind | finding | where | why |", "|---|---|---|---|"]

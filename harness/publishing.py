@@ -13,6 +13,8 @@ from harness.sessions import TORCH, default_environment
 DIST = Path("dist")
 SDIST_HOLDS = ("pyproject.toml", "README.md", "src/ptbr/cli.py", "src/ptbr/releases.json", "src/ptbr/py.typed")
 SDIST_LACKS = ("harness/", "reports/", "tests/", "constraints/", "wheelhouse/", ".github/")
+# The tools these checks run: pinned, like the linters, so that a release of theirs changes nothing until it is taken
+TWINE, PRE_COMMIT, SITE = "twine==7.0.0", "pre-commit==4.7.0", ("mkdocs==1.6.1", "mkdocs-material==9.8.2")
 
 
 def build(session: Any, python: str) -> None:
@@ -25,7 +27,7 @@ def build(session: Any, python: str) -> None:
     shutil.rmtree(DIST, ignore_errors=True)
     session.run(*sources.uv(), "build", "--out-dir", str(DIST), external=True, env=sources.installer_env())
     (sdist,), (wheel,) = DIST.glob("ptbr-*.tar.gz"), DIST.glob("ptbr-*.whl")
-    session.install("twine")
+    session.install(TWINE)
     session.run("twine", "check", "--strict", str(sdist), str(wheel))
     with tarfile.open(sdist) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
@@ -59,7 +61,7 @@ def hook(session: Any) -> None:
     import shutil
     import subprocess
 
-    session.install("pre-commit")
+    session.install(PRE_COMMIT)
     team = Path(session.create_tmp()) / "team"
     shutil.rmtree(team, ignore_errors=True)
     shutil.copytree("examples", team / "examples")
@@ -87,7 +89,7 @@ def docs(session: Any) -> None:
     ``-- --browser``: then every page in headless Chromium (``browse``)."""
     import shutil
 
-    default_environment(session, "mkdocs-material")
+    default_environment(session, *SITE)
     browser = "--browser" in session.posargs
     session.run("mkdocs", "build", "--strict", *(a for a in session.posargs if a != "--browser"),
                 env={"HF_HUB_OFFLINE": "1", "NO_MKDOCS_2_WARNING": "1",
