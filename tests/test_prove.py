@@ -167,3 +167,21 @@ def test_a_failing_training_names_the_key_whose_destination_the_failing_code_rea
         f"the failing gliner code reads use_span_width_weight ({result['smoke']['where']})"
     assert [k for k, v in keys.items() if v["fate"] == "fails"] == ["training.use_span_width_weight"], \
         "and no key it does not read is blamed"
+
+
+def test_out_holds_every_config_proven_so_far_after_each_one(tmp_path, monkeypatch) -> None:
+    """--out is written again after each config, so a process that dies while proving one keeps those before."""
+    seen: list[list[str]] = []
+    real = cli._write_json
+
+    def write(path: Path, data: dict) -> None:
+        real(path, data)
+        seen.append([Path(p["config"]).name for p in json.loads(path.read_text())["configs"]])
+
+    monkeypatch.setattr(cli, "_write_json", write)
+    bad = tmp_path / "not-yaml.yaml"
+    bad.write_text("training: [1\n")
+    out = tmp_path / "proofs.json"
+    assert cli.main(["prove", "--out", str(out), "--no-smoke", str(EXAMPLES / "tiny.yaml"), str(bad)]) == 0
+    assert seen == [["tiny.yaml"], ["tiny.yaml", "not-yaml.yaml"]], "the file, whole, after each config"
+    assert not list(tmp_path.glob(".*.tmp")), "no half-written file is left beside it"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import tempfile
 import traceback
@@ -87,7 +88,8 @@ def _prove_parser(sub: Any) -> None:
                     "in the output), 1 when PTBR failed on one.")
     prove.add_argument("configs", nargs="+", type=Path, metavar="CONFIG", help="YAML config files")
     prove.add_argument("--json", action="store_true", help="print the results as JSON (schema_version 2)")
-    prove.add_argument("--out", type=Path, help="write the JSON results to this file instead of stdout")
+    prove.add_argument("--out", type=Path, help="write the JSON results to this file instead of stdout, again after "
+                                                "each config (a process that dies keeps those proven before)")
     prove.add_argument("--work", type=Path, help="where the smoke trainings write (default: a temporary directory, "
                                                  "removed after)")
     prove.add_argument("--base", type=Path, help="where relative data paths are read (default: the current directory)")
@@ -194,13 +196,20 @@ def _prove(args: argparse.Namespace) -> int:
             stack.enter_context(contextlib.redirect_stdout(sys.stderr))
         work = args.work or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ptbr-prove-")))
         proofs = prove.prove_all(args.configs, work, args.base, smoke=not args.no_smoke,
-                                 log=lambda line: print(line, file=sys.stderr if quiet else sys.stdout))
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(proofs, indent=2, default=str) + "\n", encoding="utf-8")
-    elif args.json:
+                                 log=lambda line: print(line, file=sys.stderr if quiet else sys.stdout),
+                                 each=lambda so_far: _write_json(args.out, so_far) if args.out else None)
+    if args.json and args.out is None:
         print(json.dumps(proofs, indent=2, default=str))
     return EXIT_FAILED if any("error" in p for p in proofs["configs"]) else EXIT_OK
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """``data`` as JSON at ``path``, whole or not at all (a temporary file renamed): a reader, or a process that
+    dies while writing, never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(partial, path)
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -321,20 +321,25 @@ def findings(result: Proof) -> list[Finding]:
 
 
 def prove_all(configs: list[Path], work: Path, base: Path | None = None, smoke: bool = True,
-              log: Callable[[str], None] = lambda line: None) -> Proofs:
+              log: Callable[[str], None] = lambda line: None,
+              each: Callable[[Proofs], None] = lambda proofs: None) -> Proofs:
     """Every config proven in turn, each smoke training in its own directory under ``work``; a defect of PTBR while
     proving one is that config's ``error``, and the others are still proven. Relative data paths are read from
-    ``base`` (default: the current directory), as ``ptbr train`` reads them from where it runs."""
+    ``base`` (default: the current directory), as ``ptbr train`` reads them from where it runs. ``each`` is given
+    the configs proven so far after each one (``--out`` writes them, so a process that dies keeps them)."""
     configs, work = [p.resolve() for p in configs], work.resolve()
+    proofs: Proofs = {"schema_version": SCHEMA_VERSION, "ptbr": __version__, "versions": compat.versions(),
+                      "configs": []}
     here = Path.cwd()
     if base is not None:
         os.chdir(base)
     try:
-        proven = [_prove_one(path, work / str(n), smoke, log) for n, path in enumerate(configs)]
+        for n, path in enumerate(configs):
+            proofs["configs"].append(_prove_one(path, work / str(n), smoke, log))
+            each(proofs)
     finally:
         os.chdir(here)
-    return {"schema_version": SCHEMA_VERSION, "ptbr": __version__, "versions": compat.versions(),
-            "configs": proven}
+    return proofs
 
 
 def _prove_one(path: Path, work: Path, smoke: bool, log: Callable[[str], None]) -> Proof:
