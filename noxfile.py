@@ -39,9 +39,9 @@ nox.options.sessions = ["lint", "tests"]
 
 LISTED = sessions.listing()
 PYTHON = LISTED.python
-# Under `nox -j N` into a log or a pipe, nox holds each session's output until it ends and has no hook for the
-# scheduling process: there (only there) a thread follows reports/progress.log so the cells' progress shows as it comes
-progress.follow_if_held_back()
+# Under `nox -j N`: its N for the cells' sessions (each shares the cores); into a log or a pipe, nox holds each
+# session's output until it ends: there (only there) a thread follows reports/progress.log so the progress shows
+progress.at_import()
 
 
 @nox.session(python=PYTHON)

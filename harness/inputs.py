@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from harness.run.options import cores
 from harness.run.pins import ROOT, Cell, tomllib
 
 
@@ -98,7 +99,8 @@ class Parser(argparse.ArgumentParser):
 # declarative table: a cell session's own options (`nox -s matrix -- ...`, `nox -s cell -- ...`): --docker (in the
 # cell's image, offline: see Dockerfile), --rerun (even if its result is current), --explore (exit 0 whatever the
 # verdict), --news-fails (a floating cell on releases newer than the pins fails where the rules do not predict its
-# verdict; by default such news is reported apart and never fails), --timeout SECONDS, --workers N (xdist),
+# verdict; by default such news is reported apart and never fails), --timeout SECONDS (the cell's one run:
+# import, suite and configs), --workers N|auto (xdist; default max(1, cores // N) under `nox -j N`, else the cores),
 # --config PATH (repeatable; a directory: its *.yaml; default: the definition's `configs`: every key of each config
 # proven in the cell with a smoke training, reports/cells/<id>/configs/, its verdict expected too), --configs-only
 # (the configs without the suite), --no-configs (none, not even the definition's), --config-root DIR (where the
@@ -112,7 +114,7 @@ CELL_OPTIONS: dict[str, dict[str, Any]] = {
     "--explore": {"action": "store_true"},
     "--news-fails": {"action": "store_true"},
     "--timeout": {"type": float, "default": 1200},
-    "--workers": {"default": "auto"},
+    "--workers": {"type": lambda text: workers(text), "metavar": "N|auto"},
     "--cell": {"type": Cell.parse, "help": "an ad-hoc cell by id"},
     "--torch": {},
     "--transformers": {},
@@ -135,7 +137,7 @@ class CellArgs:
     explore: bool
     news_fails: bool
     timeout: float
-    workers: str
+    workers: int | None
     cell: Cell | None
     torch: str | None
     transformers: str | None
@@ -148,6 +150,15 @@ class CellArgs:
     no_configs: bool
     config_root: str | None
     pytest_args: list[str] = field(default_factory=list)
+
+
+def workers(text: str) -> int:
+    """--workers: a number of xdist workers (1: none), or ``auto``: one per core."""
+    if text == "auto":
+        return cores()
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a number of workers (1: no xdist) or auto (one per core)")
+    return int(text)
 
 
 def cell_args(posargs: list[str], session: str) -> CellArgs:

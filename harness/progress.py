@@ -13,10 +13,11 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import TextIO
 
+from harness.run.options import cores
 from harness.run.results import REPORTS
 
 LOG = REPORTS / "progress.log"
@@ -34,11 +35,16 @@ def writer(log: Callable[[str], None], path: Path = LOG) -> Callable[[str], None
     return write
 
 
-def scheduling_in_parallel(argv: list[str], env: dict[str, str]) -> bool:
-    """Whether this process is nox scheduling sessions in parallel (``-j N`` / ``--parallel N`` with N > 1, or
-    NOX_PARALLEL), not one of the workers it starts (``--parallel-worker``)."""
+JOBS = "PTBR_NOX_JOBS"
+"""How many sessions nox's scheduling process runs at once (``-j N``), exported for the sessions it starts (each a
+``nox --parallel-worker`` process that inherits its environment and is told no more than that it is one)."""
+
+
+def parallel_jobs(argv: list[str], env: dict[str, str]) -> int:
+    """N where this process is nox scheduling sessions in parallel (``-j N`` / ``--parallel N``, ``auto``: the cores,
+    or NOX_PARALLEL); 1 in one of the workers it starts (``--parallel-worker``) and without."""
     if "--parallel-worker" in argv:
-        return False
+        return 1
     value = env.get("NOX_PARALLEL")
     for i, arg in enumerate(argv):
         if arg in ("-j", "--parallel") and i + 1 < len(argv):
@@ -47,7 +53,16 @@ def scheduling_in_parallel(argv: list[str], env: dict[str, str]) -> bool:
             value = arg.split("=", 1)[1]
         elif arg.startswith("-j") and len(arg) > 2:
             value = arg[2:]
-    return value is not None and value != "1"
+    if value == "auto":
+        return cores()
+    return int(value) if value is not None and value.isdigit() and int(value) > 0 else 1
+
+
+def cells_at_once(parallel: bool, env: dict[str, str] | None = None) -> int:
+    """How many cells share the cores with a session's: the scheduler's N (:data:`JOBS`) in a session nox runs in
+    parallel (``session.parallel``), else 1."""
+    value = (os.environ if env is None else env).get(JOBS, "1")
+    return int(value) if parallel and value.isdigit() and int(value) > 0 else 1
 
 
 def follow(path: Path = LOG, out: TextIO | None = None, every_s: float = 1.0,
@@ -83,10 +98,14 @@ def follow(path: Path = LOG, out: TextIO | None = None, every_s: float = 1.0,
     return thread
 
 
-def follow_if_held_back(argv: list[str] | None = None, env: dict[str, str] | None = None) -> None:
-    """Start ``follow`` where nox would hold the cells' output back and draws no live board: in the scheduling
-    process of a parallel run whose stdout is not a terminal."""
+def at_import(argv: list[str] | None = None, env: MutableMapping[str, str] | None = None) -> None:
+    """What the noxfile does as nox imports it: in the scheduling process of a parallel run, export its N
+    (:data:`JOBS`, so each cell's session shares the cores: harness/run/options.py ``share``) and, where its stdout is
+    not a terminal (nox would hold the cells' output back and draws no live board), ``follow`` the progress log."""
     argv = sys.argv if argv is None else argv
-    env = dict(os.environ) if env is None else env
-    if scheduling_in_parallel(argv, env) and not sys.stdout.isatty():
-        follow()
+    env = os.environ if env is None else env
+    jobs = parallel_jobs(argv, dict(env))
+    if jobs > 1:
+        env[JOBS] = str(jobs)
+        if not sys.stdout.isatty():
+            follow()

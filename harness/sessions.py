@@ -21,7 +21,7 @@ from harness import definition, inputs, progress
 from harness.releases import index
 from harness.run import cell as cells
 from harness.run import configs, docker, install, results, sources
-from harness.run.options import Options
+from harness.run.options import Options, share
 from harness.run.runners import Venv, own_venv
 from harness.verdicts import config_report, expected, report
 
@@ -187,8 +187,10 @@ def cell_options(session: Any) -> tuple[Options, inputs.CellArgs]:
     if root is not None and (not root.is_dir() or args.config is None):
         raise inputs.Invalid([f"nox -s {session.name} -- --config-root {args.config_root}: "
                               + ("give the configs under it with --config" if root.is_dir() else "not a directory")])
-    opts = Options(timeout_s=args.timeout, rerun=args.rerun, pytest_args=args.pytest_args, workers=args.workers,
-                   log=progress.writer(session.log), hooks=hooks, configs_only=args.configs_only, config_root=root)
+    fit = share(progress.cells_at_once(session.parallel), args.workers)
+    opts = Options(timeout_s=args.timeout, rerun=args.rerun, pytest_args=args.pytest_args, workers=fit.workers,
+                   threads=fit.threads, log=progress.writer(session.log), hooks=hooks, configs_only=args.configs_only,
+                   config_root=root)
     try:
         chosen = args.config if args.config is not None else [] if args.no_configs else definition.configs()
         opts.configs = configs.expand(chosen, root)

@@ -1,5 +1,6 @@
-"""Proving configs in a cell's prepared environment with PTBR's own ``ptbr prove --json`` (src/ptbr/prove.py), one
-process for all of them, each config's result saved (harness/run/configs.py)."""
+"""Proving configs in a cell's prepared environment with PTBR's own ``ptbr prove --json`` (src/ptbr/prove.py): in the
+cell's one run (harness/run/cell_plugin.py runs the command in pytest's process once the suite has run), or in a
+process of their own; each config's result saved (harness/run/configs.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shlex
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from harness.run import configs, process, results
 from harness.run.configs import UserConfig
@@ -24,29 +26,74 @@ PROOFS_SCHEMA = 2
 """The layout of ``ptbr prove --json`` this harness reads (src/ptbr/prove.py ``Proofs``)."""
 
 
+def prove_args(runner: Runner, opts: Options, chosen: Sequence[UserConfig]) -> tuple[list[str], str]:
+    """(the configs as the runner's commands see them, where their relative data paths are read)."""
+    return [runner.visible(c.path) for c in chosen], runner.visible(opts.config_root or configs.base())
+
+
 def prove_configs(cell: Cell, runner: Runner, opts: Options, chosen: Sequence[UserConfig], stage: Path,
                   root: Path = results.CELLS) -> list[dict]:
-    """Prove ``chosen`` in the cell's prepared environment with PTBR's own ``ptbr prove --json``, in one process, and
-    save each config's result (harness/run/configs.py); returns them. A process that writes nothing readable is a
-    result for each config that says why, never a crash."""
+    """Prove ``chosen`` in the cell's prepared environment with PTBR's own ``ptbr prove --json`` in a process of its
+    own (``--configs-only``, and the configs a cell's run left unproven), and save each config's result; returns
+    them. What the process did not prove (it wrote nothing readable for it) is a result that says why."""
     if not chosen:
         return []
-    key = runner.fingerprint(cell)
-    work = stage / "prove"
+    work = stage / "prove-alone"
     work.mkdir(exist_ok=True)
     work.chmod(0o777)
-    args = ["-m", "ptbr", "prove", "--json", "--out", "{stage}/prove/proofs.json", "--work", "{stage}/prove/work",
-            "--base", runner.visible(opts.config_root or configs.base()), *(runner.visible(c.path) for c in chosen)]
+    paths, base = prove_args(runner, opts, chosen)
+    args = ["-m", "ptbr", "prove", "--json", "--out", "{stage}/prove-alone/proofs.json", "--work",
+            "{stage}/prove-alone/work", "--base", base, *paths]
     argv, env = runner.argv(args, {"HF_HUB_OFFLINE": "1"}, stage)
-    opts.log(f"{cell.id}: proving {len(chosen)} config(s): {', '.join(c.name for c in chosen)}")
+    opts.log(f"{cell.id}: proving {len(chosen)} config(s) in a process of their own: "
+             f"{', '.join(c.name for c in chosen)}")
     start = time.monotonic()
     code, output = process.call(argv, PROVE_TIMEOUT_S, env=env)
-    proven = _proofs(work / "proofs.json", len(chosen))
-    if proven is None:
-        why = f"did not finish within {PROVE_TIMEOUT_S} s" if code is None else f"exit {code}"
-        proven = [{"error": f"ptbr prove {why}, no result:\n{tail(output, 6)}"} for _ in chosen]
+    why = f"did not finish within {PROVE_TIMEOUT_S} s" if code is None else f"exit {code}"
+    out = save(cell, runner, opts, chosen, read(work / "proofs.json"), f"ptbr prove {why}, no result:\n"
+               f"{tail(output, 6)}", root)
+    opts.log(f"{cell.id}: {len(chosen)} config(s) proven in {time.monotonic() - start:.1f} s")
+    return out
+
+
+def settle(cell: Cell, runner: Runner, opts: Options, chosen: Sequence[UserConfig], stage: Path, ended: Ended,
+           root: Path = results.CELLS) -> int:
+    """Save what the cell's one run proved of ``chosen`` (harness/run/cell_plugin.py wrote each config's proof as it
+    was proven). Where the run ended before the last, the config it was proving says how, and the rest are proven in
+    a process of their own; where the cell's time ran out, each unproven one says so. Returns how many processes
+    it started (0 or 1)."""
+    proven = read(stage / "prove" / "proofs.json")
+    save(cell, runner, opts, chosen[:len(proven)], proven, "", root)
+    rest = chosen[len(proven):]
+    if not rest:
+        return 0
+    if ended.timed_out:
+        save(cell, runner, opts, rest, [], f"not proven: the cell's run did not finish within its "
+                                           f"{opts.timeout_s:.0f} s (--timeout)", root)
+        return 0
+    save(cell, runner, opts, rest[:1], [], f"the cell's run ended ({ended.how}) while proving it, before writing "
+                                           f"its result:\n{ended.tail}", root)
+    prove_configs(cell, runner, opts, rest[1:], stage, root)
+    return 1 if rest[1:] else 0
+
+
+class Ended(NamedTuple):
+    """How a cell's one run ended, for the configs it had not proven."""
+
+    timed_out: bool
+    how: str
+    """In words: its exit status, or what its record says."""
+    tail: str
+
+
+def save(cell: Cell, runner: Runner, opts: Options, chosen: Sequence[UserConfig], proven: list[dict], missing: str,
+         root: Path = results.CELLS) -> list[dict]:
+    """Each of ``chosen`` with its proof (in order), or, past the proofs there are, ``missing`` as its error: its
+    result saved (harness/run/configs.py) and logged; returns them."""
+    key = runner.fingerprint(cell)
     out = []
-    for config, proof in zip(chosen, proven, strict=True):
+    for n, config in enumerate(chosen):
+        proof = proven[n] if n < len(proven) else {"error": missing}
         nox = shlex.split(repro(cell, (), opts.matrix))
         named_from = ["--config-root", str(opts.config_root)] if opts.config_root else []
         nox = shlex.join([*nox, *([] if "--" in nox else ["--"]), "--configs-only", "--rerun", *named_from, "--config",
@@ -56,17 +103,17 @@ def prove_configs(cell: Cell, runner: Runner, opts: Options, chosen: Sequence[Us
         configs.save(saved, root)
         out.append(saved)
         opts.log(f"{cell.id}: {config.name}: {configs.summary(saved)}")
-    opts.log(f"{cell.id}: {len(chosen)} config(s) proven in {time.monotonic() - start:.1f} s")
     return out
 
 
-def _proofs(path: Path, expected: int) -> list[dict] | None:
-    """The configs' results ``ptbr prove --json`` wrote, or None when there are none of this layout for each."""
+def read(path: Path) -> list[dict]:
+    """The configs' results ``ptbr prove --json --out`` wrote, in order (it writes them again after each config, so a
+    run that died keeps those before); none where there is no file of this layout."""
     try:
         written = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
+        return []
     if not isinstance(written, dict) or written.get("schema_version") != PROOFS_SCHEMA:
-        return None
+        return []
     proven = written.get("configs")
-    return proven if isinstance(proven, list) and len(proven) == expected else None
+    return [p for p in proven if isinstance(p, dict)] if isinstance(proven, list) else []

@@ -85,7 +85,12 @@ class CellResult(TypedDict):
     timings: dict[str, float]
     """Seconds of each stage that ran: install_s (a virtualenv; no byte-compiling: import_s includes writing the
     .pyc files of what is imported) or build_s (an image, compiled at build), probe_s (reading the installed
-    versions), import_s, suite_s."""
+    versions), then the cell's one run: import_s (its first step), suite_s, configs_s."""
+    workers: int | None
+    """The suite's xdist workers (1: none, the suite ran in the process that imported the stack)."""
+    stack_imports: int | None
+    """How many processes of the cell imported torch, transformers and gliner: the run's own (one, and one per xdist
+    worker) as each recorded it, and one for configs proven in a process of their own."""
     fingerprint: str
     finished_at: str
     selection: list[str] | None

@@ -28,38 +28,57 @@ FAKE_PYTHON = textwrap.dedent('''\
     if args[:1] == ["-c"] and "python_version()" in args[1]:
         print(b.get("python", "3.11.7"))
         sys.exit(0)
-    if args[:1] == ["-c"]:
-        if b.get("import_error"):
-            print("Traceback (most recent call last):", file=sys.stderr)
-            print(b["import_error"], file=sys.stderr)
-            sys.exit(1)
-        sys.exit(0)
-    if args[:3] == ["-m", "ptbr", "prove"]:
-        out, rest, chosen = None, [a for a in args[3:] if a != "--json"], []
-        while rest:
-            word = rest.pop(0)
-            if word in ("--out", "--work", "--base"):
-                value = rest.pop(0)
-                out = Path(value) if word == "--out" else out
-            else:
-                chosen.append(word)
+    def prove(chosen, out):
+        """`ptbr prove --out`: each config's proof written as it is proven; fate_crash (an index) is the config
+        during which the process dies, fate_hang (an index) one during which it hangs."""
         with open(Path(__file__).parent / "fate.calls", "a") as calls:
             calls.write(json.dumps(chosen) + "\\n")
-        if b.get("fate_crash"):
-            print("Traceback (most recent call last):\\nMemoryError", file=sys.stderr)
-            sys.exit(1)
-        fate = b.get("fate", {{}})
-        proven = [{{"config": c, "data": fate.get("data", {{}}).get(Path(c).name, []), "refused": [], "warnings": [],
-                    "keys": fate.get("keys", []), "smoke": {{"status": "trained"}},
-                    "findings": fate.get("findings", []), "seconds": 0.1}} for c in chosen]
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({{"schema_version": 2, "configs": proven}}))
+        fate, proven = b.get("fate", {{}}), []
+        for n, c in enumerate(chosen):
+            if b.get("fate_crash") is not None and n == int(b["fate_crash"]):
+                print("Traceback (most recent call last):\\nMemoryError", file=sys.stderr, flush=True)
+                os.kill(os.getpid(), 9)
+            if b.get("fate_hang") is not None and n == int(b["fate_hang"]):
+                time.sleep(600)
+            proven.append({{"config": c, "data": fate.get("data", {{}}).get(Path(c).name, []), "refused": [],
+                           "warnings": [], "keys": fate.get("keys", []), "smoke": {{"status": "trained"}},
+                           "findings": fate.get("findings", []), "seconds": 0.1}})
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps({{"schema_version": 2, "configs": proven}}))
+
+    def valued(option):
+        return [args[i + 1] for i, a in enumerate(args[:-1]) if a == option]
+
+    if args[:3] == ["-m", "ptbr", "prove"]:
+        rest = [a for a in args[3:] if a != "--json"]
+        out = Path(valued("--out")[0])
+        chosen = [a for i, a in enumerate(rest) if not a.startswith("--") and rest[i - 1] not in ("--out", "--work",
+                                                                                                 "--base")]
+        prove(chosen, out)
         sys.exit(0)
     if args[:2] == ["-m", "pytest"]:
+        # the cell's one run, as harness/run/cell_plugin.py does it: a record per process, the import first, the
+        # suite, then the configs
         (Path(__file__).parent / "pytest.pid").write_text(str(os.getpid()))
         (Path(__file__).parent / "pytest.argv").write_text(json.dumps(args))
+        seen = ("OMP_NUM_THREADS", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+        (Path(__file__).parent / "pytest.env").write_text(json.dumps({{k: os.environ.get(k) for k in seen}}))
         with open(Path(__file__).parent / "pytest.calls", "a") as calls:
             calls.write(json.dumps(args) + "\\n")
+        stage = Path(valued("--cell-record")[0])
+        record = {{"role": "starting", "pid": os.getpid(), "imported": False, "import_s": 0.1, "error": None}}
+
+        def write():
+            (stage / "processes").mkdir(parents=True, exist_ok=True)
+            (stage / "processes" / f"{{os.getpid()}}.json").write_text(json.dumps(record))
+
+        if b.get("import_error"):
+            record["error"] = "Traceback (most recent call last):\\n" + b["import_error"]
+            write()
+            print(record["error"], file=sys.stderr)
+            sys.exit(3)
+        record.update(imported=True, role="main")
+        write()
         if b.get("damage_during_run"):
             (Path(__file__).parent / "damaged.json").write_text(json.dumps(b["damage_during_run"]))
         if b.get("hang"):
@@ -69,7 +88,15 @@ FAKE_PYTHON = textwrap.dedent('''\
         xml = next(a.split("=", 1)[1] for a in args if a.startswith("--junitxml="))
         if b.get("junit") is not None:
             Path(xml).write_text(b["junit"])
-        print(b.get("pytest_output", "[ 1/1]"))
+        print(b.get("pytest_output", "[ 1/1]"), flush=True)
+        record.update(suite_s=0.2, exitstatus=b.get("pytest_exit", 0))
+        chosen = valued("--cell-prove")
+        if chosen:
+            record["configs"] = {{"asked": len(chosen), "done": False, "seconds": None, "exit": None, "error": None}}
+            write()
+            prove(chosen, stage / "prove" / "proofs.json")
+            record["configs"].update(done=True, seconds=0.3, exit=0)
+        write()
         sys.exit(b.get("pytest_exit", 0))
     sys.exit(99)
 ''')
@@ -139,14 +166,18 @@ FAKE_DOCKER = textwrap.dedent('''\
                               "gliner_requires": "transformers<5.17.0,>=4.51.3", "installed": {{"ptbr": "0.1.0"}},
                               "python": b.get("python", "3.11.2"), "damaged": b.get("damaged", {{}})}}))
             sys.exit(0)
-        if inner[:1] == ["-c"]:
-            sys.exit(0)
+        records = Path(stage) / "processes"  # the cell's one run: its record, as harness/run/cell_plugin.py writes it
+        records.mkdir(parents=True, exist_ok=True)
+        record = {{"role": "main", "pid": os.getpid(), "imported": True, "import_s": 0.1}}
+        (records / "main.json").write_text(json.dumps(record))
         if b.get("hang"):
             time.sleep(600)
         xml = next(a.split("=", 1)[1] for a in inner if a.startswith("--junitxml="))
         if b.get("junit") is not None:
             Path(xml.replace("/out", stage, 1)).write_text(b["junit"])
         print("[ 1/1]")
+        record.update(suite_s=0.2, exitstatus=b.get("run_exit", 0))
+        (records / "main.json").write_text(json.dumps(record))
         sys.exit(b.get("run_exit", 0))
     sys.exit(0)
 ''')

@@ -71,6 +71,8 @@ CORPUS = {
     "a typo of a harness option": ([], ["-s", f"matrix({CELL})", "--", "--rerum"], r"did you mean --rerun\?"),
     "a timeout that is no number": ([], ["-s", f"matrix({CELL})", "--", "--timeout", "soon"],
                                     r"argument --timeout: invalid float value: 'soon'"),
+    "a number of workers that is none": ([], ["-s", f"matrix({CELL})", "--", "--workers", "0"],
+                                         r"argument --workers: '0': a number of workers \(1: no xdist\) or auto"),
     "an ad-hoc cell id that is none": ([], ["-s", "cell", "--", "--cell", "torch2.13"],
                                        r"argument --cell: invalid parse value"),
     "a report option that is none": ([], ["-s", "report", "--", "--all"], r"--all: not an option"),

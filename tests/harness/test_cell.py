@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fakes import junit_xml
 from harness import definition
-from harness.run import cell, output, pins, probe, process, results, runners, sources
+from harness.run import cell, options, output, pins, probe, process, results, runners, sources
 from harness.run.options import Hooks, Options
 
 CELL = definition.Cell("2.13.0", "5.0.0", "0.2.29")
@@ -299,7 +299,8 @@ def test_each_stage_logs_a_line_and_the_tests_their_progress(fake_env, tmp_path)
     python, installer, _, _ = fake_env
     cell.run(CELL, runners.Venv(python), Options(installer=installer, log=lines.append), root=tmp_path / "cells")
     stages = [line.split(": ", 1)[1] for line in lines if line.count(":") == 1]
-    assert [s for s in stages if s in ("install", "import", "tests")] == ["install", "import", "tests"], lines
+    assert [s for s in stages if s in ("install", "import", "tests")] == ["install", "tests"], \
+        f"the import is the first step of the run the tests are in: {lines}"
 
     progress = output.Progress(CELL, Options(log=lines.append), "tests", every_s=0)
     progress("created: 2/2 workers\n2 workers [133 items]\n")
@@ -537,3 +538,41 @@ def test_a_pin_whose_distribution_is_gone_is_installed_again_not_judged(fake_env
     last = json.loads(installer.with_suffix(".calls").read_text().splitlines()[-1])
     assert last[-2:] == ["--reinstall-package", "transformers"], "the pin is installed again"
     assert result["status"] == "pass", "and the cell is judged on its pins"
+
+
+@pytest.mark.parametrize(("cells", "cores", "share"), [
+    (1, 2, (2, 1)),  # a single cell uses the cores: one xdist worker per core, one thread each
+    (2, 2, (1, 1)),  # `-j 2` on 2 cores: no xdist, the suite in the process that imported the stack
+    (3, 2, (1, 1)),  # more cells than cores: still one process each, never zero
+    (2, 8, (4, 1)),  # `-j 2` on 8 cores: half the cores each
+    (1, 1, (1, 1)),
+])
+def test_a_cell_takes_its_share_of_the_cores(cells: int, cores: int, share: tuple[int, int]) -> None:
+    assert options.share(cells, available=cores) == share, "max(1, cores // cells) workers, the rest as threads"
+
+
+def test_asked_workers_keep_the_cells_share_of_threads() -> None:
+    assert options.share(1, workers=1, available=4) == (1, 4), \
+        "one asked-for worker on 4 free cores: torch may use them"
+    for cells in range(1, 5):
+        for cores in range(1, 9):
+            workers, threads = options.share(cells, available=cores)
+            assert cells * workers * threads <= max(cores, cells), "never more than the cores (or one per cell)"
+
+
+def test_the_run_uses_xdist_only_with_more_than_one_worker(fake_env, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    for workers in (1, 3):
+        _run(fake_env, tmp_path, workers=workers, threads=2, rerun=True)
+        argv = json.loads((fake_env[0].parent / "pytest.argv").read_text())
+        assert ("-n" in argv) == (workers > 1), "-n only where there is more than one worker"
+        if workers > 1:
+            assert argv[argv.index("-n") + 1] == "3"
+        assert _saved(tmp_path)["workers"] == workers
+        env = json.loads((fake_env[0].parent / "pytest.env").read_text())
+        assert env == {"OMP_NUM_THREADS": "2", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}, \
+            "torch's threads and the suite's offline settings are set before the run's first step imports the stack"
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")
+    _run(fake_env, tmp_path, threads=2, rerun=True)
+    assert json.loads((fake_env[0].parent / "pytest.env").read_text())["OMP_NUM_THREADS"] == "5", \
+        "a person's own setting wins"

@@ -69,7 +69,11 @@ def test_expand_names_every_path_that_is_not_a_config(tmp_path) -> None:
 def test_configs_are_proven_after_the_suite_and_stored_beside_the_cell(fake_env, tmp_path, user) -> None:
     result = _run(fake_env, tmp_path, user)
     assert result["status"] == "pass", result["reason"]
-    assert _proven(fake_env) == [["a.yaml", "b.yaml"]], "one fate process for every config of the cell"
+    assert _proven(fake_env) == [["a.yaml", "b.yaml"]], "every config of the cell, proven once"
+    argv = json.loads((fake_env[0].parent / "pytest.argv").read_text())
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--cell-prove"] == [str(c.path) for c in user], \
+        "in the suite's own run (no process of their own), in order"
+    assert result["stack_imports"] == 1, "one process imported the stack: the run's"
     assert "configs_s" in result["timings"], "the cost of --config is measured per cell"
     a = _saved(tmp_path, user[0])
     assert (a["config"], a["cell"], a["findings"]) == ("a.yaml", CELL.id, [])
@@ -138,15 +142,44 @@ def test_a_cell_that_did_not_run_its_suite_proves_no_config(fake_env, tmp_path, 
 
 def test_a_fate_process_that_dies_is_a_result_that_cannot_be_judged_and_is_not_reused(fake_env, tmp_path,
                                                                                        user) -> None:
-    fake_env[2](fate_crash=True)
-    _run(fake_env, tmp_path, user)
+    fake_env[2](fate_crash=0)
+    result = _run(fake_env, tmp_path, user)
+    assert result["status"] == "pass", "the suite's verdict was written before the configs: it stands"
     saved = _saved(tmp_path, user[0])
     assert saved["findings"] is None, "no verdict"
-    assert "MemoryError" in saved["error"], "and why it could not be judged"
+    assert "killed by signal 9" in saved["error"], "and why it could not be judged: how the run ended,"
+    assert "MemoryError" in saved["error"], "and what it said last"
+    assert _proven(fake_env) == [["a.yaml", "b.yaml"], ["b.yaml"]], \
+        "the config after the one that died is proven in a process of its own"
+    assert "MemoryError" in _saved(tmp_path, user[1])["error"], "(where it died too)"
     key = runners.Venv(fake_env[0]).fingerprint(CELL)
     assert configs.stale(CELL.id, key, user, tmp_path / "cells") == list(user), "proven again next time"
     xml = (configs.config_dir(CELL.id, tmp_path / "cells") / "a.junit.xml").read_text()
     assert "<failure" in xml, "JUnit says it failed"
+
+
+def test_a_config_that_kills_the_run_loses_no_other_configs_verdict(fake_env, tmp_path, user) -> None:
+    c = tmp_path / "c.yaml"
+    c.write_text("training:\n  lr_encoder: 0.1\n")
+    chosen = [*user, *configs.expand(["c.yaml"], tmp_path)]
+    fake_env[2](fate_crash=1)
+    result = _run(fake_env, tmp_path, chosen)
+    assert result["status"] == "pass"
+    assert _saved(tmp_path, chosen[0])["findings"] == [], "the config proven before it keeps its verdict"
+    assert _saved(tmp_path, chosen[1])["findings"] is None, "the one it was proving has none, and says why"
+    assert _saved(tmp_path, chosen[2])["findings"] == [], "the one after it is proven in a process of its own"
+    assert _proven(fake_env) == [["a.yaml", "b.yaml", "c.yaml"], ["c.yaml"]]
+    assert result["stack_imports"] == 2, "the cell's run, and the process that proved the last config"
+
+
+def test_a_cell_whose_time_runs_out_while_proving_keeps_its_suite_verdict(fake_env, tmp_path, user) -> None:
+    fake_env[2](fate_hang=1)
+    result = _run(fake_env, tmp_path, user, timeout_s=3)
+    assert result["status"] == "pass", "the suite had finished, and its verdict was written: it stands"
+    assert _saved(tmp_path, user[0])["findings"] == [], "the config proven in time keeps its verdict"
+    assert _saved(tmp_path, user[1])["error"].startswith("not proven: the cell's run did not finish within its 3 s"), \
+        "the other says the cell's time ran out, and is not proven again in this run"
+    assert _proven(fake_env) == [["a.yaml", "b.yaml"]]
 
 
 def test_junit_has_one_case_per_key_and_fails_those_that_do_not_arrive(fake_env, tmp_path, user) -> None:

@@ -116,19 +116,19 @@ def test_every_step_runs_in_the_image_offline_with_the_cells_options(fake_docker
     broken = "AssertionError: training.freeze_components [transformers]: expected [], got ['x'] (rule)"
     fake_docker(junit=junit_xml(("test_frozen_component_has_no_trainable_parameters", "transformers", broken)),
                 run_exit=1)
-    result = _run(tmp_path, workers="3")
+    result = _run(tmp_path, workers=3)
     assert (result["status"], [b["field"] for b in result["breaks"]]) == ("broken", ["training.freeze_components"])
     assert result["runner"] == "docker"
     assert result["image"] == {"tag": f"ptbr-matrix:{CELL.id}", "size_mb": 1392.9}
     assert {"build_s", "import_s", "suite_s"} <= set(result["timings"])
     assert result["fingerprint"] == results.fingerprint(CELL, "docker"), "a Docker result's own key"
     runs = [c for c in _calls(tmp_path) if c[0] == "run"]
-    assert len(runs) == 4, "the version probe, the import, the suite, the probe again (the environment still " \
-        "whole before a verdict): each in a container"
+    assert len(runs) == 3, "the version probe, the cell's one run (import, suite), the probe again (the " \
+        "environment still whole before a verdict): each in a container"
     for run in runs:
         assert run[run.index("--network") + 1] == "none", "offline"
         assert f"ptbr-matrix:{CELL.id}" in run
-    suite = runs[2]
+    suite = runs[1]
     assert suite[suite.index("-n") + 1] == "3", "--workers reaches the container"
     assert suite[suite.index("--volume") + 1].endswith(":/out")
     assert "--junitxml=/out/junit.xml" in suite

@@ -13,18 +13,36 @@ import pytest
 from harness import progress
 
 
-@pytest.mark.parametrize(("argv", "env", "parallel"), [
-    (["nox", "-j", "2", "-s", "matrix"], {}, True),
-    (["nox", "-j2"], {}, True),
-    (["nox", "--parallel=4"], {}, True),
-    (["nox", "-s", "matrix"], {"NOX_PARALLEL": "2"}, True),
-    (["nox", "-j", "1"], {}, False),
-    (["nox", "-s", "matrix"], {}, False),
-    (["nox", "--parallel", "1", "--parallel-worker", "-s", "matrix(x)"], {"NOX_PARALLEL": "2"}, False),
+@pytest.mark.parametrize(("argv", "env", "jobs"), [
+    (["nox", "-j", "2", "-s", "matrix"], {}, 2),
+    (["nox", "-j2"], {}, 2),
+    (["nox", "--parallel=4"], {}, 4),
+    (["nox", "-s", "matrix"], {"NOX_PARALLEL": "2"}, 2),
+    (["nox", "-j", "1"], {}, 1),
+    (["nox", "-s", "matrix"], {}, 1),
+    (["nox", "--parallel", "1", "--parallel-worker", "-s", "matrix(x)"], {"NOX_PARALLEL": "2"}, 1),
 ])
-def test_only_the_process_that_schedules_parallel_sessions_follows(argv, env, parallel: bool) -> None:
-    """A worker's own output is what nox holds back: it must not print the log a second time."""
-    assert progress.scheduling_in_parallel(argv, env) is parallel
+def test_only_the_process_that_schedules_parallel_sessions_counts_its_jobs(argv, env, jobs: int) -> None:
+    """A worker's own output is what nox holds back: it must not print the log a second time, nor take itself for
+    the scheduler."""
+    assert progress.parallel_jobs(argv, env) == jobs
+
+
+def test_auto_jobs_are_the_cores(monkeypatch) -> None:
+    monkeypatch.setattr(progress, "cores", lambda: 6)
+    assert progress.parallel_jobs(["nox", "-j", "auto"], {}) == 6, "nox's `auto`: one session per core"
+
+
+def test_the_scheduler_tells_its_sessions_how_many_cells_share_the_cores(monkeypatch) -> None:
+    monkeypatch.setattr(progress.sys.stdout, "isatty", lambda: True)  # no progress thread in this test
+    env: dict[str, str] = {}
+    progress.at_import(["nox", "-j", "3", "-s", "matrix"], env)
+    assert env == {progress.JOBS: "3"}, "exported for the sessions it starts (they inherit its environment)"
+    assert progress.cells_at_once(True, env) == 3, "a session nox runs in parallel shares the cores with N-1 others"
+    assert progress.cells_at_once(False, env) == 1, "one that runs alone (nox said it is no parallel session) does not"
+    worker: dict[str, str] = {}
+    progress.at_import(["nox", "--parallel", "1", "--parallel-worker", "-s", "matrix(x)"], worker)
+    assert worker == {}, "a worker exports nothing: N is the scheduler's"
 
 
 def test_lines_appear_as_they_are_appended_and_only_new_ones(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from harness import definition
-from harness.run import cell, results, runners
+from harness.run import cell, configs, results, runners
 from harness.run.options import Options
 
 ROOT = Path(__file__).parents[2]
@@ -70,10 +70,10 @@ def tiny_suite(tmp_path: Path) -> Path:
     return tmp_path / "tests" / "propagation"
 
 
-def _run(suite: Path, tmp_path: Path, *tests: str) -> results.CellResult:
+def _run(suite: Path, tmp_path: Path, *tests: str, workers: int = 1, **opts) -> results.CellResult:
     runner = runners.Installed("venv", "tiny", "this interpreter")
-    opts = Options(log=lambda _m: None, workers="2", suite=[str(suite / t) for t in tests])
-    return cell.run(CELL, runner, opts, root=tmp_path / "cells")
+    options = Options(log=lambda _m: None, workers=workers, suite=[str(suite / t) for t in tests], **opts)
+    return cell.run(CELL, runner, options, root=tmp_path / "cells")
 
 
 def test_real_pytest_real_junit_one_field_passes_one_breaks(tiny_suite: Path, tmp_path: Path) -> None:
@@ -88,12 +88,30 @@ def test_real_pytest_real_junit_one_field_passes_one_breaks(tiny_suite: Path, tm
     assert crash["cause"] == "TypeError: Trainer.__init__() got an unexpected keyword argument 'tokenizer'", \
         "an exception is charged to its test once, with the exception"
     assert "training.seed" not in by_field, "the passing field is not a break"
+    assert (result["workers"], result["stack_imports"]) == (1, 1), "one process, which imported the stack once"
+
+
+def test_a_config_is_proven_by_ptbr_in_the_suites_own_process(tiny_suite: Path, tmp_path: Path) -> None:
+    """The real `ptbr prove` of the example, after the real suite, in the process that imported the stack."""
+    chosen = configs.expand(["examples/tiny.yaml"], ROOT)
+    result = _run(tiny_suite, tmp_path, "test_unproven.py", configs=chosen)
+    assert result["status"] == "broken", "the suite ran and judged first"
+    assert result["stack_imports"] == 1, "the configs cost no import of their own"
+    assert {"import_s", "suite_s", "configs_s"} <= set(result["timings"])
+    saved = configs.load(CELL.id, chosen[0], tmp_path / "cells")
+    assert saved["error"] is None, saved["error"]
+    assert saved["fate"]["smoke"]["status"] == "trained", "its smoke training ran"
+    fates = {k["key"]: k["fate"] for k in saved["fate"]["keys"]}
+    assert fates["training.lr_encoder"] == "arrives", "its keys read back on the installed versions"
 
 
 def test_real_worker_crash_is_an_error(tiny_suite: Path, tmp_path: Path) -> None:
-    result = _run(tiny_suite, tmp_path, "test_crash.py", "test_tiny.py")
+    result = _run(tiny_suite, tmp_path, "test_crash.py", "test_tiny.py", workers=2)
     assert (result["status"], result["breaks"]) == ("error", [])
     assert "crashed while running tests/propagation/test_crash.py::test_worker_dies" in result["reason"]
+    assert result["workers"] == 2
+    assert result["stack_imports"] >= 3, \
+        "pytest's own process, each worker, and those xdist starts in place of one that died: each imports it"
 
 
 def test_real_suite_where_nothing_runs_is_an_error(tiny_suite: Path, tmp_path: Path) -> None:
