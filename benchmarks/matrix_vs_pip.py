@@ -1,12 +1,14 @@
-"""The matrix harness against the usual way, in one run, on the same cells.
+"""The matrix harness against the usual way, in one run, on the same cells, without and with the configs.
 
     python benchmarks/matrix_vs_pip.py [CELL_ID ...]
 
-The usual way: for each cell in turn, a fresh `python -m venv`, `pip install` of the pins and the package, and
-`pytest tests/propagation`. The harness: `nox -s matrix -j 2` on the same cells, first with their virtualenvs
-removed (wheels cached, environments cold), then again with everything warm (`--rerun`: environments reused, suites
-run again). Prints each wall time and the ratios. Defaults to the torch 2.13 cells of gliner 0.2.29 (torch from the
-local wheel or the CPU index, so no CUDA download is part of the comparison).
+The usual way: for each cell in turn, a fresh `python -m venv`, `pip install` of the pins and the package,
+`pytest tests/propagation`, then (the second figure) `ptbr prove` of the definition's configs, as a person proves them.
+The harness: `nox -s matrix -j 2` on the same cells, first with their virtualenvs removed (wheels cached,
+environments cold), then again with everything warm (`--rerun`: environments reused, suites run again), each
+without the configs (`--no-configs`) and with the definition's. Prints each wall time and the ratios. Defaults to
+the torch 2.13 cells of gliner 0.2.29 (torch from the local wheel or the CPU index, so no CUDA download is part of
+the comparison).
 """
 
 from __future__ import annotations
@@ -33,38 +35,46 @@ def timed(argv: list[str], **kwargs) -> float:
     return time.perf_counter() - start
 
 
-def usual_way(cells: list[definition.Cell]) -> float:
+def usual_way(cells: list[definition.Cell], configs: list[str]) -> tuple[float, float]:
+    """(seconds of the usual way without the configs, seconds of proving them the usual way), in one pass."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    start = time.perf_counter()
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    start, proving = time.perf_counter(), 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for i, cell in enumerate(cells):
             venv = Path(tmp) / f"venv{i}"
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-            pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
-            subprocess.run([*pip, f"torch=={cell.torch}", f"transformers=={cell.transformers}",
-                            f"gliner[training]=={cell.gliner}", "-e", str(ROOT), "pytest"], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            subprocess.run([str(venv / "bin" / "python"), "-m", "pytest", "tests/propagation", "-q", "-p",
-                            "no:randomly", "-p", "no:cacheprovider"], cwd=ROOT, env=env, check=False,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+            python = str(venv / "bin" / "python")
+            subprocess.run([python, "-m", "pip", "install", "-q", f"torch=={cell.torch}",
+                            f"transformers=={cell.transformers}", f"gliner[training]=={cell.gliner}", "-e", str(ROOT),
+                            "pytest"], check=True, **quiet)
+            subprocess.run([python, "-m", "pytest", "tests/propagation", "-q", "-p", "no:randomly", "-p",
+                            "no:cacheprovider"], cwd=ROOT, env=env, check=False, **quiet)
+            step = time.perf_counter()
+            subprocess.run([python, "-m", "ptbr", "prove", "--work", str(Path(tmp) / f"work{i}"), *configs], cwd=ROOT,
+                           env=env, check=False, **quiet)
+            proving += time.perf_counter() - step
+    return time.perf_counter() - start - proving, proving
 
 
 def main() -> int:
     ids = sys.argv[1:] or DEFAULT
     cells = [definition.find(i) for i in ids]
-    # the suite alone, as the usual way runs it (configs are extra work the usual way does not do)
-    nox = [sys.executable, "-m", "nox", "-j", "2", "-s", *[f"matrix({i})" for i in ids], "--", "--explore",
-           "--no-configs"]
-    for i in ids:
-        shutil.rmtree(ROOT / ".nox" / f"matrix-{i.replace('.', '-')}", ignore_errors=True)
-    cold = timed([*nox, "--rerun"])
-    warm = timed([*nox, "--rerun"])
-    usual = usual_way(cells)
-    print(f"{len(cells)} cells: {', '.join(ids)}")
-    print(f"usual way (pip venv per cell, sequential): {usual:7.1f} s")
-    print(f"harness, environments cold (wheels cached): {cold:7.1f} s   usual / harness = {usual / cold:4.2f}")
-    print(f"harness, warm rerun:                        {warm:7.1f} s   usual / harness = {usual / warm:4.2f}")
+    configs = definition.configs()
+    nox = [sys.executable, "-m", "nox", "-j", "2", "-s", *[f"matrix({i})" for i in ids], "--", "--explore", "--rerun"]
+    figures = {}
+    for label, extra in (("", ["--no-configs"]), (" + configs", [])):
+        for i in ids:
+            shutil.rmtree(ROOT / ".nox" / f"matrix-{i.replace('.', '-')}", ignore_errors=True)
+        figures[f"cold{label}"] = timed([*nox, *extra])
+        figures[f"warm{label}"] = timed([*nox, *extra])
+    usual, proving = usual_way(cells, configs)
+    print(f"{len(cells)} cells: {', '.join(ids)}; configs: {', '.join(configs)}")
+    for label, usual_s in (("", usual), (" + configs", usual + proving)):
+        print(f"usual way{label} (pip venv per cell, sequential): {usual_s:7.1f} s")
+        for kind in ("cold", "warm"):
+            harness_s = figures[f"{kind}{label}"]
+            print(f"  harness{label}, {kind:4}: {harness_s:7.1f} s   usual / harness = {usual_s / harness_s:4.2f}")
     return 0
 
 

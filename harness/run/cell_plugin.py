@@ -30,6 +30,7 @@ IMPORT_FAILED = 3
 
 _RECORD: records.Record = {}
 _SUITE_STARTED: list[float] = []
+_SESSION: list[pytest.Session] = []
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -81,6 +82,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     process, prove the configs."""
     config = session.config
     directory = config.getoption("cell_record")
+    _SESSION.append(session)
     _RECORD.update(suite_s=round(time.monotonic() - _SUITE_STARTED[0], 2) if _SUITE_STARTED else None,
                    exitstatus=int(exitstatus))
     asked = config.getoption("cell_prove")
@@ -95,6 +97,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         _RECORD["configs"].update(_prove(asked, config.getoption("cell_prove_base"), Path(directory, "prove")))
     _RECORD["configs"].update(done=True, seconds=round(time.monotonic() - start, 2))
     _write(directory)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """pytest's own process ends as soon as pytest is done with it: Python's clean-up of the stack's modules takes
+    about a second and writes nothing the run keeps (its output is flushed; every file it wrote is closed). A worker
+    is left to xdist, which ends it."""
+    if _RECORD.get("role") == "main" and config.getoption("cell_record") and _SESSION:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(_SESSION[0].exitstatus))
 
 
 def _prove(configs: list[str], base: str | None, out: Path) -> dict[str, Any]:

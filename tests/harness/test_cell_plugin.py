@@ -110,3 +110,12 @@ def test_proving_leaves_the_environment_and_directory_as_it_found_them(tmp_path:
     done = cell_plugin._prove(["a.yaml"], None, tmp_path / "prove")
     assert "RuntimeError: a defect of PTBR" in done["error"], "a defect is the configs' error, not the run's end"
     assert (dict(os.environ), Path.cwd()) == (environ, here), "the environment and directory are restored"
+
+
+def test_the_run_ends_with_pytests_own_exit_status(tmp_path: Path) -> None:
+    """The run's own process ends without Python's clean-up of the stack, with the status pytest would end with."""
+    suite = _suite(tmp_path)
+    (suite / "test_fails.py").write_text("def test_fails():\n    assert False\n")
+    ran = _pytest(tmp_path, suite, "--cell-stack", "json")
+    assert ran.returncode == 1, "a failing test: pytest's exit 1"
+    assert "1 failed, 1 passed" in ran.stdout, "and its summary was printed before the end"
