@@ -8,6 +8,7 @@
 and definition.py (constraints/matrix.toml → cells), inputs.py (the harness's own inputs), sessions.py (what each nox
 session does: noxfile.py only names them), progress.py and mutation.py (mutation testing of PTBR). Only run/ decides a
 verdict, so only run/ (with PTBR and the suite) is an input of a cell's fingerprint: editing the rest reruns nothing.
-PTBR is run through its command line (``ptbr prove --json``), never through its private functions. tests/harness
+PTBR is run through its command line (``ptbr prove``: in a cell's own pytest run, harness/run/cell_plugin.py, or in a
+process of its own), never through its private functions. tests/harness
 exercises the harness without real installs.
 """
