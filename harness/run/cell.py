@@ -224,7 +224,7 @@ def _verdict(cell: Cell, runner: Runner, opts: Options, result: CellResult, stag
     if done.get("seconds") is not None:
         timings["configs_s"] = round(done["seconds"], 1)
     if done.get("error"):
-        ended = Ended(False, "ptbr prove failed", tail(done["error"], 6))
+        ended = Ended(False, "`ptbr prove` raised", tail(done["error"], 6))
     if main.get("exitstatus") is None:  # the suite did not finish
         if code is None:
             return Problem("timeout", f"the suite did not finish within {opts.timeout_s:.0f} s"), ended

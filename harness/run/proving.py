@@ -71,8 +71,8 @@ def settle(cell: Cell, runner: Runner, opts: Options, chosen: Sequence[UserConfi
         save(cell, runner, opts, rest, [], f"not proven: the cell's run did not finish within its "
                                            f"{opts.timeout_s:.0f} s (--timeout)", root)
         return 0
-    save(cell, runner, opts, rest[:1], [], f"the cell's run ended ({ended.how}) while proving it, before writing "
-                                           f"its result:\n{ended.tail}", root)
+    save(cell, runner, opts, rest[:1], [], f"proving it in the cell's run stopped ({ended.how}) before its result "
+                                           f"was written:\n{ended.tail}", root)
     prove_configs(cell, runner, opts, rest[1:], stage, root)
     return 1 if rest[1:] else 0
 
@@ -82,7 +82,7 @@ class Ended(NamedTuple):
 
     timed_out: bool
     how: str
-    """In words: its exit status, or what its record says."""
+    """In words: its exit status or signal, or that ``ptbr prove`` itself failed."""
     tail: str
 
 
