@@ -71,6 +71,8 @@ STAND_IN = """
     from ptbr import prove
 
     def _prove_one(path, work, smoke, log):
+        with open(path.parent / "proven-by", "a") as proven_by:
+            proven_by.write(f"{os.getpid()} {path.name}\\n")
         if path.name == "dies.yaml":
             os._exit(9)
         return {"schema_version": 2, "config": str(path), "findings": [], "seconds": 0.0}
@@ -119,3 +121,24 @@ def test_the_run_ends_with_pytests_own_exit_status(tmp_path: Path) -> None:
     ran = _pytest(tmp_path, suite, "--cell-stack", "json")
     assert ran.returncode == 1, "a failing test: pytest's exit 1"
     assert "1 failed, 1 passed" in ran.stdout, "and its summary was printed before the end"
+
+
+def test_only_the_runs_own_process_proves_the_configs_under_xdist(tmp_path: Path) -> None:
+    suite = _suite(tmp_path, STAND_IN, files=2)
+    for name in ("first.yaml", "last.yaml"):
+        (tmp_path / name).write_text("{}\n")
+    ran = _pytest(tmp_path, suite, "--cell-stack", "json", "-n", "2",
+                  *[w for n in ("first.yaml", "last.yaml") for w in ("--cell-prove", str(tmp_path / n))])
+    assert ran.returncode == 0, ran.stdout[-2000:]
+    main = records.main(records.read(tmp_path / "stage"))
+    assert (tmp_path / "proven-by").read_text().split() == [str(main["pid"]), "first.yaml", str(main["pid"]),
+                                                            "last.yaml"], "each config once, by pytest's process"
+
+
+def test_the_runs_own_record_is_the_one_that_says_so_wherever_it_is() -> None:
+    worker = {"role": "worker", "pid": 1, "imported": True, "exitstatus": 0}
+    own = {"role": "main", "pid": 9, "imported": True, "exitstatus": 1}
+    assert records.main([worker, own, {**worker, "pid": 12}]) == own, "not the first record, nor the lowest pid"
+    starting = {"role": "starting", "pid": 3, "imported": False, "error": "ImportError"}
+    assert records.main([starting]) == starting, "a run that never got past its import: its one process"
+    assert records.main([worker, {**starting, "pid": 4}]) == {}, "a worker that failed is not the run's own process"
