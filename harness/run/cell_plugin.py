@@ -111,8 +111,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _prove(configs: list[str], base: str | None, out: Path) -> dict[str, Any]:
-    """``ptbr prove`` in this process, which the suite leaves as it found it: the environment and the working
-    directory are restored, whatever proving does."""
+    """``ptbr prove`` in this process, which it leaves as it found it: the environment and the working directory are
+    restored, whatever proving does."""
     from ptbr import cli
 
     environ, here = dict(os.environ), Path.cwd()
