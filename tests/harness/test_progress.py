@@ -61,3 +61,26 @@ def test_lines_appear_as_they_are_appended_and_only_new_ones(tmp_path: Path) -> 
     assert re.search(r"^nox > progress: \d\d:\d\d:\d\d torch2.13.0-tf5.16.1-gliner0.2.29: tests 40 of 171 done$",
                      shown, re.MULTILINE), f"a new line is printed while running: {shown!r}"
     assert "an earlier run" not in shown, "what was in the log before this run is not repeated"
+
+
+def test_a_cell_session_takes_the_share_its_scheduler_leaves_it(monkeypatch) -> None:
+    """The noxfile's cell sessions: nox says only whether the session runs in parallel; the scheduler's N comes from
+    its environment (above), and the cell's workers and threads from both."""
+    from types import SimpleNamespace
+
+    from harness import sessions
+    from harness.run import options
+
+    monkeypatch.setattr(options, "cores", lambda: 4)
+    monkeypatch.setenv(progress.JOBS, "2")
+
+    def session(parallel: bool, *posargs: str) -> SimpleNamespace:  # what a nox session shows the harness
+        return SimpleNamespace(posargs=["--no-configs", *posargs], name="matrix", log=lambda _m: None,
+                               parallel=parallel)
+
+    opts, _ = sessions.cell_options(session(True))
+    assert (opts.workers, opts.threads) == (2, 1), "`-j 2` on 4 cores: half the cores, as xdist workers"
+    opts, _ = sessions.cell_options(session(False))
+    assert (opts.workers, opts.threads) == (4, 1), "a session run alone: every core"
+    opts, _ = sessions.cell_options(session(True, "--workers", "1"))
+    assert (opts.workers, opts.threads) == (1, 2), "one asked-for worker: its share's other core as a thread"
