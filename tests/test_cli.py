@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,16 +57,20 @@ def test_override_fixes_a_config(ptbr, make_config) -> None:
 
 
 def test_override_of_unknown_key_is_an_error_at_set(ptbr, make_config) -> None:
-    code, _, err = ptbr("validate", make_config(), "--set", "training.lr_encodr=1")
+    path = make_config()
+    code, _, err = ptbr("validate", path, "--set", "training.lr_encodr=1")
     assert code == 2
-    assert "error: --set: training.lr_encodr: unknown key" in err
+    assert ": --set: training.lr_encodr: unknown key" in err, "at --set"
+    assert f"error: {path}: --set:" in err, "naming the config it was applied to (validate takes several)"
     assert "'lr_encoder'" in err
 
 
 def test_missing_data_file_is_exit_2(ptbr, make_config, tmp_path) -> None:
-    code, _, err = ptbr("validate", make_config(data={"train_data": str(tmp_path / "nope.json")}))
+    path = make_config(data={"train_data": str(tmp_path / "nope.json")})
+    code, _, err = ptbr("validate", path)
     assert code == 2
-    assert "data.train_data: data file not found" in err
+    assert re.search(rf"error: {re.escape(str(path))}:\d+:\d+: data.train_data: {re.escape(str(tmp_path))}/nope.json: "
+                     "data file not found", err), "at the key that names the file, in the config that names it"
 
 
 def test_unwritable_output_directory_is_exit_2(ptbr, make_config, tmp_path) -> None:
@@ -172,7 +177,7 @@ def test_schema_is_json_schema_with_descriptions(ptbr) -> None:
     code, out, _ = ptbr("schema")
     schema = json.loads(out)
     assert code == 0
-    assert set(schema["properties"]) == {"run", "model", "data", "training"}
+    assert set(schema["properties"]) == {"run", "model", "data", "training", "lora", "environment"}
     lr = schema["$defs"]["TrainingConfig"]["properties"]["lr_encoder"]
     assert "backbone encoder" in lr["description"]
 

@@ -126,8 +126,8 @@ def test_a_fallback_route_names_the_key_whose_value_it_uses() -> None:
         "explain and the reference say: the first key set wins, in this order"
     assert eval_batch.effective_source(config()) == "training.train_batch_size", "unset: the fallback is used"
     assert eval_batch.effective_source(config(training={"eval_batch_size": 3})) == "training.eval_batch_size"
-    steps = _route("args", "max_steps")
-    assert (steps.rule, steps.effective_source(config())) == ("training.num_steps", None), \
+    steps = _route("args", "gradient_accumulation_steps")
+    assert (steps.rule, steps.effective_source(config())) == ("training.gradient_accumulation_steps", None), \
         "a single-source route is no fallback"
     strategy = _route("args", "eval_strategy")
     assert strategy.effective_source(config(data={"val_data_dir": "v.json"})) is None, \

@@ -115,7 +115,7 @@ def test_an_old_name_says_which_releases_have_it_and_what_replaced_it(make_confi
     assert last == "4.50.3", "the drift scan's last release with the old name"
     assert f"transformers {last} and earlier" in problem.message
     assert "eval_strategy took its place" in problem.message
-    assert problem.hint == "use data.val_data_dir", "eval_strategy is PTBR's: evaluation follows data.val_data_dir"
+    assert problem.hint == "use training.eval_strategy", "eval_strategy is PTBR's own key under its current name"
 
 
 def test_no_cuda_points_at_use_cpu(make_config) -> None:

@@ -126,7 +126,7 @@ def test_bad_data_stops_before_anything_is_written(ptbr, make_config, tmp_path: 
     bad.write_text(json.dumps([EXAMPLE, {**EXAMPLE, "ner": [[5, 9, "x"]]}]))
     code, _, err = ptbr("train", make_config(data={"train_data": str(bad)}))
     assert code == 2
-    assert f"error: {bad}[1]: data.train_data: ner[0]: span [5, 9] is out of bounds" in err
+    assert f": data.train_data: {bad}[1]: ner[0]: span [5, 9] is out of bounds" in err, "the file and item, at the key"
     assert not (tmp_path / "out").exists()
 
 

@@ -1,5 +1,5 @@
-"""Command line: ``ptbr validate | explain | train | prove | schema``. Exit codes: 0 ok, 1 training failed, 2 bad
-input."""
+"""Command line: ``ptbr validate | explain | train | prove | migrate | schema``. Exit codes: 0 ok, 1 training
+failed, 2 bad input."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ptbr import __version__
-from ptbr.errors import ConfigError
+from ptbr.errors import ConfigError, Problem
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
                             "a few steps on a few examples, output in <output>/smoke, nothing downloaded")
     train.add_argument("--traceback", action="store_true", help="print the full traceback when training fails")
     _prove_parser(sub)
+    _migrate_parser(sub)
     schema = sub.add_parser("schema", help="print the config's JSON Schema (for editor completion)",
                             description="Print the JSON Schema of the config on the installed versions: PTBR's keys "
                                         "and every TrainingArguments field of the installed transformers and gliner "
@@ -75,6 +76,21 @@ def _parser() -> argparse.ArgumentParser:
                                         "$schema=ptbr.schema.json`.")
     schema.add_argument("--markdown", action="store_true", help="print the config reference (Markdown) instead")
     return parser
+
+
+def _migrate_parser(sub: Any) -> None:
+    migrate = sub.add_parser(
+        "migrate", help="write a flat or original-PTBR config in PTBR's nested form, comments kept",
+        description="Write the nested form (run, model, data, training, lora, environment) of configs in upstream "
+                    "GLiNER's flat layout or in the original PTBR's format (gliner_config:, lora_config:, run.seed, "
+                    "training.optimizer), keeping their comments, key order, quoting and values; the result explains "
+                    "exactly as the original. A file already nested is left as it is. Without -o or --in-place, one "
+                    "file is printed.")
+    migrate.add_argument("files", nargs="+", type=Path, metavar="FILE", help="YAML config files")
+    where = migrate.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", type=Path, metavar="OUT",
+                       help="write here: a file for one config, a directory for several")
+    where.add_argument("--in-place", action="store_true", help="rewrite each file (atomically)")
 
 
 def _prove_parser(sub: Any) -> None:
@@ -96,10 +112,13 @@ def _prove_parser(sub: Any) -> None:
     prove.add_argument("--no-smoke", action="store_true", help="read the keys back only, no smoke training")
 
 
-def _load(path: str, overrides: list[str]) -> tuple[Any, Any]:
-    from ptbr import loader, validation
+def _load(path: str, overrides: list[str], notes: bool = True) -> tuple[Any, Any]:
+    """The document (in any layout, read as nested; its note on stderr) with ``--set`` applied, and its config."""
+    from ptbr import layouts, loader, validation
 
-    doc = loader.apply_overrides(loader.load(path), overrides)
+    doc = loader.apply_overrides(layouts.load(path), overrides)
+    if doc.note is not None and notes:
+        print(f"note: {doc.path}: {doc.note}", file=sys.stderr)
     return doc, validation.validate(doc)
 
 
@@ -117,33 +136,53 @@ def _validate(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             refused += 1
             for problem in exc.problems:
-                print(f"error: {problem}", file=sys.stderr)
+                print(f"error: {_naming(problem, path)}", file=sys.stderr)
     return EXIT_USAGE if refused else EXIT_OK
 
 
+def _naming(problem: Any, path: str) -> str:
+    """A problem as printed, naming its config where its place does not (the installed versions, a data file)."""
+    return str(problem) if problem.where.startswith(str(Path(path))) else f"{path}: {problem}"
+
+
 def _validate_one(path: str, args: argparse.Namespace) -> None:
+    """Every problem of one config at once (its output directory, its data files, what train checks before writing),
+    then, when there is none, the training step."""
     from ptbr import compat, forwarding, train
 
     doc, config = _load(path, args.overrides)
-    out = train.check_output_dir(config)
-    train_items, eval_items = train.load_data(config)
-    with train.cpu_only(config.training.use_cpu):
-        plan, targs, _ = train.prepare(config, doc.where, strict=args.strict)  # what train checks before writing
-        if not args.no_step:
+    problems, found = [], {}
+    for name, check in (("out", lambda: train.check_output_dir(config)),
+                        ("data", lambda: train.load_data(config, doc.where)),
+                        ("prepared", lambda: train.prepare(config, doc.where, strict=args.strict))):
+        try:
+            with train.cpu_only(config.training.use_cpu):
+                found[name] = check()
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    out, (train_items, eval_items), (plan, targs, _) = found["out"], found["data"], found["prepared"]
+    if not args.no_step:
+        with train.cpu_only(config.training.use_cpu):
             train.first_step(config, doc.where, args.strict, _written(doc))
     t, a = config.training, plan.args_kwargs
     precision = "bf16" if t.bf16 else "fp16" if t.fp16 else "fp32"
+    length = f"{t.num_steps} steps" if t.num_steps is not None else f"{t.num_train_epochs:g} epochs"
+    ratio = isinstance(a["warmup_steps"], float)  # a run counted in epochs warms up for a share of its steps
+    warmup = f"{a['warmup_steps']:.0%} of the steps" if ratio else f"{a['warmup_steps']} steps"
     lines = [
         f"ok: {doc.path}  ({compat.stack()})",
         f"  model      {config.model.model_name if t.prev_path is None else 'from ' + t.prev_path}",
         f"  data       {len(train_items)} training examples; "
         + (f"{len(eval_items)} validation examples" if eval_items is not None else "no validation set"),
-        f"  training   {t.num_steps} steps × batch {t.train_batch_size} (accumulation {t.gradient_accumulation_steps}),"
+        f"  training   {length} × batch {t.train_batch_size} (accumulation {t.gradient_accumulation_steps}),"
         f" lr {a['learning_rate']:g} / others {a['others_lr']:g}, {a['lr_scheduler_type']}, "
-        f"warmup {a['warmup_steps']} steps, seed {t.seed}",
+        f"warmup {warmup}, seed {t.seed}",
         f"  precision  {precision}{', CPU only' if t.use_cpu else ''}; "
         f"report_to {compat.read_back(targs, 'report_to')}",
-        f"  output     {out} (checkpoint every {a['save_steps']} steps)",
+        f"  output     {out} (checkpoint "
+        + (f"every {a['save_steps']} steps)" if a["save_strategy"] == "steps" else f"strategy {a['save_strategy']})"),
     ]
     if passthrough := forwarding.passthrough_keys(config):
         lines.append(f"  passthrough {', '.join(f'{k}={compat.read_back(targs, k)!r}' for k in passthrough)}")
@@ -155,7 +194,7 @@ def _validate_one(path: str, args: argparse.Namespace) -> None:
 def _explain(args: argparse.Namespace) -> int:
     from ptbr import explain, train
 
-    doc, config = _load(args.config, args.overrides)
+    doc, config = _load(args.config, args.overrides, notes=False)  # the explanation says how the file was read
     refused: list[Any] = []  # what validate and train refuse: shown here, not refused
     with train.cpu_only(config.training.use_cpu):
         plan, targs, model_config = train.prepare(config, doc.where, refused, strict=args.strict)
@@ -212,6 +251,39 @@ def _write_json(path: Path, data: Any) -> None:
     os.replace(partial, path)
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    """Each file's nested form: printed (one file), written under -o, or in place; every file checked first, so that
+    nothing is written when one cannot be migrated."""
+    from ptbr import migrate
+
+    if len(args.files) > 1 and not args.in_place and args.output is None:
+        raise ConfigError([Problem("ptbr migrate", "", f"{len(args.files)} files and nowhere to write them",
+                                   "give -o DIRECTORY or --in-place (one file alone is printed)")])
+    if len(args.files) > 1 and args.output is not None and args.output.is_file():
+        raise ConfigError([Problem(str(args.output), "", "is a file; several configs need a directory")])
+    done, problems = [], []
+    for path in args.files:
+        try:
+            done.append(migrate.migrate(path))
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    for m in done:
+        said = "already nested: unchanged" if m.layout == "nested" else f"{m.layout} → nested"
+        if args.in_place:
+            if m.layout != "nested":
+                migrate.write(m, m.path)
+            print(f"ptbr: {m.path}: {said}", file=sys.stderr)
+        elif args.output is not None:
+            out = args.output / m.path.name if len(args.files) > 1 or args.output.is_dir() else args.output
+            migrate.write(m, out)
+            print(f"ptbr: {m.path}: {said}, written to {out}", file=sys.stderr)
+        else:
+            sys.stdout.write(m.text)
+    return EXIT_OK
+
+
 def _schema(args: argparse.Namespace) -> int:
     from ptbr import reference
 
@@ -219,7 +291,8 @@ def _schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"validate": _validate, "explain": _explain, "train": _train, "prove": _prove, "schema": _schema}
+COMMANDS = {"validate": _validate, "explain": _explain, "train": _train, "prove": _prove, "migrate": _migrate,
+            "schema": _schema}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -33,6 +33,7 @@ import dataclasses
 import enum
 import functools
 import inspect
+import math
 import os
 import re
 from collections.abc import Callable
@@ -132,6 +133,7 @@ def build_training_arguments(kwargs: dict[str, Any], sources: dict[str, str], cl
     locates a key in its file); that field is then left out and the rest built again, so that every rejected value
     is reported at once."""
     cls = cls or training_arguments_class()
+    kwargs, sources = _warmup_ratio(kwargs, cls, sources)
     installed = to_installed(kwargs, argument_names(cls), sources)
     canonical = dict(zip(installed, kwargs, strict=True))  # transformers' messages name the installed fields
     problems: list[Problem] = []
@@ -161,8 +163,40 @@ def build_training_arguments(kwargs: dict[str, Any], sources: dict[str, str], cl
     return args
 
 
-def _keep_warmup(args: Any, wanted: int | None, key: str) -> None:
-    """Make the scheduler's warmup (``get_warmup_steps``, what the Trainer calls) the number PTBR decided."""
+def _warmup_ratio(kwargs: dict[str, Any], cls: type,
+                  sources: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A warmup given as a ratio (a float below 1 in canonical ``warmup_steps``: a run counted in epochs, whose step
+    count is not known yet), written the way the installed release takes it. transformers 4.x types warmup_steps as an
+    int and reads the ratio from ``warmup_ratio``; 5.0 to 5.14 read both and copy warmup_ratio over warmup_steps (see
+    the module doc); later releases read the ratio from warmup_steps. Passing the ratio in both fields the release has
+    gives every one of them the same warmup."""
+    ratio = kwargs.get("warmup_steps")
+    if not isinstance(ratio, float) or not 0 < ratio < 1:
+        return kwargs, sources
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    out = dict(kwargs)
+    if "warmup_ratio" in fields:
+        out["warmup_ratio"] = ratio
+        sources = {**sources, "warmup_ratio": sources.get("warmup_steps", "training.warmup_ratio")}
+        if "float" not in str(fields["warmup_steps"].type):
+            out["warmup_steps"] = 0
+    return out, sources
+
+
+def _keep_warmup(args: Any, wanted: int | float | None, key: str) -> None:
+    """Make the scheduler's warmup (``get_warmup_steps``, what the Trainer calls) the number PTBR decided; a ratio
+    (a run counted in epochs) must give ceil(ratio × steps) for any step count."""
+    if isinstance(wanted, float) and 0 < wanted < 1:
+        if args.get_warmup_steps(1000) != math.ceil(wanted * 1000):
+            args.warmup_steps = wanted  # the warmup_ratio fold of transformers 5.x __post_init__ (see module doc)
+            if getattr(args, "warmup_ratio", None) is not None:
+                args.warmup_ratio = wanted
+        if args.get_warmup_steps(1000) != math.ceil(wanted * 1000):
+            raise ConfigError([Problem("installed versions", key, f"the scheduler would warm up for "
+                                       f"{args.get_warmup_steps(1000)} of 1000 steps, not {math.ceil(wanted * 1000)} "
+                                       f"(a ratio of {wanted}), with {stack()}", "report this combination; set "
+                                       "warmup_steps: 0 to train without warmup")])
+        return
     steps = getattr(args, "max_steps", 0)
     if wanted is None or steps <= 0 or args.get_warmup_steps(steps) == wanted:
         return
@@ -228,6 +262,15 @@ def scheduler_names() -> frozenset[str]:
     from transformers.trainer_utils import SchedulerType
 
     return frozenset(s.value for s in SchedulerType)
+
+
+def strategy_names(canonical: str) -> frozenset[str]:
+    """The values the installed TrainingArguments takes for ``eval_strategy``, ``logging_strategy`` (its
+    IntervalStrategy) or ``save_strategy`` (SaveStrategy where the release has it: "best" arrived with it in 4.45)."""
+    from transformers import trainer_utils
+
+    kind = getattr(trainer_utils, "SaveStrategy", None) if canonical == "save_strategy" else None
+    return frozenset(s.value for s in kind or trainer_utils.IntervalStrategy)
 
 
 def integration_names() -> frozenset[str]:

@@ -71,35 +71,45 @@ def _parse(path: Path, text: str) -> tuple[Any, list[Problem]]:
         return [], [Problem(f"{path}:{exc.lineno}:{exc.colno}", "", f"invalid JSON: {exc.msg}")]
 
 
-def load(path: str | Path, key: str) -> list[dict[str, Any]]:
-    """Read and check a data file named by config key ``key``. Raises ConfigError naming the file and item index."""
+def load(path: str | Path, key: str, where: str | None = None) -> list[dict[str, Any]]:
+    """Read and check a data file named by config key ``key``. Raises ConfigError naming the file and item index.
+    ``where`` is the key's place in its config (``b.yaml:21:3``): each problem is then reported there, naming the
+    data file in its message, so that a run over several configs says which config named the file."""
     path = Path(path)
+
+    def problem(at: str, message: str, hint: str | None = None) -> Problem:
+        if where is None:
+            return Problem(at, key, message, hint)
+        named = at if at.startswith(str(path)) else f"{path}"
+        return Problem(where, key, f"{named}: {message}", hint)
+
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise ConfigError([Problem(str(path), key, "data file not found", "check the path (relative paths are "
-                                   "relative to the current directory)")]) from None
+        raise ConfigError([problem(str(path), "data file not found", "check the path (relative paths are relative "
+                                   "to the current directory)")]) from None
     except IsADirectoryError:
-        raise ConfigError([Problem(str(path), key, "is a directory, expected a JSON or JSONL file")]) from None
+        raise ConfigError([problem(str(path), "is a directory, expected a JSON or JSONL file")]) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError([Problem(str(path), key, f"not UTF-8 text (offset {exc.start})")]) from None
+        raise ConfigError([problem(str(path), f"not UTF-8 text (offset {exc.start})")]) from None
     except OSError as exc:
-        raise ConfigError([Problem(str(path), key, f"cannot read: {exc.strerror}")]) from None
+        raise ConfigError([problem(str(path), f"cannot read: {exc.strerror}")]) from None
     if not text.strip():
-        raise ConfigError([Problem(str(path), key, "data file is empty")])
-    items, problems = _parse(path, text)
+        raise ConfigError([problem(str(path), "data file is empty")])
+    items, parsed = _parse(path, text)
+    problems = parsed if where is None else [problem(p.where, p.message, p.hint) for p in parsed]
     if not problems and not isinstance(items, list):
-        problems.append(Problem(str(path), key, f"expected a JSON list of examples, got {type(items).__name__}"))
+        problems.append(problem(str(path), f"expected a JSON list of examples, got {type(items).__name__}"))
     elif not problems and not items:
-        problems.append(Problem(str(path), key, "data file has no examples"))
+        problems.append(problem(str(path), "data file has no examples"))
     elif not problems:
         for i, item in enumerate(items):
             error = _check_example(item)
             if error:
-                problems.append(Problem(f"{path}[{i}]", key, error))
+                problems.append(problem(f"{path}[{i}]", error))
     if len(problems) > MAX_REPORTED:
         more = len(problems) - MAX_REPORTED
-        problems = [*problems[:MAX_REPORTED], Problem(str(path), key, f"... and {more} more problems")]
+        problems = [*problems[:MAX_REPORTED], problem(str(path), f"... and {more} more problems")]
     if problems:
         raise ConfigError(problems)
     return items

@@ -49,6 +49,8 @@ def explanation(doc: Document, plan: Plan, args: Any, model_config: Any,
         section, name = key
         value = getattr(getattr(plan.config, section), name)
         entry: dict[str, Any] = {"key": dotted, "where": doc.origins[key], "value": plain(value)}
+        if key in doc.written:
+            entry["written_as"] = ".".join(doc.written[key])
         routes = plan.for_field(dotted)
         entry["destinations"] = []
         for r in routes:
@@ -69,7 +71,8 @@ def explanation(doc: Document, plan: Plan, args: Any, model_config: Any,
     def problems(found: list[Problem]) -> list[dict[str, Any]]:
         return [{"where": p.where, "key": p.key, "message": p.message, "hint": p.hint} for p in found]
 
-    return {"config": str(doc.path), "versions": compat.versions(), "keys": keys, "defaults": defaults,
+    return {"config": str(doc.path), "versions": compat.versions(), "layout": doc.layout, "note": doc.note,
+            "keys": keys, "defaults": defaults,
             "warnings": problems(plan.warnings(doc.where)), "refused": problems(list(refused))}
 
 
@@ -103,11 +106,13 @@ def render(data: dict[str, Any]) -> str:
     same reason by several keys (every ``model:`` key's ``GLiNER.from_pretrained`` argument while
     ``training.prev_path`` is not set) is said once, after the keys."""
     v = data["versions"]
-    lines = [f"{data['config']}  (transformers {v['transformers']}, gliner {v['gliner']}, torch {v['torch']})", ""]
+    lines = [f"{data['config']}  (transformers {v['transformers']}, gliner {v['gliner']}, torch {v['torch']})",
+             *([data["note"]] if data.get("note") else []), ""]
     width = max((len(k["key"]) for k in data["keys"]), default=10) + 2
     shared = _shared_skips(data["keys"])
     for k in data["keys"]:
-        head = f"{k['key']:<{width}}{_show(k['value'])}"
+        head = f"{k['key']:<{width}}{_show(k['value'])}" + (f"   (written {k['written_as']})" if "written_as" in k
+                                                             else "")
         if "not_forwarded" in k:
             lines.append(f"{head}\n{'':<{width}}  not forwarded: {k['not_forwarded']}")
             continue

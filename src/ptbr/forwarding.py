@@ -14,15 +14,25 @@ that no route reads is in :data:`NOT_FORWARDED` with the reason; the tests fail 
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ptbr import compat
 from ptbr.errors import ConfigError, Problem
-from ptbr.schema import Config, ModelConfig, TrainingConfig
+from ptbr.schema import Config, LoraConfig, ModelConfig, TrainingConfig
+from ptbr.values import (
+    Skip,
+    eval_strategy,
+    first_set,
+    get,
+    length,
+    mlflow_tags,
+    report_to,
+    steps_unless_set,
+    wandb,
+    warmup_steps,
+)
 
 DestKind = Literal["model", "pretrained", "args", "train_model", "data", "run", "env"]
 # names of the "run" destinations, for the code that acts on them
@@ -30,18 +40,6 @@ BACKBONE_WEIGHTS = "GLiNER.from_config(backbone_from_pretrained)"
 START_FROM = "GLiNER.from_pretrained"
 RESUME = "Trainer.train(resume_from_checkpoint)"
 STRICT = "keys read nowhere"
-
-
-@dataclass(frozen=True)
-class Skip:
-    """Not forwarded this time; the destination keeps its own default."""
-
-    reason: str
-    blocking: bool = False
-    """The config asks for something the installed versions cannot do: validate and train refuse it."""
-    warn: bool = False
-    """A value was given that the installed versions read nowhere, and the config trains as written without it:
-    validate, explain and train warn (and refuse it with --strict)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ class Route:
         """For a fallback route, the source whose value is used; None for other routes."""
         if not self.fallback:
             return None
-        return next((s for s in self.sources if _get(config, s) is not None), None)
+        return next((s for s in self.sources if get(config, s) is not None), None)
 
     @property
     def destination(self) -> str:
@@ -75,80 +73,14 @@ class Route:
         }[self.kind] + self.name + (")" if self.kind in ("train_model", "pretrained") else "")
 
 
-def _get(config: Config, dotted: str) -> Any:
-    section, name = dotted.split(".")
-    return getattr(getattr(config, section), name)
-
-
-def _first_set(*fields: str) -> Callable[[Config], Any]:
-    """The first of ``fields`` that is not None (``is None``, never ``or``: 0, false and "" are values)."""
-
-    def value(config: Config) -> Any:
-        for f in fields:
-            v = _get(config, f)
-            if v is not None:
-                return v
-        return None
-
-    return value
-
-
 def _arg(name: str, *sources: str, rule: str | None = None, value: Callable[[Config], Any] | None = None) -> Route:
     rule = rule or (f"{sources[0]}" if len(sources) == 1 else f"{sources[0]}, else " + ", else ".join(sources[1:]))
     fallback = value is None and len(sources) > 1
-    return Route("args", name, sources, value or _first_set(*sources), rule, fallback=fallback)
+    return Route("args", name, sources, value or first_set(*sources), rule, fallback=fallback)
 
 
 def _const(kind: DestKind, name: str, value: Any, why: str) -> Route:
     return Route(kind, name, (), lambda _c: value, f"always {value!r}: {why}")
-
-
-def warmup_steps(config: Config) -> int:
-    """The number of warmup steps the scheduler must use: whole steps as given, or ceil(ratio × num_steps)."""
-    t = config.training
-    value = t.warmup_steps if t.warmup_steps is not None else t.warmup_ratio
-    if value is None:
-        return 0
-    if t.warmup_steps is not None and value >= 1:
-        return int(value)
-    return math.ceil(value * t.num_steps)
-
-
-def report_to(config: Config) -> list[str]:
-    """report_to as a list, the form every transformers version normalises to."""
-    value = config.training.report_to
-    return [value] if isinstance(value, str) else list(value)
-
-
-def _integration(name: str) -> Callable[[Config], str | None]:
-    def active(config: Config) -> str | None:
-        reports = report_to(config)
-        if name in reports or "all" in reports:
-            return None
-        return f"report_to={reports} does not include {name}"
-
-    return active
-
-
-def _wandb(field: str, render: Callable[[Any], str]) -> Callable[[Config], Any]:
-    def value(config: Config) -> Any:
-        off = _integration("wandb")(config)
-        v = _get(config, field)
-        if v is None:
-            return Skip("not set")
-        return Skip(off) if off else render(v)
-
-    return value
-
-
-def _mlflow_tags(config: Config) -> Any:
-    off = _integration("mlflow")(config)
-    tags = {t: "true" for t in config.run.tags or ()}
-    if config.run.description is not None:
-        tags["mlflow.note.content"] = config.run.description
-    if not tags:
-        return Skip("not set")
-    return Skip(off) if off else json.dumps(tags, sort_keys=True)
 
 
 def _model_field(name: str) -> Route:
@@ -214,8 +146,34 @@ NOT_GLINER_CONFIG = ("backbone_from_pretrained", "trust_remote_code")
 CUSTOM_CODE = "models with custom code (auto_map)"
 
 
-def _eval_strategy(config: Config) -> str:
-    return "steps" if config.data.val_data_dir is not None else "no"
+def _lora(name: str) -> Route:
+    """A lora: key. This release trains no adapters: enabled: false is read and ignored, enabled: true refused."""
+
+    def value(config: Config) -> Any:
+        if not config.lora.enabled:
+            return Skip("lora.enabled is false: the whole model is trained and the section is ignored")
+        if name != "enabled":
+            return Skip("lora.enabled is refused in this release: no adapter is built")
+        return Skip("training with LoRA adapters (peft) is not supported by this PTBR release: it would train the "
+                    "whole model instead", blocking=True,
+                    hint="set lora.enabled: false to train the whole model (the rest of lora: is then ignored)")
+
+    return Route("run", f"LoRA adapters ({name})", (f"lora.{name}",), value,
+                 f"lora.{name}: peft's LoraConfig.{name}, when lora.enabled is true" if name != "enabled" else
+                 "lora.enabled: train LoRA adapters on the backbone (refused in this release) or the whole model")
+
+
+def _env(name: str, field: str, wandb_only: bool = False) -> Route:
+    """An environment: key → an environment variable set for the run only (``wandb_only``: when report_to includes
+    wandb)."""
+    if wandb_only:
+        return Route("env", name, (field,), wandb(field, str), f"{field}, when report_to includes wandb")
+
+    def value(config: Config) -> Any:
+        v = get(config, field)
+        return Skip("not set: the ambient value applies") if v is None else str(v)
+
+    return Route("env", name, (field,), value, f"{field}, for the run only")
 
 
 ROUTES: tuple[Route, ...] = (
@@ -247,7 +205,11 @@ ROUTES: tuple[Route, ...] = (
     Route("train_model", "compile_model", ("training.compile_model",),
           lambda c: c.training.compile_model, "training.compile_model"),
     _arg("output_dir", "training.output_dir", "data.root_dir"),
-    _arg("max_steps", "training.num_steps"),
+    _arg("max_steps", "training.num_steps", value=length("training.num_steps", "training.num_train_epochs"),
+         rule="training.num_steps; not set when training.num_train_epochs is"),
+    _arg("num_train_epochs", "training.num_train_epochs",
+         value=length("training.num_train_epochs", "training.num_steps"),
+         rule="training.num_train_epochs; not set when training.num_steps is (max_steps decides)"),
     _arg("per_device_train_batch_size", "training.train_batch_size"),
     _arg("per_device_eval_batch_size", "training.eval_batch_size", "training.train_batch_size"),
     _arg("gradient_accumulation_steps", "training.gradient_accumulation_steps"),
@@ -266,14 +228,16 @@ ROUTES: tuple[Route, ...] = (
     _arg("lr_scheduler_type", "training.scheduler_type"),
     _arg("warmup_steps", "training.warmup_steps", "training.warmup_ratio", "training.num_steps", value=warmup_steps,
          rule="whole steps from training.warmup_steps; a value below 1 (or training.warmup_ratio) is a ratio: "
-              "ceil(ratio × num_steps); 0 when neither is set"),
-    _const("args", "save_strategy", "steps", "checkpoints follow save_steps"),
+              "ceil(ratio × num_steps), or the ratio itself in a run counted in epochs; 0 when neither is set"),
+    _arg("save_strategy", "training.save_strategy", value=steps_unless_set("training.save_strategy"),
+         rule='training.save_strategy, else "steps" (checkpoints follow save_steps)'),
     _arg("save_steps", "training.save_steps", "training.eval_every"),
     _arg("save_total_limit", "training.save_total_limit"),
-    _arg("eval_strategy", "data.val_data_dir", value=_eval_strategy,
-         rule='"steps" when data.val_data_dir is set, else "no"'),
-    _arg("eval_steps", "training.eval_every"),
-    _const("args", "logging_strategy", "steps", "logging follows logging_steps"),
+    _arg("eval_strategy", "training.eval_strategy", "data.val_data_dir", value=eval_strategy,
+         rule='training.eval_strategy, else "steps" when data.val_data_dir is set, else "no"'),
+    _arg("eval_steps", "training.eval_steps", "training.eval_every"),
+    _arg("logging_strategy", "training.logging_strategy", value=steps_unless_set("training.logging_strategy"),
+         rule='training.logging_strategy, else "steps" (logging follows logging_steps)'),
     _arg("logging_steps", "training.logging_steps", "training.eval_every"),
     _arg("seed", "training.seed"),
     _arg("bf16", "training.bf16"),
@@ -285,19 +249,30 @@ ROUTES: tuple[Route, ...] = (
     _arg("dataloader_prefetch_factor", "training.dataloader_prefetch_factor"),
     _arg("report_to", "training.report_to", value=report_to, rule="training.report_to, as a list"),
     _arg("run_name", "run.name"),
-    Route("env", "WANDB_TAGS", ("run.tags",), _wandb("run.tags", ",".join),
+    Route("env", "WANDB_TAGS", ("run.tags",), wandb("run.tags", ",".join),
           "run.tags, comma-separated, when report_to includes wandb"),
-    Route("env", "WANDB_NOTES", ("run.description",), _wandb("run.description", str),
+    Route("env", "WANDB_NOTES", ("run.description",), wandb("run.description", str),
           "run.description, when report_to includes wandb"),
-    Route("env", "MLFLOW_TAGS", ("run.tags", "run.description"), _mlflow_tags,
+    Route("env", "MLFLOW_TAGS", ("run.tags", "run.description"), mlflow_tags,
           "run.tags as {tag: \"true\"} plus run.description as mlflow.note.content, JSON, when report_to includes "
           "mlflow"),
+    _env("HF_TOKEN", "environment.hf_token"),
+    _env("WANDB_PROJECT", "environment.wandb_project", wandb_only=True),
+    _env("WANDB_ENTITY", "environment.wandb_entity", wandb_only=True),
+    _env("WANDB_API_KEY", "environment.wandb_api_key", wandb_only=True),
+    _env("CUDA_VISIBLE_DEVICES", "environment.cuda_visible_devices"),
+    *(_lora(name) for name in LoraConfig.model_fields),
 )
 
 NOT_FORWARDED: dict[str, str] = {
     "training.size_sup": "upstream GLiNER key; no gliner release reads it",
     "training.shuffle_types": "upstream GLiNER key; no gliner release reads it",
     "training.random_drop": "upstream GLiNER key; no gliner release reads it",
+    "training.freeze_token_rep": "key of upstream's flat layout; no gliner release PTBR supports reads it (to freeze "
+                                 "the backbone: training.freeze_components: [text_encoder])",
+    "training.neg_span_masking": "key of upstream's flat layout; no gliner release PTBR supports reads it",
+    "training.negative_rate": "key of upstream's flat layout; no gliner release PTBR supports reads it (training"
+                              ".negatives is the ratio gliner reads)",
 }
 
 
@@ -351,7 +326,7 @@ class Plan:
         problems = [
             Problem(locate(tuple(r.route.sources[0].split("."))), r.route.sources[0],
                     f"cannot be honoured: {r.value.reason}",
-                    "install a gliner release that has it, or remove the key")
+                    r.value.hint or "install a gliner release that has it, or remove the key")
             for r in self.resolved if isinstance(r.value, Skip) and r.value.blocking
         ]
         if strict:
@@ -399,6 +374,7 @@ def plan(config: Config) -> Plan:
     """Evaluate every route for this config. Pure: builds nothing, imports only gliner's config module."""
     extra = tuple(route(name) for name in config.model.model_extra or {} for route in (_model_field, _pretrained_field))
     extra += tuple(_passthrough(name) for name in passthrough_keys(config))
+    extra += tuple(_lora(name) for name in config.lora.model_extra or {})
     return Plan(config, tuple(Resolved(route, route.value(config)) for route in ROUTES + extra))
 
 

@@ -69,6 +69,12 @@ class Document:
     path: Path
     data: dict[str, Any]
     origins: dict[Key, str] = field(default_factory=dict)
+    layout: str = "nested"
+    """How the file was written (:mod:`ptbr.layouts`): "nested", "flat" or "original PTBR"."""
+    note: str | None = None
+    """How a file in another layout was read, for the person (None for the nested layout)."""
+    written: dict[Key, Key] = field(default_factory=dict)
+    """A key of the nested form → the key as the file writes it, where the two differ (flat layout, aliases)."""
 
     def where(self, key: Key) -> str:
         """The origin of ``key`` or of its nearest parent; the file itself when none is known."""

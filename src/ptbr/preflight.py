@@ -150,7 +150,9 @@ def _scheduler(config: Config) -> list[tuple[str, str, str | None]]:
         key = "training.lr_scheduler_kwargs"
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     try:
-        get_scheduler(t.scheduler_type, optimizer, num_warmup_steps=0, num_training_steps=t.num_steps,
+        # a run counted in epochs has no step count before its data is batched: any count checks the arguments
+        steps = t.num_steps if t.num_steps is not None else 1000
+        get_scheduler(t.scheduler_type, optimizer, num_warmup_steps=0, num_training_steps=steps,
                       **({"scheduler_specific_kwargs": kwargs} if kwargs else {}))
     except (ValueError, TypeError) as exc:
         return [(key, f"transformers cannot build the {t.scheduler_type!r} schedule with "

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, TypedDict
 
-from ptbr import __version__, compat, loader, train, validation
+from ptbr import __version__, compat, layouts, loader, train, validation
 from ptbr.blame import blame
 from ptbr.errors import ConfigError, Problem
 from ptbr.fates import key_fates, read_back_checkpoint, said
@@ -105,6 +105,8 @@ class Proof(TypedDict, total=False):
     config: str
     sha256: str | None
     versions: dict[str, str]
+    layout: str
+    """How the file is written (nested, flat, original PTBR); every key is proven at its place in the nested form."""
     refused: list[Refusal]
     warnings: list[Refusal]
     data: list[dict[str, Any]]
@@ -200,7 +202,8 @@ def prove(path: Path, work: Path, smoke: bool = True) -> Proof:
                   "versions": compat.versions(), "refused": [], "warnings": [], "data": [], "keys": [],
                   "smoke": {"status": "not-run"}}
     try:
-        doc = loader.load(path)
+        doc = layouts.load(path)
+        out["layout"] = doc.layout
     except ConfigError as e:
         out["refused"] = _problems(e.problems)
         out["smoke"]["why"] = "the file cannot be read as a config"

@@ -1,4 +1,7 @@
-"""The config schema: four sections, every field typed and documented where it is declared.
+"""The config schema: six sections, every field typed and documented where it is declared.
+
+This is the canonical (nested) form. Files written in upstream's flat layout or in the original PTBR's format are read
+into it by :mod:`ptbr.layouts` first.
 
 `None` always means "not set": the field is then not forwarded and the destination's default applies (the forwarding
 table says which default, and ``ptbr explain`` prints it). A zero, ``false`` or ``""`` is a value and is forwarded.
@@ -174,8 +177,11 @@ class TrainingConfig(_Section):
     resume_from_checkpoint: str | bool | None = None
     """Resume optimizer, scheduler and step count from a checkpoint directory, or true for the latest one in the
     output directory."""
-    num_steps: int = Field(ge=1)
-    """Number of optimizer steps (TrainingArguments.max_steps)."""
+    num_steps: int | None = Field(None, ge=1)
+    """Number of optimizer steps (TrainingArguments.max_steps). Set this or num_train_epochs."""
+    num_train_epochs: float | None = Field(None, gt=0)
+    """Train for this many passes over the training data instead of a number of steps (TrainingArguments
+    .num_train_epochs). Set this or num_steps."""
     train_batch_size: int = Field(8, ge=1)
     """Examples per device per step."""
     eval_batch_size: int | None = Field(None, ge=1)
@@ -184,6 +190,16 @@ class TrainingConfig(_Section):
     """Batches accumulated before each optimizer step."""
     eval_every: int = Field(500, ge=1)
     """Evaluate every N steps (when there is validation data); also the default save and logging cadence."""
+    eval_steps: int | None = Field(None, ge=1)
+    """Evaluate every N steps; eval_every when unset (the original PTBR's override of the evaluation cadence)."""
+    eval_strategy: str | None = None
+    """When to evaluate: "steps" (every eval_steps), "epoch" or "no"; "steps" when data.val_data_dir is set, else
+    "no". Evaluating needs data.val_data_dir."""
+    save_strategy: str | None = None
+    """When to save a checkpoint: "steps" (every save_steps), "epoch", "no" (or "best" where the installed
+    transformers has it); "steps" when unset."""
+    logging_strategy: str | None = None
+    """When to log the loss: "steps" (every logging_steps), "epoch" or "no"; "steps" when unset."""
     save_steps: int | None = Field(None, ge=1)
     """Save a checkpoint every N steps; eval_every when unset."""
     logging_steps: int | None = Field(None, ge=1)
@@ -249,8 +265,59 @@ class TrainingConfig(_Section):
     """Upstream GLiNER key, accepted for compatibility. No gliner release reads it: not forwarded."""
     random_drop: bool = True
     """Upstream GLiNER key, accepted for compatibility. No gliner release reads it: not forwarded."""
+    freeze_token_rep: bool | None = None
+    """Upstream's flat layout (2023-11 to 2025-09), accepted for compatibility. No gliner release PTBR supports reads
+    it: not forwarded (to freeze the backbone, use freeze_components: [text_encoder])."""
+    neg_span_masking: str | None = None
+    """Upstream's flat layout (2025-02), accepted for compatibility. No gliner release PTBR supports reads it: not
+    forwarded (masking is the negative masking gliner reads)."""
+    negative_rate: float | None = None
+    """Upstream's flat layout (2024-05), accepted for compatibility. No gliner release PTBR supports reads it: not
+    forwarded (negatives is the ratio gliner reads)."""
 
     _none = field_validator("prev_path", mode="before")(_none_string)
+
+
+class LoraConfig(_Section):
+    """LoRA adapters on the backbone, as the original PTBR had them (peft's LoraConfig). Read and shown by every
+    command; training with enabled: true needs PTBR's LoRA support, which this release does not have yet, so it is
+    refused rather than trained without adapters. enabled: false ignores the rest of the section."""
+
+    model_config = ConfigDict(extra="allow")
+
+    enabled: bool = False
+    """Train LoRA adapters on the backbone instead of the whole model; false ignores the rest of the section."""
+    r: int | None = Field(None, ge=1)
+    """LoRA rank."""
+    lora_alpha: float | None = Field(None, gt=0)
+    """LoRA scaling: the update is scaled by lora_alpha / r."""
+    lora_dropout: float | None = Field(None, ge=0, lt=1)
+    """Dropout on the LoRA path."""
+    bias: Literal["none", "all", "lora_only"] | None = None
+    """Which biases are trained with the adapters."""
+    target_modules: list[str] | str | None = None
+    """Backbone modules that get adapters: names (e.g. query_proj, value_proj for DeBERTa-v3) or "all-linear"."""
+    task_type: str | None = None
+    """peft's task type (TOKEN_CLS in the original PTBR)."""
+    modules_to_save: list[str] | None = None
+    """Modules trained in full and saved beside the adapters."""
+
+
+class EnvironmentConfig(_Section):
+    """The run's environment, as the original PTBR had it: credentials and settings the Hub and Weights & Biases
+    integrations read, for the run only (nothing is left in the calling process's environment). Its report_to,
+    push_to_hub and hub_model_id are the training: keys of those names (one name per value)."""
+
+    hf_token: str | None = None
+    """Hugging Face token for the run (HF_TOKEN); the ambient HF_TOKEN applies when unset."""
+    wandb_project: str | None = None
+    """Weights & Biases project (WANDB_PROJECT), when report_to includes wandb."""
+    wandb_entity: str | None = None
+    """Weights & Biases team or user (WANDB_ENTITY), when report_to includes wandb."""
+    wandb_api_key: str | None = None
+    """Weights & Biases API key (WANDB_API_KEY), when report_to includes wandb; the ambient one applies when unset."""
+    cuda_visible_devices: str | int | None = None
+    """GPUs the run may use (CUDA_VISIBLE_DEVICES), e.g. "0" or "0,1", set before training starts."""
 
 
 class Config(_Section):
@@ -266,6 +333,10 @@ class Config(_Section):
     """Data and output locations."""
     training: TrainingConfig
     """Training settings."""
+    lora: LoraConfig = LoraConfig()
+    """LoRA adapters (the original PTBR's section)."""
+    environment: EnvironmentConfig = EnvironmentConfig()
+    """The run's environment (the original PTBR's section)."""
 
 
 SECTIONS: dict[str, type[_Section]] = {
@@ -273,6 +344,8 @@ SECTIONS: dict[str, type[_Section]] = {
     "model": ModelConfig,
     "data": DataConfig,
     "training": TrainingConfig,
+    "lora": LoraConfig,
+    "environment": EnvironmentConfig,
 }
 
 

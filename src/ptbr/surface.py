@@ -36,8 +36,6 @@ RELEASES: dict[str, Any] = json.loads((Path(__file__).parent / "releases.json").
 """package → {"scanned": [first, last], "fields": {name: [first release with it, last release with it]}}."""
 
 REFUSED: dict[str, tuple[str, str]] = {
-    "num_train_epochs": ("PTBR trains for training.num_steps (TrainingArguments.max_steps), which overrides the number "
-                         "of epochs: it would change nothing", "set training.num_steps"),
     "label_smoothing_factor": ("gliner's Trainer computes its own loss and never reads it",
                                "use training.label_smoothing (gliner's label smoothing)"),
 }

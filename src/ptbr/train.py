@@ -57,15 +57,17 @@ def check_output_dir(config: Config) -> Path:
     return path
 
 
-def load_data(config: Config) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
-    """Training and (optional) evaluation examples, checked. All problems of both files at once."""
+def load_data(config: Config, where: Callable[[tuple[str, ...]], str] | None = None,
+              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+    """Training and (optional) evaluation examples, checked. All problems of both files at once; with ``where`` (a
+    config key's place in its file) each is reported at the key that names the file."""
     problems, loaded = [], []
     for key, path in (("data.train_data", config.data.train_data), ("data.val_data_dir", config.data.val_data_dir)):
         if path is None:
             loaded.append(None)
             continue
         try:
-            loaded.append(data.load(path, key))
+            loaded.append(data.load(path, key, where(tuple(key.split("."))) if where else None))
         except ConfigError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -86,12 +88,16 @@ def smoke_config(config: Config, train: list[dict[str, Any]], steps: int = SMOKE
     if config.model.labels_decoder is not None:
         model["labels_decoder"] = str(backbone.write_decoder(out / "decoder"))
         notes.append(f"labels decoder {config.model.labels_decoder} → tiny random GPT-2 {model['labels_decoder']}")
+    asked = config.training.num_steps
+    length = steps if asked is None else min(asked, steps)  # a run counted in epochs: the smoke's steps
     training: dict[str, Any] = {
         "prev_path": None,
         "output_dir": str(out),
-        "num_steps": min(config.training.num_steps, steps),
+        "num_steps": length,
+        "num_train_epochs": None,
         "eval_every": 2,
-        "save_steps": min(config.training.num_steps, steps),  # one checkpoint, at the end
+        "eval_steps": None,
+        "save_steps": length,  # one checkpoint, at the end
         "logging_steps": 1,
         "train_batch_size": min(config.training.train_batch_size, SMOKE_BATCH),
         "eval_batch_size": SMOKE_BATCH,
@@ -214,7 +220,7 @@ def run(config: Config, *, smoke: bool = False, log: Any = print,
     with ``strict`` or ``run.strict``)."""
     start = time.monotonic()
     check_output_dir(config)  # before --smoke writes its tiny backbone there
-    train, evaluation = load_data(config)
+    train, evaluation = load_data(config, where)
     if smoke:
         config, notes = smoke_config(config, train, smoke_steps)
         train = train[:SMOKE_EXAMPLES]
@@ -222,7 +228,9 @@ def run(config: Config, *, smoke: bool = False, log: Any = print,
         for note in notes:
             log(f"smoke: {note}")
     out = check_output_dir(config)
-    with cpu_only(config.training.use_cpu):
+    # the run's environment (environment:, the reporting integrations' variables) from before anything touches the
+    # libraries to the end, CUDA_VISIBLE_DEVICES included; restored after
+    with _environment(forwarding.plan(config).env), cpu_only(config.training.use_cpu):
         plan, args, _ = prepare(config, where, strict=strict)
         for warning in plan.warnings(where):
             log(f"warning: {warning}")
@@ -231,8 +239,7 @@ def run(config: Config, *, smoke: bool = False, log: Any = print,
         seed_everything(config.training.seed)  # the Trainer seeds only after the model exists: seed its init too
         model = build_model(plan)
         write_provenance(config, args, out)
-        with _environment(plan.env):
-            trainer = _fit(model, args, train, evaluation, plan)
+        trainer = _fit(model, args, train, evaluation, plan)
         final = out / FINAL_DIR
         trainer.save_model(str(final))
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]

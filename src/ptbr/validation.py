@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ptbr import compat, surface
+from ptbr import compat, layouts, surface
 from ptbr.errors import ConfigError, Problem, did_you_mean
 from ptbr.loader import Document
 from ptbr.schema import SECTIONS, Config, ModelConfig, type_name
@@ -30,13 +30,16 @@ def _unknown_training_key(doc: Document, key: tuple[str, ...]) -> Problem:
                    surface.suggestion(key[1]) or _unknown_key_hint(key))
 
 
-def _unknown_key_hint(key: tuple[str, ...]) -> str | None:
+def _unknown_key_hint(key: tuple[str, ...], layout: str = "nested") -> str | None:
     name = key[-1]
+    if len(key) == 1 and layout == "flat":
+        return did_you_mean(name, [n for n in layouts.flat_names() if not n.startswith("_")])
     if len(key) == 1:
-        owner = [s for s, cls in SECTIONS.items() if name in cls.model_fields]
+        owner = layouts.section_of(name)
         if owner:
-            return f"{name!r} belongs under {owner[0]}: (the old flat GLiNER layout is not accepted)"
-        return did_you_mean(name, SECTIONS)
+            return (f"{name!r} belongs under {owner}: (a file with sections reads no key at its top level; one "
+                    "without any is read as upstream's flat layout)")
+        return did_you_mean(name, [*SECTIONS, *layouts.SECTION_ALIASES])
     section = key[0]
     hint = did_you_mean(name, SECTIONS[section].model_fields) if section in SECTIONS else None
     if hint is None:
@@ -69,7 +72,7 @@ def _problem(doc: Document, error: dict[str, Any]) -> Problem:
     if error["type"] == "extra_forbidden" and len(key) == 2 and key[0] == "training":
         return _unknown_training_key(doc, key)
     if error["type"] == "extra_forbidden":
-        return Problem(doc.where(key), _dotted(error["loc"]), "unknown key", _unknown_key_hint(key))
+        return Problem(doc.where(key), _dotted(error["loc"]), "unknown key", _unknown_key_hint(key, doc.layout))
     if error["type"] == "missing":
         return Problem(doc.where(key[:-1]), _dotted(error["loc"]), "required key is missing")
     expected = error["msg"]
@@ -105,6 +108,15 @@ def _cross_checks(config: Config, doc: Document) -> list[Problem]:
         if t.dataloader_persistent_workers:
             add("training.dataloader_persistent_workers", "needs dataloader_num_workers > 0",
                 "set dataloader_num_workers or set dataloader_persistent_workers: false")
+    if t.num_steps is None and t.num_train_epochs is None:
+        add("training.num_steps", "required key is missing (or set training.num_train_epochs)",
+            "set the run's length: num_steps (optimizer steps) or num_train_epochs")
+    if t.num_steps is not None and t.num_train_epochs is not None:
+        add("training.num_train_epochs", "num_steps and num_train_epochs are both set: one name per value (the "
+            "Trainer would stop at num_steps and ignore the epochs)", "keep one of them")
+    if t.eval_strategy not in (None, "no") and config.data.val_data_dir is None:
+        add("training.eval_strategy", f"{t.eval_strategy!r} evaluates, but there is no validation data",
+            "set data.val_data_dir, or eval_strategy: no")
     if config.model.model_name is None and t.prev_path is None:
         add("model.model_name", "required key is missing (or set training.prev_path)")
     if config.data.root_dir is None and t.output_dir is None:
@@ -168,11 +180,17 @@ def _installed_choices(config: Config, doc: Document) -> list[Problem]:
     def check(key: str, values: list[str], known: frozenset[str], what: str) -> None:
         for value in values:
             if known and value not in known:
-                hint = did_you_mean(value, known) or f"one of: {', '.join(sorted(known))}"
+                near = did_you_mean(value, known)
+                hint = f"{near} (it has: {', '.join(sorted(known))})" if near else f"one of: {', '.join(sorted(known))}"
                 problems.append(Problem(doc.where(tuple(key.split("."))), key,
                                         f"{value!r} is not {what} of transformers {version}", hint))
 
     check("training.scheduler_type", [t.scheduler_type], compat.scheduler_names(), "a scheduler")
+    for field in ("eval_strategy", "save_strategy", "logging_strategy"):
+        value = getattr(t, field)
+        check(f"training.{field}", [] if value is None else [value], compat.strategy_names(field),
+              f"one of the {field} values")
+
     reports = [t.report_to] if isinstance(t.report_to, str) else t.report_to
     check("training.report_to", [r for r in reports if r not in ("none", "all")], compat.integration_names(),
           "a reporting integration")

@@ -61,6 +61,15 @@ DEEPEST: dict[str, tuple[str, str]] = {
         "dataloader_num_workers": "dataloader", "dataloader_pin_memory": "dataloader",
         "dataloader_persistent_workers": "dataloader", "dataloader_prefetch_factor": "dataloader",
         "report_to": "callbacks"}.items()},
+    **{f"training.{k}": ("ptbr", "read back on the real TrainingArguments (layer 1); when the Trainer evaluates, "
+                         "saves and logs, and for how long it trains, is transformers' loop over these fields")
+       for k in ("num_train_epochs", "eval_steps", "eval_strategy", "save_strategy", "logging_strategy")},
+    **{f"lora.{k}": ("ptbr", "this release trains no adapter: enabled: false crosses nothing, true is refused "
+                     "(layer 1)") for k in ("enabled", "r", "lora_alpha", "lora_dropout", "bias", "target_modules",
+                                           "task_type", "modules_to_save")},
+    **{f"environment.{k}": ("ptbr", "read by the Hub, wandb and CUDA from the environment; their servers and a GPU "
+                            "are out of reach here, so layer 1 reads the environment the Trainer sees") for k in (
+        "hf_token", "wandb_project", "wandb_entity", "wandb_api_key", "cuda_visible_devices")},
     **dict.fromkeys(("training.bf16", "training.fp16", "training.use_cpu"), (
         "torch", "the dtype and device of the forward pass, and CUDA left alone (fp16: GPU mode only)")),
 }

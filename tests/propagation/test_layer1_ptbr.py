@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from layers import Crossing, covers, expect, gliner_config, run_to
-from support import EXAMPLE, write_config
+from support import EXAMPLE, EXAMPLES, write_config
 
 from ptbr import forwarding
 from ptbr.errors import ConfigError
@@ -120,6 +120,31 @@ PROFILES: dict[str, tuple[dict[str, dict[str, Any]], list[tuple[str, str, Any, s
         [("run.tags", "env.MLFLOW_TAGS", '{"a": "true", "mlflow.note.content": "why", "z": "true"}',
           "mlflow reads tags and the description (mlflow.note.content) as JSON from MLFLOW_TAGS, keys sorted (the "
           "same config gives the same environment)")],
+    ),
+    "epochs": ({"training": {"num_steps": None, "num_train_epochs": 2.5}},
+               [("training.num_train_epochs", "args.num_train_epochs", 2.5, "the run's length in epochs"),
+                ("training.num_train_epochs", "args.max_steps", -1, "no step count: the epochs decide the length")]),
+    "strategies": (
+        {"data": {"val_data_dir": str(EXAMPLES / "val.jsonl")},
+         "training": {"eval_strategy": "epoch", "save_strategy": "epoch", "logging_strategy": "no",
+                      "eval_steps": 3}},
+        [("training.eval_strategy", "args.eval_strategy", "epoch", "eval_strategy as written, over val_data_dir's "
+          "steps", "eval-by-data"),
+         ("training.save_strategy", "args.save_strategy", "epoch", "save_strategy as written"),
+         ("training.logging_strategy", "args.logging_strategy", "no", "logging_strategy as written"),
+         ("training.eval_steps", "args.eval_steps", 3, "eval_steps wins over eval_every")],
+    ),
+    "eval-by-data": ({"data": {"val_data_dir": str(EXAMPLES / "val.jsonl")}}, []),
+    "environment": (
+        {"environment": {"hf_token": "hf_test", "wandb_project": "proj", "wandb_entity": "team",
+                         "wandb_api_key": "k-test", "cuda_visible_devices": "-1"},
+         "training": {"report_to": "wandb"}},
+        [("environment.hf_token", "env.HF_TOKEN", "hf_test", "the Hub's token for the run"),
+         ("environment.wandb_project", "env.WANDB_PROJECT", "proj", "wandb reads its project from WANDB_PROJECT"),
+         ("environment.wandb_entity", "env.WANDB_ENTITY", "team", "wandb reads its entity from WANDB_ENTITY"),
+         ("environment.wandb_api_key", "env.WANDB_API_KEY", "k-test", "wandb reads its key from WANDB_API_KEY"),
+         ("environment.cuda_visible_devices", "env.CUDA_VISIBLE_DEVICES", "-1",
+          "the GPUs the run may use (-1: none), as CUDA reads them")],
     ),
     "pretrained-backbone": ({"model": {"backbone_from_pretrained": True}},
                             [("model.backbone_from_pretrained", "from_config.backbone_from_pretrained", True,
@@ -410,3 +435,29 @@ def test_a_backbone_with_custom_code_is_built_only_when_trusted(cross, tmp_path,
            "trusted: the model is built from it")
     expect("model.trust_remote_code", LAYER, "trust_remote_code" in trusted.model_config, False,
            "PTBR's own guard, never a GLiNERConfig key")
+
+
+@covers(LAYER, "training.num_train_epochs", "training.warmup_ratio")
+@pytest.mark.parametrize("ratio", [0.1, 0.25])
+def test_a_warmup_ratio_in_a_run_counted_in_epochs_stays_a_ratio(cross, ratio: float) -> None:
+    """A run counted in epochs has no step count before its data is batched: the scheduler warms up for the ratio of
+    whatever count the Trainer computes, on every release (4.x reads warmup_ratio, 5.x a float warmup_steps)."""
+    args = cross(training={"num_steps": None, "num_train_epochs": 2, "warmup_ratio": ratio}).args
+    for steps in (40, 1000):
+        expect("training.warmup_ratio", LAYER, args.get_warmup_steps(steps), math.ceil(ratio * steps),
+               "ceil(ratio × the Trainer's step count)", also=("training.num_train_epochs",))
+
+
+LORA = {"r": 4, "lora_alpha": 8, "lora_dropout": 0.1, "bias": "none", "target_modules": ["query", "value"],
+        "task_type": "TOKEN_CLS", "modules_to_save": ["classifier"]}
+
+
+@covers(LAYER, "lora.enabled", *(f"lora.{k}" for k in LORA))
+def test_the_lora_section_trains_no_adapter_and_enabled_is_refused(cross) -> None:
+    """This release trains no LoRA adapter: with enabled: false the section is read, nothing of it crosses and the
+    whole model is trained; enabled: true is refused at its key rather than trained without adapters."""
+    off, base = cross(lora={"enabled": False, **LORA}), cross()
+    assert off.train_model_kwargs == base.train_model_kwargs, "lora: with enabled false changes nothing that crosses"
+    assert off.from_config_kwargs == base.from_config_kwargs, "the same model is built: no adapter"
+    with pytest.raises(ConfigError, match=r"lora\.enabled: cannot be honoured: training with LoRA adapters"):
+        cross(lora={"enabled": True, **LORA})
