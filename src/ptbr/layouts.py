@@ -168,7 +168,7 @@ def read(doc: Document) -> Document:
                                                                for m in reading.moves)}
     problems, written = [], {}
     for m in reading.moves:
-        value = _pop(doc.data, m.written)
+        value = _value_at(doc.data, m.written)
         parent = data
         for part in m.canonical[:-1]:
             parent = parent.setdefault(part, {})
@@ -192,7 +192,7 @@ def read(doc: Document) -> Document:
     return Document(doc.path, data, origins, layout=reading.layout, note=reading.note, written=written)
 
 
-def _pop(data: dict[str, Any], key: Key) -> Any:
+def _value_at(data: dict[str, Any], key: Key) -> Any:
     value: Any = data
     for part in key:
         value = value[part]
