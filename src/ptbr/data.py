@@ -78,10 +78,8 @@ def load(path: str | Path, key: str, where: str | None = None) -> list[dict[str,
     path = Path(path)
 
     def problem(at: str, message: str, hint: str | None = None) -> Problem:
-        if where is None:
-            return Problem(at, key, message, hint)
-        named = at if at.startswith(str(path)) else f"{path}"
-        return Problem(where, key, f"{named}: {message}", hint)
+        # ``at`` names the data file (with its line or item): the message names it where ``where`` is the config's
+        return Problem(at, key, message, hint) if where is None else Problem(where, key, f"{at}: {message}", hint)
 
     try:
         text = path.read_bytes().decode("utf-8")

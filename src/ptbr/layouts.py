@@ -179,16 +179,14 @@ def read(doc: Document) -> Document:
                 problems.append(_twice(doc, m))
                 continue
             parent[m.canonical[-1]] = value
+            if len(m.written) == 2:  # a renamed key leaves the section it was written in (a copy of the file's)
+                del data[m.written[0]][m.written[1]]
         for key, where in doc.origins.items():
             if key[: len(m.written)] == m.written:
                 origins[m.canonical + key[len(m.written):]] = where
                 written[m.canonical + key[len(m.written):]] = key
     if problems:
         raise ConfigError(problems)
-    if reading.layout == "original PTBR":  # a renamed key was removed from its section above: drop it there
-        for m in reading.moves:
-            if len(m.written) == 2 and isinstance(data.get(m.written[0]), dict):
-                data[m.written[0]] = {k: v for k, v in data[m.written[0]].items() if k != m.written[1]}
     return Document(doc.path, data, origins, layout=reading.layout, note=reading.note, written=written)
 
 

@@ -33,11 +33,8 @@ class Migrated:
 
 
 def _yaml() -> Any:
-    try:
-        from ruamel.yaml import YAML
-    except ImportError:  # a dependency of PTBR: only a damaged install lacks it
-        raise ConfigError([Problem("ptbr migrate", "", "needs ruamel.yaml, which is not installed",
-                                   "pip install 'ruamel.yaml>=0.18'")]) from None
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096  # never fold a long value
@@ -115,21 +112,19 @@ def _nest_flat(flat: Any, reading: layouts.Reading) -> Any:
     out = CommentedMap()
     if flat.ca.comment:  # the file's opening comment
         out.ca.comment = flat.ca.comment
-    last: tuple[Any, Any, int] | None = None  # where the previous key now is: its mapping, name, indent
     for key, (eol, _, column) in zip(keys, taken, strict=True):
         section, name = place[key]
         new_section = section not in out
         if new_section:
             out[section] = CommentedMap()
         out[section][name] = flat[key]
-        if last is not None and above[key]:  # above a section's header, or above the key in its section
+        if above[key]:  # above a section's header, or above the key in its section (the first key has none)
             if new_section:
                 _put(out, list(out)[-2], above[key], 0)
             else:
                 _put(out[section], list(out[section])[-2], above[key], INDENT)
         _eol(out[section], name, eol, column + INDENT)
-        last = (out[section], name, INDENT)
-    if last is not None and taken[-1][1]:  # what follows the last key
+    if keys and taken[-1][1]:  # what follows the last key
         _put(out, list(out)[-1], taken[-1][1], 0)
     return out
 
@@ -160,7 +155,6 @@ def _move_out(data: Any, move: layouts.Move) -> None:
         _put(source, names[i - 1], below)
     else:  # what was below it is above the section's new first key
         _swap_first(data, section, below)
-        below = ""
     if target not in data:
         data[target] = CommentedMap()
     into = data[target]
@@ -189,14 +183,11 @@ def _nest_original(data: Any, reading: layouts.Reading) -> Any:
     for m in reading.moves:
         if len(m.written) == 1:
             _rename_in_place(data, m.written[0], m.canonical[0])
-    aliases = {m.written[0]: m.canonical[0] for m in reading.moves if len(m.written) == 1}
-    for m in reading.moves:
-        if len(m.written) == 2:
-            at = (aliases.get(m.written[0], m.written[0]), m.written[1])
-            if at[0] == m.canonical[0]:
-                _rename_in_place(data[at[0]], at[1], m.canonical[1])
-            else:
-                _move_out(data, layouts.Move(at, m.canonical))
+    for m in reading.moves:  # renamed keys stand in sections no alias names (layouts.RENAMED)
+        if len(m.written) == 2 and m.written[0] == m.canonical[0]:
+            _rename_in_place(data[m.written[0]], m.written[1], m.canonical[1])
+        elif len(m.written) == 2:
+            _move_out(data, m)
     return data
 
 
