@@ -129,14 +129,17 @@ def _written(doc: Any) -> set[str]:
 
 def _validate(args: argparse.Namespace) -> int:
     """Each config in turn (``--set`` applies to each): its summary, or every problem; exit 2 when any is refused."""
+    from ptbr import secrets
+
     refused = 0
     for path in args.config:
+        hidden = secrets.hidden_in([path], args.overrides)
         try:
-            _validate_one(path, args)
+            _validate_one(path, args, hidden)
         except ConfigError as exc:
             refused += 1
             for problem in exc.problems:
-                print(f"error: {_naming(problem, path)}", file=sys.stderr)
+                print(f"error: {secrets.scrub(_naming(problem, path), hidden)}", file=sys.stderr)
     return EXIT_USAGE if refused else EXIT_OK
 
 
@@ -145,10 +148,10 @@ def _naming(problem: Any, path: str) -> str:
     return str(problem) if problem.where.startswith(str(Path(path))) else f"{path}: {problem}"
 
 
-def _validate_one(path: str, args: argparse.Namespace) -> None:
+def _validate_one(path: str, args: argparse.Namespace, hidden: set[str]) -> None:
     """Every problem of one config at once (its output directory, its data files, what train checks before writing),
     then, when there is none, the training step."""
-    from ptbr import compat, forwarding, train
+    from ptbr import compat, forwarding, secrets, train
 
     doc, config = _load(path, args.overrides)
     problems, found = [], {}
@@ -186,29 +189,32 @@ def _validate_one(path: str, args: argparse.Namespace) -> None:
     ]
     if passthrough := forwarding.passthrough_keys(config):
         lines.append(f"  passthrough {', '.join(f'{k}={compat.read_back(targs, k)!r}' for k in passthrough)}")
-    print("\n".join(lines))
+    print(secrets.scrub("\n".join(lines), hidden))
     for warning in plan.warnings(doc.where):
-        print(f"warning: {warning}", file=sys.stderr)
+        print(secrets.scrub(f"warning: {warning}", hidden), file=sys.stderr)
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from ptbr import explain, train
+    from ptbr import explain, secrets, train
 
     doc, config = _load(args.config, args.overrides, notes=False)  # the explanation says how the file was read
     refused: list[Any] = []  # what validate and train refuse: shown here, not refused
     with train.cpu_only(config.training.use_cpu):
         plan, targs, model_config = train.prepare(config, doc.where, refused, strict=args.strict)
-    data = explain.explanation(doc, plan, targs, model_config, refused)
+    data = secrets.scrub(explain.explanation(doc, plan, targs, model_config, refused),
+                         secrets.found(doc.data, args.overrides))
     print(json.dumps(data, indent=2) if args.json else explain.render(data))
     return EXIT_OK
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ptbr import train
+    from ptbr import secrets, train
 
     doc, config = _load(args.config, args.overrides)
+    hidden = secrets.found(doc.data, args.overrides)
     try:
-        result = train.run(config, smoke=args.smoke, log=lambda m: print(f"ptbr: {m}", file=sys.stderr),
+        result = train.run(config, smoke=args.smoke,
+                           log=lambda m: print(secrets.scrub(f"ptbr: {m}", hidden), file=sys.stderr),
                            where=doc.where, strict=args.strict)
     except ConfigError:
         raise  # bad input found while preparing: main() prints it, exit 2
@@ -304,8 +310,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
+        from ptbr import secrets
+
+        named = getattr(args, "config", None) or getattr(args, "configs", None) or getattr(args, "files", None) or []
+        hidden = secrets.hidden_in([named] if isinstance(named, str) else named, getattr(args, "overrides", []))
         for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
+            print(f"error: {secrets.scrub(str(problem), hidden)}", file=sys.stderr)
         return EXIT_USAGE
 
 

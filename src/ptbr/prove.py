@@ -36,7 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, TypedDict
 
-from ptbr import __version__, compat, layouts, loader, train, validation
+from ptbr import __version__, compat, layouts, loader, secrets, train, validation
 from ptbr.blame import blame
 from ptbr.errors import ConfigError, Problem
 from ptbr.fates import key_fates, read_back_checkpoint, said
@@ -348,7 +348,7 @@ def prove_all(configs: list[Path], work: Path, base: Path | None = None, smoke: 
 def _prove_one(path: Path, work: Path, smoke: bool, log: Callable[[str], None]) -> Proof:
     start = time.monotonic()
     try:
-        result = prove(path, work, smoke=smoke)
+        result = secrets.scrub(prove(path, work, smoke=smoke), secrets.hidden_in([path]))
     except Exception as exc:  # a defect of PTBR: still a result, saying so
         result = {"schema_version": SCHEMA_VERSION, "config": str(path), "sha256": digest(path),
                   "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from ptbr import backbone, compat, data, forwarding, preflight
+from ptbr import backbone, compat, data, forwarding, preflight, secrets
 from ptbr.blame import blame
 from ptbr.errors import ConfigError, Problem, keys_named_in
 from ptbr.schema import Config
@@ -132,7 +132,8 @@ def write_provenance(config: Config, args: Any, directory: Path) -> None:
     """The resolved config (YAML) and the effective TrainingArguments (JSON), written atomically."""
     directory.mkdir(parents=True, exist_ok=True)
     header = f"# Resolved by ptbr with {compat.stack()}\n"
-    text = yaml.dump(config.model_dump(mode="json"), Dumper=_DUMPER, sort_keys=False)
+    resolved = config.model_dump(mode="json")
+    text = yaml.dump(secrets.scrub(resolved, secrets.found(resolved)), Dumper=_DUMPER, sort_keys=False)
     _atomic_write(directory / CONFIG_FILE, header + text)
     effective = json.loads(args.to_json_string())
     _atomic_write(directory / ARGS_FILE, json.dumps({"versions": compat.versions(), "args": effective}, indent=2))
