@@ -205,3 +205,24 @@ def test_messages_of_a_multi_config_run_name_their_config(ptbr, make_config, tmp
     (error,) = _errors(err)
     assert re.match(rf"error: {re.escape(str(bad))}:\d+:3: data\.train_data: data/data\.json: data file not found",
                     error), "the config, the key's line, the data file"
+
+
+def test_a_file_in_the_original_format_gets_the_originals_defaults_for_what_it_leaves_out(ptbr, tmp_path: Path) -> None:
+    """The original PTBR filled in cosine, a warmup ratio of 0.1, 3 checkpoints and 2 loader workers: a file in its
+    format that leaves them out meant them. The same keys in PTBR's nested layout keep PTBR's defaults."""
+    data = loader.load(ORIGINAL).data
+    for key in ("scheduler_type", "warmup_ratio", "save_total_limit"):
+        del data["training"][key]
+    code, out, err = ptbr("validate", "--no-step", _write(tmp_path / "original.yaml", data), *DATA)
+    assert code == 0, _errors(err)
+    assert ", cosine, warmup 1500 steps," in out, "cosine and ceil(0.1 × 15000) warmup steps, as the original ran it"
+    assert "its defaults for what the file leaves out: training.scheduler_type: cosine" in err, "the note says so"
+    nested = {"model" if k == "gliner_config" else k: v for k, v in data.items() if k not in ("lora_config",)}
+    nested["training"]["optim"] = nested["training"].pop("optimizer")
+    nested["training"]["seed"] = nested["run"].pop("seed")
+    nested["training"].update(nested.pop("environment"))
+    for key in ("hf_token", "wandb_project", "wandb_entity", "wandb_api_key", "cuda_visible_devices"):
+        nested["training"].pop(key)
+    code, out, err = ptbr("validate", "--no-step", _write(tmp_path / "nested.yaml", nested), *DATA)
+    assert code == 0, _errors(err)
+    assert ", linear, warmup 0 steps," in out, "PTBR's own layout: PTBR's defaults"

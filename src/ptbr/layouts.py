@@ -36,6 +36,14 @@ RENAMED: dict[Key, Key] = {
     ("environment", "hub_model_id"): ("training", "hub_model_id"),  # keys in PTBR
 }
 """Keys of the original PTBR's format → the key PTBR reads them as (the same value, one name)."""
+ORIGINAL_DEFAULTS: dict[Key, Any] = {
+    ("training", "scheduler_type"): "cosine",
+    ("training", "warmup_ratio"): 0.1,
+    ("training", "save_total_limit"): 3,
+    ("training", "dataloader_num_workers"): 2,
+}
+"""The original PTBR's defaults that differ from PTBR's (its training_cli.py filled them in before training): a file in
+its format that leaves them out meant them, so they apply (warmup_ratio only where no warmup_steps is written)."""
 FOREIGN = {
     "a GLiREL config (zero-shot relation extraction, jackboyla/GLiREL; it trains with its own train.py, not gliner)":
         frozenset({"rel_mode", "num_train_rel_types", "num_unseen_rel_types", "span_marker_mode",
@@ -64,6 +72,8 @@ class Reading:
     moves: tuple[Move, ...]
     unknown: tuple[str, ...] = ()
     """Top-level keys of a flat file that belong to no section."""
+    defaults: tuple[tuple[Key, Any], ...] = ()
+    """The original PTBR's defaults for the keys a file in its format leaves out (:data:`ORIGINAL_DEFAULTS`)."""
 
     @property
     def note(self) -> str | None:
@@ -73,7 +83,9 @@ class Reading:
                     "that declares it; `ptbr migrate` writes the nested form")
         if self.layout == "original PTBR":
             said = ", ".join(f"{'.'.join(m.written)} as {'.'.join(m.canonical)}" for m in self.moves)
-            return f"read in the original PTBR's format: {said}; `ptbr migrate` writes PTBR's names"
+            kept = ", ".join(f"{'.'.join(k)}: {v}" for k, v in self.defaults)
+            return (f"read in the original PTBR's format: {said}" + (f"; its defaults for what the file leaves out: "
+                    f"{kept}" if kept else "") + "; `ptbr migrate` writes PTBR's names")
         return None
 
 
@@ -126,12 +138,24 @@ def moves(data: dict[str, Any]) -> Reading:
     if any(k in SECTIONS or k in SECTION_ALIASES for k in top):
         sections = {k: SECTION_ALIASES.get(k, k) for k in top if k in SECTIONS or k in SECTION_ALIASES}
         found = [Move((k,), (v,)) for k, v in sections.items() if k != v] + _renames(data, sections)
-        return Reading("original PTBR" if found else "nested", tuple(found))
+        if not found:
+            return Reading("nested", ())
+        return Reading("original PTBR", tuple(found), defaults=_original_defaults(data, sections, found))
     placed = [(k, section_of(k)) for k in top]
     flat = [Move((k,), (s, k)) for k, s in placed if s is not None]
     renamed = [Move((k,), RENAMED[(s, k)]) for k, s in placed if s is not None and (s, k) in RENAMED]
     flat = [m for m in flat if m.written not in {r.written for r in renamed}] + renamed
     return Reading("flat", tuple(flat), tuple(k for k, s in placed if s is None))
+
+
+def _original_defaults(data: dict[str, Any], sections: dict[str, str], found: list[Move]) -> tuple:
+    """The original's defaults for the keys the file leaves out, under their names once read."""
+    written = {(canonical, name) for w, canonical in sections.items() if isinstance(data[w], dict)
+               for name in data[w]}
+    written = (written - {m.written for m in found}) | {m.canonical for m in found}
+    left_out = [(key, value) for key, value in ORIGINAL_DEFAULTS.items() if key not in written]
+    return tuple((k, v) for k, v in left_out if k != ("training", "warmup_ratio")
+                 or ("training", "warmup_steps") not in written)
 
 
 def _foreign(doc: Document, reading: Reading) -> Problem | None:
@@ -187,6 +211,9 @@ def read(doc: Document) -> Document:
                 written[m.canonical + key[len(m.written):]] = key
     if problems:
         raise ConfigError(problems)
+    for (section, name), value in reading.defaults:  # shown and located as keys of the file, which meant them
+        data.setdefault(section, {})[name] = value
+        origins[(section, name)] = f"{doc.path} (the original PTBR's default)"
     return Document(doc.path, data, origins, layout=reading.layout, note=reading.note, written=written)
 
 

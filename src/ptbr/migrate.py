@@ -188,6 +188,12 @@ def _nest_original(data: Any, reading: layouts.Reading) -> Any:
             _rename_in_place(data[m.written[0]], m.written[1], m.canonical[1])
         elif len(m.written) == 2:
             _move_out(data, m)
+    for (section, name), value in reading.defaults:  # what the original meant, written out: PTBR's differ
+        from ruamel.yaml.comments import CommentedMap
+
+        into = data.setdefault(section, CommentedMap())
+        into[name] = value
+        _eol(into, name, "# the original PTBR's default (ptbr migrate wrote it out)", 0)
     return data
 
 
