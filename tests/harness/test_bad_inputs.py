@@ -33,7 +33,8 @@ DEFINITION = "constraints/matrix.toml"
 EXPECTED = "constraints/expected.toml"
 FIRST_TF = 'transformers = ["4.51.3"'
 DEFINITION_CONFIGS = ('configs = ["examples/tiny.yaml", "tests/configs/team/team.yaml", '
-                      '"tests/configs/upstream/config.yaml"]')
+                      '"tests/configs/upstream/config.yaml",\n           "tests/configs/flat/span.yaml", '
+                      '"tests/configs/original/ptbr.yaml"]')
 CORPUS = {
     # (file edits, session arguments, what the message must say)
     "a misspelled axis": ([(DEFINITION, FIRST_TF, 'transfomers = ["4.51.3"')], ["-s", f"matrix({CELL})"],
