@@ -73,6 +73,20 @@ def _passthrough() -> list[str]:
     return lines
 
 
+def _other_layouts() -> list[str]:
+    """The names of the original PTBR's format and the defaults it keeps, from :mod:`ptbr.layouts`."""
+    from ptbr import layouts
+
+    lines = ["#### Other layouts", "", "A file with no section at its top level is upstream's flat layout: each key "
+             "is read under the section that declares it. A file in the original PTBR's format is read with these "
+             "names:", "", "| written | read as |", "|---|---|"]
+    lines += [f"| `{old}:` | `{new}:` |" for old, new in layouts.SECTION_ALIASES.items()]
+    lines += [f"| `{'.'.join(old)}` | `{'.'.join(new)}` |" for old, new in layouts.RENAMED.items()]
+    lines += ["", "and, for what such a file leaves out, the original's defaults:", "", "| key | default |", "|---|---|"]
+    lines += [f"| `{'.'.join(key)}` | `{json.dumps(value)}` |" for key, value in layouts.ORIGINAL_DEFAULTS.items()]
+    return lines
+
+
 def markdown(installed: bool = False) -> str:
     """The config reference: every section's keys, the fields refused under their TrainingArguments name, and with
     ``installed`` the passthrough options of the installed versions (``ptbr schema --markdown``)."""
@@ -87,7 +101,7 @@ def markdown(installed: bool = False) -> str:
                    field.description or ""]
             lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
         lines.append("")
-    lines += [*_refused(), ""]
+    lines += [*_refused(), "", *_other_layouts(), ""]
     if installed:
         lines += [*_passthrough(), ""]
     return "\n".join(lines).rstrip() + "\n"
