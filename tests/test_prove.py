@@ -54,6 +54,9 @@ def proven(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
         "not-yaml": where / "not-yaml.yaml",
         # a nested config (labels_encoder_config) that gliner turns into a config object with entries of its own
         "nested": HERE / "configs" / "upstream" / "config_streaming_span.yaml",
+        # the warmup given as warmup_ratio, as upstream's flat files and the original PTBR write it
+        "warmup-ratio": _edit(EXAMPLES / "tiny.yaml", where / "warmup-ratio.yaml",
+                              training={"warmup_steps": None, "warmup_ratio": 0.25}),
     }
     configs["not-yaml"].write_text("training:\n  num_steps: [1\n")
     out = where / "proofs.json"
@@ -72,6 +75,13 @@ def test_a_warmup_ratio_is_changed_into_whole_steps(proven) -> None:
         "a warmup_steps below 1 is a ratio of num_steps, rounded up (README: warmup)"
     assert {"finding": "training.warmup_steps: changed → 2", "why": key["why"].splitlines()[0]} in \
         proven["tiny"]["findings"], "and it is a finding of the config in this cell"
+
+
+def test_a_warmup_ratio_is_changed_into_whole_steps_under_its_own_name(proven) -> None:
+    """warmup_ratio decides the warmup whenever warmup_steps is not written: never "ignored"."""
+    tiny = yaml.safe_load((EXAMPLES / "tiny.yaml").read_text())["training"]
+    key = _keys(proven["warmup-ratio"])["training.warmup_ratio"]
+    assert (key["fate"], key["to"]) == ("changed", math.ceil(0.25 * tiny["num_steps"])), "ceil(ratio × num_steps)"
 
 
 def test_wandb_keys_are_ignored_when_nothing_reports_to_wandb(proven) -> None:

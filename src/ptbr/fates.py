@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from ptbr import compat, explain, forwarding
+from ptbr import compat, explain, forwarding, values
 from ptbr.forwarding import Skip
 
 
@@ -37,11 +37,13 @@ def _holds(final: Any, written: Any) -> bool:
 
 
 def _owned(resolved: Any, key: str, config: Any) -> bool:
-    """Whether the key's own value goes to this destination (not a derived one, not a fallback another key wins)."""
+    """Whether the key's own value goes to this destination (not a derived one, not a fallback another key wins): a
+    fallback's effective source; for a derived value, the first of its sources that is set (a warmup_ratio decides
+    the warmup when no warmup_steps is written; num_steps only when neither is)."""
     route = resolved.route
     if route.fallback:
         return route.effective_source(config) == key
-    return bool(route.sources) and route.sources[0] == key
+    return next((s for s in route.sources if values.get(config, s) is not None), None) == key
 
 
 def key_fates(doc: Any, plan: Any, args: Any, model_config: Any, refused: list[Any],
