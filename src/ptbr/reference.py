@@ -82,7 +82,8 @@ def _other_layouts() -> list[str]:
              "names:", "", "| written | read as |", "|---|---|"]
     lines += [f"| `{old}:` | `{new}:` |" for old, new in layouts.SECTION_ALIASES.items()]
     lines += [f"| `{'.'.join(old)}` | `{'.'.join(new)}` |" for old, new in layouts.RENAMED.items()]
-    lines += ["", "and, for what such a file leaves out, the original's defaults:", "", "| key | default |", "|---|---|"]
+    lines += ["", "and, for what such a file leaves out, the original's defaults:", "",
+              "| key | default |", "|---|---|"]
     lines += [f"| `{'.'.join(key)}` | `{json.dumps(value)}` |" for key, value in layouts.ORIGINAL_DEFAULTS.items()]
     return lines
 
