@@ -105,3 +105,22 @@ def test_another_tools_config_is_refused_and_nothing_is_written(ptbr, tmp_path: 
     assert code == 2
     assert "GLiREL" in err
     assert not (tmp_path / "out.yaml").exists()
+
+
+def test_an_existing_file_or_two_inputs_of_one_name_are_never_overwritten(ptbr, tmp_path: Path) -> None:
+    """A destination that holds something else, or that two inputs share, is refused before anything is written."""
+    taken = tmp_path / "taken.yaml"
+    taken.write_text("# someone's work\n")
+    code, _, err = ptbr("migrate", FLAT[0], "-o", taken)
+    assert code == 2
+    assert "does not overwrite a file it did not read" in err
+    assert taken.read_text() == "# someone's work\n", "untouched"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    same = [shutil.copy(p, tmp_path / d / "config.yaml") for d, p in (("a", FLAT[0]), ("b", FLAT[1]))]
+    out = tmp_path / "out"
+    out.mkdir()
+    code, _, err = ptbr("migrate", *same, "-o", out)
+    assert code == 2
+    assert "would both be written here" in err
+    assert list(out.iterdir()) == [], "nothing written"

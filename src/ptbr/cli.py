@@ -273,21 +273,40 @@ def _migrate(args: argparse.Namespace) -> int:
             done.append(migrate.migrate(path))
         except ConfigError as exc:
             problems += exc.problems
+    outs = [None if args.output is None else args.output / m.path.name
+            if len(args.files) > 1 or args.output.is_dir() else args.output for m in done]
+    problems += _clobbered([m.path for m in done], outs)
     if problems:
         raise ConfigError(problems)
-    for m in done:
+    for m, out in zip(done, outs, strict=True):
         said = "already nested: unchanged" if m.layout == "nested" else f"{m.layout} → nested"
         if args.in_place:
             if m.layout != "nested":
                 migrate.write(m, m.path)
             print(f"ptbr: {m.path}: {said}", file=sys.stderr)
-        elif args.output is not None:
-            out = args.output / m.path.name if len(args.files) > 1 or args.output.is_dir() else args.output
+        elif out is not None:
             migrate.write(m, out)
             print(f"ptbr: {m.path}: {said}, written to {out}", file=sys.stderr)
         else:
             sys.stdout.write(m.text)
     return EXIT_OK
+
+
+def _clobbered(paths: list[Path], outs: list[Path | None]) -> list[Problem]:
+    """Destinations that would overwrite a file this run did not read, or that two inputs share: refused before
+    anything is written (--in-place is how a file is rewritten)."""
+    problems, seen = [], {}
+    for path, out in zip(paths, outs, strict=True):
+        if out is None:
+            continue
+        if out.resolve() in seen:
+            problems.append(Problem(str(out), "", f"{seen[out.resolve()]} and {path} would both be written here",
+                                    "migrate them into different directories"))
+        elif out.exists() and not out.samefile(path):
+            problems.append(Problem(str(out), "", "exists: migrate does not overwrite a file it did not read",
+                                    "remove it, choose another -o, or use --in-place to rewrite the config itself"))
+        seen.setdefault(out.resolve(), path)
+    return problems
 
 
 def _schema(args: argparse.Namespace) -> int:
