@@ -12,7 +12,7 @@ import pytest
 import yaml
 from support import EXAMPLES, ROOT
 
-from ptbr import layouts, loader
+from ptbr import backbone, layouts, loader
 
 CONFIGS = ROOT / "tests" / "configs"
 FLAT = sorted((CONFIGS / "flat").glob("*.yaml"))
@@ -172,14 +172,20 @@ def test_an_optimizer_the_installed_transformers_lacks_is_refused_with_the_ones_
     assert "adamw_torch" in {o.value for o in OptimizerNames}
 
 
-def test_lora_enabled_is_refused_at_its_key_rather_than_trained_without_adapters(ptbr, tmp_path: Path) -> None:
+def test_the_original_templates_lora_targets_are_refused_with_the_backbones_names(ptbr, tmp_path: Path) -> None:
+    """The template's target_modules (q_proj, v_proj) name no layer of DeBERTa-v3: with lora enabled, refused at the
+    line of lora_config's key, naming the backbone's query_proj, value_proj (a local DeBERTa-v2 backbone: the
+    architecture of deberta-v3-small, without the Hub)."""
     data = loader.load(ORIGINAL).data
-    data["lora_config"]["enabled"] = True
+    data["lora_config"].update(enabled=True, target_modules=["q_proj", "v_proj"])
+    data["gliner_config"].update(model_name=str(backbone.write(tmp_path / "deberta", architecture="deberta-v2")),
+                                 backbone_from_pretrained=False)
     path = _write(tmp_path / "lora.yaml", data)
     code, _, err = ptbr("validate", "--no-step", path, *DATA)
     assert code == 2
     (error,) = _errors(err)
-    assert re.search(r"lora\.yaml:\d+:3: lora\.enabled: cannot be honoured: training with LoRA", error)
+    assert re.search(r"lora\.yaml:\d+:3: lora\.target_modules: q_proj, v_proj match no layer of the backbone", error)
+    assert "e.g. [query_proj, value_proj]" in err
 
 
 def test_report_to_under_environment_and_training_is_one_name_per_value(ptbr, tmp_path: Path) -> None:

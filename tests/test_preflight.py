@@ -78,6 +78,25 @@ def test_an_integration_that_is_not_installed_is_refused(ptbr, make_config, monk
              "training.report_to: 'tensorboard' is not installed here")
 
 
+def test_wandb_without_a_project_is_refused_unless_the_environment_names_one(ptbr, make_config,
+                                                                            monkeypatch) -> None:
+    """transformers files a wandb run without a project under 'huggingface'; the original PTBR refused it."""
+    import transformers.integrations  # wandb is not installed here: declared available where preflight looks
+
+    monkeypatch.setattr(transformers.integrations, "get_available_reporting_integrations", lambda: ["wandb"])
+    monkeypatch.delenv("WANDB_PROJECT", raising=False)
+    path = make_config(training={"report_to": ["wandb"]})
+    _refused(ptbr, path, "training.report_to: wandb needs a project", "environment.wandb_project")
+    monkeypatch.setenv("WANDB_PROJECT", "from-the-shell")
+    code, _, err = ptbr("validate", path, "--no-step")
+    assert code == 0, f"a project in the environment is a project: {err}"
+
+
+def test_push_to_hub_without_a_repository_is_refused(ptbr, make_config) -> None:
+    _refused(ptbr, make_config(training={"push_to_hub": True}),
+             "training.push_to_hub: true, but no hub_model_id names the repository")
+
+
 def test_a_schedule_that_needs_more_arguments_is_refused_at_its_line(ptbr, make_config) -> None:
     from transformers.trainer_utils import SchedulerType
 

@@ -11,6 +11,8 @@ from support import EXAMPLE, EXAMPLES, RELEASED, ROOT
 from ptbr import loader, validation
 
 pytestmark = pytest.mark.training
+RUN_ONLY = ("WANDB_TAGS", "WANDB_NOTES", "WANDB_PROJECT", "HF_TOKEN", "CUDA_VISIBLE_DEVICES")
+"""Variables a config sets for its run only."""
 
 
 def _args(out: Path) -> dict:
@@ -46,7 +48,8 @@ def test_example_trains_offline_in_its_configured_directory(ptbr, monkeypatch, t
 def test_smoke_run_replaces_a_hub_backbone_and_downloads_nothing(ptbr, make_config, tmp_path: Path) -> None:
     path = make_config(model={"model_name": "microsoft/deberta-v3-small", "backbone_from_pretrained": True,
                               "hidden_size": 768},
-                       training={"num_steps": 15000, "train_batch_size": 8, "report_to": "wandb"})
+                       training={"num_steps": 15000, "train_batch_size": 8, "report_to": "wandb"},
+                       environment={"wandb_project": "p"})
     code, _out, err = ptbr("train", path, "--smoke")
     smoke = tmp_path / "out" / "smoke"
     assert code == 0, err
@@ -138,22 +141,23 @@ def test_tags_reach_the_reporting_integration_environment_only_while_training(pt
     seen = {}
 
     def capture(*_args, **_kwargs):  # the boundary: what the environment holds when training starts
-        seen.update({k: os.environ.get(k) for k in ("WANDB_TAGS", "WANDB_NOTES")})
+        seen.update({k: os.environ.get(k) for k in RUN_ONLY})
         raise RuntimeError("stopped after capturing the environment")
 
     monkeypatch.setattr(train, "_fit", capture)
     import transformers.integrations  # wandb is not installed here: declared available where preflight looks
 
     monkeypatch.setattr(transformers.integrations, "get_available_reporting_integrations", lambda: ["wandb"])
-    monkeypatch.delenv("WANDB_TAGS", raising=False)
-    monkeypatch.delenv("WANDB_NOTES", raising=False)
-    path = make_config(run={"tags": ["a", "b"], "description": "d"}, training={"report_to": "wandb"})
+    for name in RUN_ONLY:
+        monkeypatch.delenv(name, raising=False)
+    path = make_config(run={"tags": ["a", "b"], "description": "d"}, training={"report_to": "wandb"},
+                       environment={"wandb_project": "p", "hf_token": "hf_run", "cuda_visible_devices": "-1"})
     code, _, err = ptbr("train", path)
     assert code == 1
     assert "stopped after capturing" in err
-    assert seen == {"WANDB_TAGS": "a,b", "WANDB_NOTES": "d"}
-    assert "WANDB_TAGS" not in os.environ
-    assert "WANDB_NOTES" not in os.environ
+    assert seen == {"WANDB_TAGS": "a,b", "WANDB_NOTES": "d", "WANDB_PROJECT": "p", "HF_TOKEN": "hf_run",
+                    "CUDA_VISIBLE_DEVICES": "-1"}, "the run's environment while it trains"
+    assert [name for name in RUN_ONLY if name in os.environ] == [], "nothing is left after train returns"
 
 
 def test_yaml_with_python_tag_never_runs_anything(ptbr, make_config, tmp_path: Path) -> None:

@@ -69,7 +69,7 @@ SUCCESSORS = {
 def versions() -> dict[str, str]:
     """Installed versions of the stack, read from package metadata once (no imports)."""
     out = {}
-    for name in ("torch", "transformers", "gliner", "accelerate"):
+    for name in ("torch", "transformers", "gliner", "accelerate", "peft"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -6,7 +6,8 @@ Destinations:
 - ``train_model``: a keyword of gliner's ``train_model``;
 - ``data``: what PTBR loads as training / evaluation examples;
 - ``run``: what PTBR itself does with the value (which weights to start from, where to resume);
-- ``env``: an environment variable a reporting integration reads while training runs.
+- ``env``: an environment variable a reporting integration reads while training runs;
+- ``lora``: a setting of peft's LoraConfig, for the adapters on the backbone (:mod:`ptbr.lora`).
 
 A route's value function returns :class:`Skip` when the value is not forwarded this time, with the reason. A field
 that no route reads is in :data:`NOT_FORWARDED` with the reason; the tests fail for a field that is in neither.
@@ -18,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ptbr import compat
-from ptbr.errors import ConfigError, Problem
+from ptbr import compat, lora
+from ptbr.errors import ConfigError, Problem, did_you_mean
 from ptbr.schema import Config, LoraConfig, ModelConfig, TrainingConfig
 from ptbr.values import (
     Skip,
@@ -34,12 +35,13 @@ from ptbr.values import (
     warmup_steps,
 )
 
-DestKind = Literal["model", "pretrained", "args", "train_model", "data", "run", "env"]
+DestKind = Literal["model", "pretrained", "args", "train_model", "data", "run", "env", "lora"]
 # names of the "run" destinations, for the code that acts on them
 BACKBONE_WEIGHTS = "GLiNER.from_config(backbone_from_pretrained)"
 START_FROM = "GLiNER.from_pretrained"
 RESUME = "Trainer.train(resume_from_checkpoint)"
 STRICT = "keys read nowhere"
+LORA = "LoRA adapters (peft)"
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class Route:
             "data": "",
             "run": "",
             "env": "env ",
+            "lora": "peft.LoraConfig.",
         }[self.kind] + self.name + (")" if self.kind in ("train_model", "pretrained") else "")
 
 
@@ -147,20 +150,33 @@ CUSTOM_CODE = "models with custom code (auto_map)"
 
 
 def _lora(name: str) -> Route:
-    """A lora: key. This release trains no adapters: enabled: false is read and ignored, enabled: true refused."""
+    """A lora: key → peft's LoraConfig setting of the same name (any setting of the installed peft, the way training:
+    passes TrainingArguments fields through), when lora.enabled is true."""
+    if name == "enabled":
+        return Route("run", LORA, ("lora.enabled",), _lora_enabled, "lora.enabled: peft adapters on the backbone's "
+                     "text encoder (true), or the whole model trained and the rest of lora: ignored (false)")
 
     def value(config: Config) -> Any:
+        v = getattr(config.lora, name)
         if not config.lora.enabled:
             return Skip("lora.enabled is false: the whole model is trained and the section is ignored")
-        if name != "enabled":
-            return Skip("lora.enabled is refused in this release: no adapter is built")
-        return Skip("training with LoRA adapters (peft) is not supported by this PTBR release: it would train the "
-                    "whole model instead", blocking=True,
-                    hint="set lora.enabled: false to train the whole model (the rest of lora: is then ignored)")
+        if v is None:
+            return Skip("not set: peft's default applies")
+        if lora.installed() and name not in lora.fields():
+            return Skip(f"peft {lora.version()}'s LoraConfig has no setting {name!r}", blocking=True,
+                        hint=did_you_mean(name, lora.fields()) or "see peft's LoraConfig for its settings")
+        return v
 
-    return Route("run", f"LoRA adapters ({name})", (f"lora.{name}",), value,
-                 f"lora.{name}: peft's LoraConfig.{name}, when lora.enabled is true" if name != "enabled" else
-                 "lora.enabled: train LoRA adapters on the backbone (refused in this release) or the whole model")
+    return Route("lora", name, (f"lora.{name}",), value, f"lora.{name}, when lora.enabled is true")
+
+
+def _lora_enabled(config: Config) -> Any:
+    if not config.lora.enabled:
+        return Skip("false: the whole model is trained; the rest of lora: is ignored")
+    if not lora.installed():
+        return Skip("training LoRA adapters needs peft, which is not installed here", blocking=True,
+                    hint=f"install it: {lora.INSTALL}; or set lora.enabled: false to train the whole model")
+    return "adapters on the text encoder"
 
 
 def _env(name: str, field: str, wandb_only: bool = False) -> Route:
@@ -314,6 +330,11 @@ class Plan:
     @property
     def env(self) -> dict[str, str]:
         return self.values("env")
+
+    @property
+    def lora(self) -> dict[str, Any] | None:
+        """peft's LoraConfig settings when adapters are trained; None when the whole model is."""
+        return self.values("lora") if LORA in self.values("run") else None
 
     def arg_sources(self) -> dict[str, str]:
         """Canonical argument name → the config key it comes from, for error messages."""

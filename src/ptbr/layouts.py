@@ -41,9 +41,14 @@ ORIGINAL_DEFAULTS: dict[Key, Any] = {
     ("training", "warmup_ratio"): 0.1,
     ("training", "save_total_limit"): 3,
     ("training", "dataloader_num_workers"): 2,
+    ("lora", "lora_alpha"): 16,
+    ("lora", "lora_dropout"): 0.05,
+    ("lora", "task_type"): "TOKEN_CLS",
 }
 """The original PTBR's defaults that differ from PTBR's (its training_cli.py filled them in before training): a file in
-its format that leaves them out meant them, so they apply (warmup_ratio only where no warmup_steps is written)."""
+its format that leaves them out meant them, so they apply (warmup_ratio only where no warmup_steps is written; lora:'s
+only where the file enables LoRA; its target_modules default, q_proj/v_proj, matched no layer of gliner's backbones
+and is not kept: peft's per-architecture default applies)."""
 FOREIGN = {
     "a GLiREL config (zero-shot relation extraction, jackboyla/GLiREL; it trains with its own train.py, not gliner)":
         frozenset({"rel_mode", "num_train_rel_types", "num_unseen_rel_types", "span_marker_mode",
@@ -154,8 +159,10 @@ def _original_defaults(data: dict[str, Any], sections: dict[str, str], found: li
                for name in data[w]}
     written = (written - {m.written for m in found}) | {m.canonical for m in found}
     left_out = [(key, value) for key, value in ORIGINAL_DEFAULTS.items() if key not in written]
-    return tuple((k, v) for k, v in left_out if k != ("training", "warmup_ratio")
-                 or ("training", "warmup_steps") not in written)
+    lora = next((data[w] for w, canonical in sections.items() if canonical == "lora"), None)
+    enabled = isinstance(lora, dict) and lora.get("enabled") is True
+    return tuple((k, v) for k, v in left_out if (k != ("training", "warmup_ratio")
+                 or ("training", "warmup_steps") not in written) and (k[0] != "lora" or enabled))
 
 
 def _foreign(doc: Document, reading: Reading) -> Problem | None:

@@ -6,9 +6,11 @@ problem names the config key and its place in the file.
   what the config asks of them: a model config, and weights where weights are to be loaded;
 - no model declares custom code (``auto_map``) unless ``model.trust_remote_code`` is true;
 - ``training.resume_from_checkpoint`` names a checkpoint (or, ``true``, the output directory has one);
-- every integration in ``report_to`` is installed;
+- every integration in ``report_to`` is installed, and wandb has a project; ``push_to_hub`` names its repository;
+- ``environment.cuda_visible_devices`` can still take effect (CUDA not yet initialised in the process);
 - the learning-rate schedule can be built with the config's ``lr_scheduler_kwargs`` (some schedules need them);
 - the model gliner builds can do what the options ask of it (``gradient_checkpointing``);
+- LoRA's ``target_modules`` name layers of the backbone (its architecture, built without weights);
 - the installed gliner's ``train_model`` can build a Trainer of the installed transformers.
 """
 
@@ -127,8 +129,38 @@ def _report_to(config: Config) -> list[tuple[str, str, str | None]]:
     from transformers.integrations import get_available_reporting_integrations
 
     available = set(get_available_reporting_integrations())
-    return [("training.report_to", f"{name!r} is not installed here", f"install it (e.g. pip install {name}), or "
-             "remove it from report_to") for name in wanted if name not in available]
+    found = [("training.report_to", f"{name!r} is not installed here", f"install it (e.g. pip install {name}), or "
+              "remove it from report_to") for name in wanted if name not in available]
+    # transformers' wandb integration files a run without a project under "huggingface"; the original PTBR refused it
+    if "wandb" in wanted and config.environment.wandb_project is None and not os.environ.get("WANDB_PROJECT"):
+        found.append(("training.report_to", "wandb needs a project: none is set in the config or the environment "
+                      "(transformers would file the run under 'huggingface')", "set environment.wandb_project (or "
+                      "WANDB_PROJECT in the environment)"))
+    return found
+
+
+def _hub(config: Config) -> list[tuple[str, str, str | None]]:
+    """push_to_hub needs the repository to push to (transformers would name one after the output directory)."""
+    t = config.training
+    if getattr(t, "push_to_hub", None) is True and getattr(t, "hub_model_id", None) is None:
+        return [("training.push_to_hub", "true, but no hub_model_id names the repository to push to",
+                 "set hub_model_id (e.g. your-name/your-model), or push_to_hub: false")]
+    return []
+
+
+def _cuda_devices(config: Config) -> list[tuple[str, str, str | None]]:
+    """CUDA reads CUDA_VISIBLE_DEVICES once, when a process first initialises it: afterwards the key changes
+    nothing."""
+    import sys
+
+    wanted = config.environment.cuda_visible_devices
+    torch = sys.modules.get("torch")
+    if wanted is None or torch is None or not torch.cuda.is_initialized():
+        return []
+    if str(wanted) == os.environ.get("CUDA_VISIBLE_DEVICES"):
+        return []
+    return [("environment.cuda_visible_devices", f"{wanted!r} cannot take effect: CUDA is already initialised in "
+             "this process with other devices", "run ptbr train in a new process (the command line does)")]
 
 
 def _scheduler(config: Config) -> list[tuple[str, str, str | None]]:
@@ -176,11 +208,23 @@ def _gradient_checkpointing(config: Config) -> list[tuple[str, str, str | None]]
              "before the first step)", "remove the key, or set it to false")]
 
 
+def _lora(config: Config) -> list[tuple[str, str, str | None]]:
+    """With lora.enabled: the adapters' target modules against the backbone's own layers, and nothing that would
+    freeze them (:func:`ptbr.lora.check`)."""
+    from ptbr import forwarding, lora
+
+    settings = forwarding.plan(config).lora
+    if settings is None or not lora.installed():  # not enabled, or refused as such by the plan
+        return []
+    return list(lora.check(config, settings))
+
+
 def check(config: Config, output_dir: Path, where: Where | None = None) -> None:
     """Raise ConfigError with every problem above, each at its key's place."""
     locate = where or (lambda _key: "installed versions")
     found = [*_paths(config), *_custom_code(config), *_resume(config, output_dir), *_report_to(config),
-             *_scheduler(config), *_gradient_checkpointing(config)]
+             *_hub(config), *_cuda_devices(config), *_scheduler(config),
+             *_gradient_checkpointing(config), *_lora(config)]
     problems = [Problem(locate(tuple(key.split("."))), key, message, hint) for key, message, hint in found]
     if config.training.resume_from_checkpoint is None and (why := compat.gliner_trainer_problem()):
         problems.append(Problem("installed versions", "training", why, "install gliner 0.2.25 or newer, or a "

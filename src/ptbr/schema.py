@@ -279,9 +279,10 @@ class TrainingConfig(_Section):
 
 
 class LoraConfig(_Section):
-    """LoRA adapters on the backbone, as the original PTBR had them (peft's LoraConfig). Read and shown by every
-    command; training with enabled: true needs PTBR's LoRA support, which this release does not have yet, so it is
-    refused rather than trained without adapters. enabled: false ignores the rest of the section."""
+    """LoRA adapters on the backbone's text encoder, with peft (``pip install "ptbr[lora]"``): each key is the setting
+    of that name of peft's LoraConfig, and any other setting of the installed peft's LoraConfig may be given under its
+    own name. The encoder's own weights are frozen, GLiNER's other layers train in full; final/ holds the merged model
+    and final/adapter the adapter (src/ptbr/lora.py). enabled: false ignores the rest of the section."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -296,11 +297,13 @@ class LoraConfig(_Section):
     bias: Literal["none", "all", "lora_only"] | None = None
     """Which biases are trained with the adapters."""
     target_modules: list[str] | str | None = None
-    """Backbone modules that get adapters: names (e.g. query_proj, value_proj for DeBERTa-v3) or "all-linear"."""
+    """Backbone layers that get adapters: names (query_proj, value_proj for DeBERTa-v3; query, value for BERT), a
+    regular expression, or "all-linear"; checked against the backbone's layers. Unset: peft's choice for the
+    architecture."""
     task_type: str | None = None
-    """peft's task type (TOKEN_CLS in the original PTBR)."""
+    """peft's task type (TOKEN_CLS in the original PTBR): which peft wrapper class holds the encoder."""
     modules_to_save: list[str] | None = None
-    """Modules trained in full and saved beside the adapters."""
+    """Encoder modules trained in full and saved with the adapter."""
 
 
 class EnvironmentConfig(_Section):

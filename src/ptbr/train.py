@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from ptbr import backbone, compat, data, forwarding, preflight, secrets
+from ptbr import backbone, compat, data, forwarding, lora, preflight, secrets
 from ptbr.blame import blame
 from ptbr.errors import ConfigError, Problem, keys_named_in
 from ptbr.schema import Config
@@ -105,13 +105,22 @@ def smoke_config(config: Config, train: list[dict[str, Any]], steps: int = SMOKE
         "resume_from_checkpoint": None,
         "compile_model": False,
     }
+    if getattr(config.training, "push_to_hub", None):
+        training["push_to_hub"] = False
+        notes.append("push_to_hub → false (nothing of a smoke run is pushed)")
     if config.training.fp16 and not _cuda_available():
         training["fp16"] = False
         notes.append("fp16 → false (no GPU here)")
+    adapters: dict[str, Any] = {}
+    if config.lora.enabled and config.lora.target_modules not in (None, "all-linear", ["all-linear"]):
+        adapters["target_modules"] = "all-linear"  # the real backbone's layer names are checked by preflight
+        notes.append(f"lora.target_modules {config.lora.target_modules} → all-linear (the tiny backbone's layers "
+                     "have other names)")
     notes.append(f"{training['num_steps']} steps of batch {training['train_batch_size']}, into {out}")
     new = config.model_copy(update={
         "model": config.model.model_copy(update=model),
         "training": config.training.model_copy(update=training),
+        "lora": config.lora.model_copy(update=adapters),
     })
     return new, notes
 
@@ -222,15 +231,21 @@ def run(config: Config, *, smoke: bool = False, log: Any = print,
     start = time.monotonic()
     check_output_dir(config)  # before --smoke writes its tiny backbone there
     train, evaluation = load_data(config, where)
-    if smoke:
-        config, notes = smoke_config(config, train, smoke_steps)
-        train = train[:SMOKE_EXAMPLES]
-        evaluation = evaluation[:SMOKE_EXAMPLES] if evaluation is not None else None
-        for note in notes:
-            log(f"smoke: {note}")
+    # the run's environment (environment:, the reporting integrations' variables) from before anything can touch
+    # CUDA (the smoke run asks torch for a GPU) to the end; restored after
+    with _environment(forwarding.plan(config).env):
+        if smoke:
+            config, notes = smoke_config(config, train, smoke_steps)
+            train = train[:SMOKE_EXAMPLES]
+            evaluation = evaluation[:SMOKE_EXAMPLES] if evaluation is not None else None
+            for note in notes:
+                log(f"smoke: {note}")
+        return _run(config, train, evaluation, log, where, strict, start)
+
+
+def _run(config: Config, train: list, evaluation: list | None, log: Any,
+         where: Callable[[tuple[str, ...]], str] | None, strict: bool, start: float) -> Result:
     out = check_output_dir(config)
-    # the run's environment (environment:, the reporting integrations' variables) from before anything touches the
-    # libraries to the end, CUDA_VISIBLE_DEVICES included; restored after
     with _environment(forwarding.plan(config).env), cpu_only(config.training.use_cpu):
         plan, args, _ = prepare(config, where, strict=strict)
         for warning in plan.warnings(where):
@@ -239,10 +254,15 @@ def run(config: Config, *, smoke: bool = False, log: Any = print,
             log(f"applied to the saved model: {plan.pretrained_kwargs}")
         seed_everything(config.training.seed)  # the Trainer seeds only after the model exists: seed its init too
         model = build_model(plan)
+        if plan.lora is not None:
+            log(lora.apply(model, plan.lora, config.training.prev_path or config.model.model_name or "?"))
         write_provenance(config, args, out)
         trainer = _fit(model, args, train, evaluation, plan)
         final = out / FINAL_DIR
-        trainer.save_model(str(final))
+        if plan.lora is not None:  # final/adapter: the adapter; final/: the model with it merged
+            lora.save(model, final, trainer.save_model)
+        else:
+            trainer.save_model(str(final))
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     return Result(out, final, trainer.state.global_step, losses[-1] if losses else None, time.monotonic() - start)
 

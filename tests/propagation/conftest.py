@@ -46,7 +46,7 @@ def pytest_runtest_call(item: pytest.Item):
     marker = item.get_closest_marker("propagation")
     if marker is not None:
         claimed = marker.kwargs["fields"]
-        missing = [f for f in claimed if f.startswith(("training.", "data.", "model.", "run."))
+        missing = [f for f in claimed if f.startswith(("training.", "data.", "model.", "run.", "lora.", "environment."))
                    and not any(fnmatch.fnmatchcase(f, checked) for checked in ASSERTED)]
         if missing:
             raise AssertionError(f"{', '.join(missing)} [{marker.kwargs['layer']}]: claimed by @covers but never "

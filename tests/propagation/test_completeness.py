@@ -64,9 +64,12 @@ DEEPEST: dict[str, tuple[str, str]] = {
     **{f"training.{k}": ("ptbr", "read back on the real TrainingArguments (layer 1); when the Trainer evaluates, "
                          "saves and logs, and for how long it trains, is transformers' loop over these fields")
        for k in ("num_train_epochs", "eval_steps", "eval_strategy", "save_strategy", "logging_strategy")},
-    **{f"lora.{k}": ("ptbr", "this release trains no adapter: enabled: false crosses nothing, true is refused "
-                     "(layer 1)") for k in ("enabled", "r", "lora_alpha", "lora_dropout", "bias", "target_modules",
-                                           "task_type", "modules_to_save")},
+    **{f"lora.{k}": ("ptbr", "read on peft's LoraConfig and on the wrapped encoder's layers (layer 1): rank, "
+                     "scaling, dropout, what trains; its effect on the loss is peft's") for k in (
+        "r", "lora_alpha", "lora_dropout", "bias", "task_type", "modules_to_save")},
+    **dict.fromkeys(("lora.enabled", "lora.target_modules"), (
+        "transformers", "real optimizer steps move the named layers' adapters and leave the encoder's weights "
+                        "bit-identical (layer 2)")),
     **{f"environment.{k}": ("ptbr", "read by the Hub, wandb and CUDA from the environment; their servers and a GPU "
                             "are out of reach here, so layer 1 reads the environment the Trainer sees") for k in (
         "hf_token", "wandb_project", "wandb_entity", "wandb_api_key", "cuda_visible_devices")},

@@ -32,6 +32,7 @@ PROFILES: dict[str, tuple[dict[str, dict[str, Any]], list[tuple[str, str, Any, s
     "values": (
         {"run": {"name": "exp-7"},
          "data": {"root_dir": "out-a"},
+         "environment": {"wandb_project": "p"},
          "training": {"num_steps": 7, "train_batch_size": 3, "eval_batch_size": 5, "gradient_accumulation_steps": 4,
                       "eval_every": 6, "save_steps": 3, "logging_steps": 2, "save_total_limit": 2,
                       "scheduler_type": "cosine", "lr_encoder": 3e-4, "lr_others": 7e-4, "weight_decay_other": 0.3,
@@ -111,7 +112,8 @@ PROFILES: dict[str, tuple[dict[str, dict[str, Any]], list[tuple[str, str, Any, s
     "warmup-ratio": ({"training": {"num_steps": 8, "warmup_ratio": 0.25}},
                      [("training.warmup_ratio", "args.warmup_steps", 2, "ceil(0.25 × 8)")]),
     "wandb": (
-        {"run": {"tags": ["a", "b"], "description": "why"}, "training": {"report_to": "wandb"}},
+        {"run": {"tags": ["a", "b"], "description": "why"}, "training": {"report_to": "wandb"},
+         "environment": {"wandb_project": "p"}},
         [("run.tags", "env.WANDB_TAGS", "a,b", "wandb reads tags comma-separated from WANDB_TAGS"),
          ("run.description", "env.WANDB_NOTES", "why", "wandb reads the description from WANDB_NOTES")],
     ),
@@ -448,16 +450,58 @@ def test_a_warmup_ratio_in_a_run_counted_in_epochs_stays_a_ratio(cross, ratio: f
                "ceil(ratio × the Trainer's step count)", also=("training.num_train_epochs",))
 
 
-LORA = {"r": 4, "lora_alpha": 8, "lora_dropout": 0.1, "bias": "none", "target_modules": ["query", "value"],
-        "task_type": "TOKEN_CLS", "modules_to_save": ["classifier"]}
+LORA = {"r": 4, "lora_alpha": 12, "lora_dropout": 0.1, "bias": "lora_only", "target_modules": ["query", "value"],
+        "task_type": "FEATURE_EXTRACTION", "modules_to_save": ["pooler"]}
+"""Every lora: key, each unlike peft's default (r 8, alpha 8, dropout 0, bias none, its per-architecture targets for
+BERT (query, value: named here all the same, and checked on the layers that hold adapters), no task type, nothing
+saved in full)."""
+
+
+def _adapted(encoder) -> dict[str, Any]:
+    """The text encoder's layers that hold adapters, by full name → the layer."""
+    return {name: m for name, m in encoder.named_modules() if hasattr(m, "lora_A") and hasattr(m, "base_layer")}
 
 
 @covers(LAYER, "lora.enabled", *(f"lora.{k}" for k in LORA))
-def test_the_lora_section_trains_no_adapter_and_enabled_is_refused(cross) -> None:
-    """This release trains no LoRA adapter: with enabled: false the section is read, nothing of it crosses and the
-    whole model is trained; enabled: true is refused at its key rather than trained without adapters."""
+def test_every_lora_key_reaches_peft_and_the_wrapped_encoder(cross) -> None:
+    """With enabled: true the model handed to train_model has its text encoder wrapped by peft: each key on the real
+    LoraConfig, and on the encoder's layers (rank, scaling, dropout, which layers hold adapters, what trains)."""
+    import torch
+
+    c = cross(lora={"enabled": True, **LORA})
+    wrapped = c.model.model.token_rep_layer.bert_layer.model
+    expect("lora.enabled", LAYER, type(wrapped).__module__.split(".")[0], "peft", "the text encoder is peft's wrapper")
+    settings = wrapped.peft_config["default"]
+    for key, value in LORA.items():
+        got = getattr(settings, key)
+        got = sorted(got) if isinstance(got, (set, list)) else getattr(got, "value", got)  # TaskType is an enum
+        expect(f"lora.{key}", LAYER, got, value, f"peft's LoraConfig.{key} is the config's")
+    adapted = _adapted(wrapped)
+    expect("lora.target_modules", LAYER, sorted({n.rsplit(".", 1)[-1] for n in adapted}), ["query", "value"],
+           "exactly the named layers hold adapters")
+    layer = next(iter(adapted.values()))
+    expect("lora.r", LAYER, layer.lora_A["default"].weight.shape[0], 4, "each adapter has rank r")
+    expect("lora.lora_alpha", LAYER, layer.scaling["default"], 12 / 4, "scaling is lora_alpha / r")
+    expect("lora.lora_dropout", LAYER, layer.lora_dropout["default"].p, 0.1, "the adapter path's dropout")
+    trains = {n for n, p in wrapped.named_parameters() if p.requires_grad}
+    expect("lora.bias", LAYER, any(n.endswith("query.base_layer.bias") for n in trains), True,
+           "lora_only: the biases of adapted layers train")
+    expect("lora.modules_to_save", LAYER, any(".pooler." in n and "modules_to_save" in n for n in trains), True,
+           "the pooler trains in full, as a copy peft saves")
+    frozen = [n for n, p in wrapped.named_parameters() if not p.requires_grad]
+    assert any(n.endswith("query.base_layer.weight") for n in frozen), "the encoder's own weights are frozen"
+    heads = [p.requires_grad for n, p in c.model.named_parameters() if "token_rep_layer" not in n]
+    assert heads, "the name filter matches GLiNER's other layers"
+    assert all(heads), "GLiNER's other layers train in full (PTBR's rule, docs/config.md)"
+    assert isinstance(layer.base_layer, torch.nn.Linear)
+
+
+@covers(LAYER, "lora.enabled", "lora.r")
+def test_lora_disabled_crosses_nothing_and_trains_the_whole_model(cross) -> None:
+    """enabled: false reads the section and ignores it: the same model and arguments cross as without it."""
     off, base = cross(lora={"enabled": False, **LORA}), cross()
+    expect("lora.enabled", LAYER, type(off.model.model.token_rep_layer.bert_layer.model).__name__,
+           type(base.model.model.token_rep_layer.bert_layer.model).__name__, "false: no wrapper, the whole encoder")
+    expect("lora.r", LAYER, all(p.requires_grad for p in off.model.parameters()), True,
+           "false: every parameter trains, whatever the section's other keys say")
     assert off.train_model_kwargs == base.train_model_kwargs, "lora: with enabled false changes nothing that crosses"
-    assert off.from_config_kwargs == base.from_config_kwargs, "the same model is built: no adapter"
-    with pytest.raises(ConfigError, match=r"lora\.enabled: cannot be honoured: training with LoRA adapters"):
-        cross(lora={"enabled": True, **LORA})

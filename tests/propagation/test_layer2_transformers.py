@@ -215,9 +215,11 @@ def test_frozen_component_has_no_trainable_parameters(cross) -> None:
            "gliner froze every parameter of the text encoder")
 
 
-def _trained_parameters(cross, **training: Any) -> tuple[dict[str, Any], dict[str, Any], Any]:
-    """(parameters before, after, the trainer) of 2 real optimizer steps with these training values."""
-    trainer = cross("trainer", training={"num_steps": 2, "save_steps": 100, "logging_steps": 1, **training}).trainer
+def _trained_parameters(cross, lora: dict[str, Any] | None = None, **training: Any,
+                        ) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """(parameters before, after, the trainer) of 2 real optimizer steps with these training (and lora:) values."""
+    trainer = cross("trainer", training={"num_steps": 2, "save_steps": 100, "logging_steps": 1, **training},
+                    **({"lora": lora} if lora else {})).trainer
     before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
     trainer.train()
     return before, {n: p.detach() for n, p in trainer.model.named_parameters()}, trainer
@@ -389,3 +391,22 @@ def test_the_same_config_gives_the_same_loss_on_the_same_batch(cross) -> None:
     shared, _, _ = _loss_of(cross)
     fresh = _loss(cross("trainer").trainer)
     assert fresh == shared, f"the same config twice: expected the same loss, got {shared} and {fresh}"
+
+
+@covers(LAYER, "lora.enabled", "lora.target_modules")
+def test_lora_steps_move_the_adapters_and_leave_the_encoders_own_weights_bit_identical(cross) -> None:
+    """2 real optimizer steps of a LoRA run: the adapters (initialised with B = 0) and the heads move, the encoder's
+    own weights stay bit-identical; without LoRA the same weights move (the control)."""
+    import torch
+
+    lora = {"enabled": True, "r": 4, "target_modules": ["query", "value"]}
+    before, after, _ = _trained_parameters(cross, lr_encoder=1e-2, lora=lora)
+    own = [n for n in before if "bert_layer" in n and "lora_" not in n]
+    adapters = [n for n in before if "lora_B" in n]
+    assert own, "the name filter matches the encoder's own weights (else the test proves nothing)"
+    expect("lora.enabled", LAYER, [n for n in own if not torch.equal(before[n], after[n])], [],
+           "the encoder's own weights are frozen under LoRA")
+    expect("lora.target_modules", LAYER, all(not torch.equal(before[n], after[n]) for n in adapters) and
+           len(adapters) == 2 * 2, True, "every adapter of query and value in both layers moves")
+    full_before, full_after, _ = _trained_parameters(cross, lr_encoder=1e-2)
+    assert _moved(full_before, full_after, encoder=True), "without LoRA the encoder trains (the control)"
