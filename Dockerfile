@@ -91,7 +91,7 @@ RUN --mount=type=secret,id=ca --mount=type=bind,source=wheelhouse,target=/wheelh
       set -- "$@" --override /tmp/override.txt; fi; \
     /opt/uv/bin/uv pip install --find-links /wheelhouse ${OFFLINE:+--offline --no-index} "$@" \
       "transformers==${TRANSFORMERS}" "gliner[training]==${GLINER}" \
-      -r /src/pyproject.toml --group /src/pyproject.toml:test \
+      -r /src/pyproject.toml --all-extras --group /src/pyproject.toml:test \
  && rm -f /tmp/override.txt
 
 FROM deps AS cell

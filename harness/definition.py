@@ -22,7 +22,16 @@ from packaging.version import InvalidVersion, Version
 
 from harness import inputs
 from harness.run import configs as configs_
-from harness.run.pins import LOCKS, ROOT, VERSION, Cell, pyproject, suite_tools  # noqa: F401 (its vocabulary)
+from harness.run.pins import (  # noqa: F401 (its vocabulary)
+    LOCKS,
+    ROOT,
+    VERSION,
+    Cell,
+    extra_requirements,
+    project,
+    pyproject,
+    suite_tools,
+)
 
 MATRIX = ROOT / "constraints" / "matrix.toml"
 FLOATING = ("latest", "latest-in-range")

@@ -97,9 +97,9 @@ def install_torch(session: Any, version: str = TORCH) -> str:
 
 
 def default_environment(session: Any, *extra: str) -> None:
-    """CPU torch, PTBR (editable) and ``extra`` in the session's virtualenv."""
+    """CPU torch, PTBR (editable, with its extras) and ``extra`` in the session's virtualenv."""
     install_torch(session)
-    session.install("-e", ".", *extra)
+    session.install("-e", definition.project(Path(".")), *extra)
 
 
 def example(session: Any) -> None:
@@ -353,6 +353,7 @@ def lock(session: Any, listed: Listing) -> None:
     PTBR's, for the cell's Python on x86_64 Linux."""
     listed.needed()
     own = [d for d in definition.pyproject()["project"]["dependencies"] if not d.startswith("gliner")]
+    own += definition.extra_requirements()
     definition.LOCKS.mkdir(parents=True, exist_ok=True)
     for c in listed.matrix_cells(session.posargs) if session.posargs else listed.cells:
         source, options, reqs = install.requirements(c)

@@ -25,7 +25,7 @@ from harness.run.install import settled
 from harness.run.junit import failing
 from harness.run.options import Hooks, Options, Problem
 from harness.run.output import Progress
-from harness.run.pins import ROOT, Cell, pyproject, suite_tools
+from harness.run.pins import ROOT, Cell, extra_requirements, pyproject, suite_tools
 from harness.run.process import tail
 from harness.run.results import CellResult
 from harness.run.runners import Runner
@@ -53,7 +53,7 @@ def wheelhouse_requirements(cell: Cell) -> tuple[list[str], list[str]]:
                 if line and not line.startswith(("#", "torch=="))]
     else:  # what the image installs, to be resolved with their dependencies
         pins = [f"transformers=={cell.transformers}", f"gliner[training]=={cell.gliner}",
-                *project["project"]["dependencies"], *suite_tools()]
+                *project["project"]["dependencies"], *extra_requirements(), *suite_tools()]
     return [*torch.options, torch.requirement], [*pins, *project["build-system"]["requires"], f"uv=={uv_version()}"]
 
 

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from harness.run import process, sources
 from harness.run.options import Options, Problem
 from harness.run.output import Progress
-from harness.run.pins import ROOT, Cell, suite_tools
+from harness.run.pins import ROOT, Cell, project, suite_tools
 from harness.run.process import tail
 
 PINS_MARKER = ".ptbr-cell-pins"
@@ -62,7 +62,7 @@ def install(cell: Cell, python: Path, opts: Options, reinstall: Sequence[str] = 
     that nothing asks for are removed); (torch source, None) or (source, why not). ``reinstall``: distributions to
     install again although their versions are the pinned ones (their files were damaged)."""
     source, options, reqs = requirements(cell)
-    args = [*options, *reqs, "-e", str(ROOT)]
+    args = [*options, *reqs, "-e", project(ROOT)]
     if cell.lock.is_file():
         args += ["--constraint", str(cell.lock)]
     elif cell.exclude_newer:  # no lock file: what the pins leave open, as of the definition's date

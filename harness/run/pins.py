@@ -81,6 +81,22 @@ def pyproject() -> dict:
         return tomllib.load(f)
 
 
+def extras() -> list[str]:
+    """The project's optional extras (pyproject.toml), all installed wherever the suite runs: a key of an optional
+    section (lora: with peft) is proven in every cell like any other."""
+    return sorted(pyproject()["project"].get("optional-dependencies", {}))
+
+
+def extra_requirements() -> list[str]:
+    """What :func:`extras` install."""
+    return [r for name in extras() for r in pyproject()["project"]["optional-dependencies"][name]]
+
+
+def project(root: Path) -> str:
+    """The checkout at ``root`` with all its extras, as an installer's requirement."""
+    return f"{root}[{','.join(extras())}]" if extras() else str(root)
+
+
 def suite_tools() -> list[str]:
     """The test tools: pyproject.toml's `test` dependency group (also what the Docker image installs)."""
     return list(pyproject()["dependency-groups"]["test"])

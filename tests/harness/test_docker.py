@@ -216,6 +216,7 @@ def test_wheelhouse_of_a_cell_without_lock_file_resolves_what_the_image_installs
     assert {"transformers==5.10.0", "gliner[training]==0.2.29"} <= set(others), "the cell's pins"
     assert set(definition.suite_tools()) <= set(others), "the test tools the image's suite runs with"
     assert "pydantic>=2.7" in others, "the project's own dependencies (pyproject.toml)"
+    assert "peft>=0.10" in others, "and its extras' (every cell proves the lora: keys)"
 
 
 def test_a_local_torch_wheel_goes_only_into_a_cell_of_its_python(local_wheel: Path) -> None:
