@@ -29,9 +29,9 @@ from transformers.utils import logging as transformers_logging
 # transformers binds its log handler to sys.stderr as it is when the library is first imported. Bound inside a test
 # that captures output (capsys), it would write to that test's closed stream ever after, and every later warning
 # would print "--- Logging error ---" with a traceback into another test's output: bound here, to the session's.
-transformers_logging.get_logger("transformers")
-
 from ptbr import backbone, cli
+
+transformers_logging.get_logger("transformers")
 
 GPU_MODE = os.environ.get("PTBR_TEST_GPU") == "1"
 

@@ -58,14 +58,11 @@ def _parser() -> argparse.ArgumentParser:
                           "final value after the installed libraries normalise it; then every value PTBR sets that "
                           "the file does not. Builds no model and needs no network.")
     explain.add_argument("--json", action="store_true", help="print JSON instead of text")
-    train = with_config("train", "train a GLiNER model",
-                        "Build the model from model: (or load training.prev_path), check the data, train with "
-                        "gliner's train_model, and save checkpoints, the final model (<output>/final), the resolved "
-                        "config and the effective TrainingArguments under the output directory.")
-    train.add_argument("--smoke", action="store_true",
-                       help="prove the config end to end in seconds: a tiny random backbone instead of model_name, "
-                            "a few steps on a few examples, output in <output>/smoke, nothing downloaded")
-    train.add_argument("--traceback", action="store_true", help="print the full traceback when training fails")
+    _train_options(with_config("train", "train a GLiNER model",
+                                "Build the model from model: (or load training.prev_path), check the data, train with "
+                                "gliner's train_model, and save checkpoints, the final model (<output>/final), the "
+                                "resolved config and the effective TrainingArguments under the output directory. An "
+                                "output directory that holds a run is refused unless --resume or --overwrite."))
     _prove_parser(sub)
     _migrate_parser(sub)
     schema = sub.add_parser("schema", help="print the config's JSON Schema (for editor completion)",
@@ -76,6 +73,18 @@ def _parser() -> argparse.ArgumentParser:
                                         "$schema=ptbr.schema.json`.")
     schema.add_argument("--markdown", action="store_true", help="print the config reference (Markdown) instead")
     return parser
+
+
+def _train_options(train: argparse.ArgumentParser) -> None:
+    train.add_argument("--smoke", action="store_true",
+                       help="prove the config end to end in seconds: a tiny random backbone instead of model_name, "
+                            "a few steps on a few examples, output in <output>/smoke, nothing downloaded")
+    train.add_argument("--traceback", action="store_true", help="print the full traceback when training fails")
+    kept = train.add_mutually_exclusive_group()
+    kept.add_argument("--resume", action="store_true", help="continue the run in the output directory from its "
+                      "latest checkpoint (refused if its saved config has another run name or model keys)")
+    kept.add_argument("--overwrite", action="store_true", help="replace the run in the output directory (without "
+                      "this, or --resume, train refuses a directory that holds one)")
 
 
 def _migrate_parser(sub: Any) -> None:
@@ -213,9 +222,10 @@ def _train(args: argparse.Namespace) -> int:
     doc, config = _load(args.config, args.overrides)
     hidden = secrets.found(doc.data, args.overrides)
     try:
+        existing = "resume" if args.resume else "overwrite" if args.overwrite else "refuse"
         result = train.run(config, smoke=args.smoke,
                            log=lambda m: print(secrets.scrub(f"ptbr: {m}", hidden), file=sys.stderr),
-                           where=doc.where, strict=args.strict)
+                           where=doc.where, strict=args.strict, existing=existing)
     except ConfigError:
         raise  # bad input found while preparing: main() prints it, exit 2
     except KeyboardInterrupt:

@@ -15,18 +15,16 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from ptbr import backbone, compat, data, forwarding, lora, preflight, secrets
+from ptbr import backbone, compat, data, forwarding, lora, preflight, runs, secrets
 from ptbr.blame import blame
 from ptbr.errors import ConfigError, Problem, keys_named_in
+from ptbr.runs import ARGS_FILE, CONFIG_FILE, FINAL_DIR
 from ptbr.schema import Config
 
 SMOKE_STEPS = 4
 SMOKE_EXAMPLES = 8
 SMOKE_BATCH = 2
-CONFIG_FILE = "ptbr_config.yaml"
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter when PyYAML has it: ~10x faster
-ARGS_FILE = "training_args.json"
-FINAL_DIR = "final"
 
 
 @dataclass(frozen=True)
@@ -224,12 +222,15 @@ def _fit(model: Any, args: Any, train: list, evaluation: list | None, plan: forw
 
 def run(config: Config, *, smoke: bool = False, log: Any = print,
         where: Callable[[tuple[str, ...]], str] | None = None, strict: bool = False,
-        smoke_steps: int = SMOKE_STEPS) -> Result:
+        smoke_steps: int = SMOKE_STEPS, existing: runs.Existing = "refuse") -> Result:
     """Train for real. Bad input raises ConfigError before anything is written or built; ``where`` locates a config
     key in its file for those errors. Keys the installed versions read nowhere are logged as warnings first (refused
-    with ``strict`` or ``run.strict``)."""
+    with ``strict`` or ``run.strict``). An output directory that holds a run is refused, resumed or replaced as
+    ``existing`` says (:mod:`ptbr.runs`); a smoke run writes only its own scratch directory, <output>/smoke."""
     start = time.monotonic()
-    check_output_dir(config)  # before --smoke writes its tiny backbone there
+    out = check_output_dir(config)  # before --smoke writes its tiny backbone there
+    if not smoke:
+        config = runs.check(config, out, existing, where)
     train, evaluation = load_data(config, where)
     # the run's environment (environment:, the reporting integrations' variables) from before anything can touch
     # CUDA (the smoke run asks torch for a GPU) to the end; restored after
@@ -240,11 +241,13 @@ def run(config: Config, *, smoke: bool = False, log: Any = print,
             evaluation = evaluation[:SMOKE_EXAMPLES] if evaluation is not None else None
             for note in notes:
                 log(f"smoke: {note}")
-        return _run(config, train, evaluation, log, where, strict, start)
+        resuming = config.training.resume_from_checkpoint not in (None, False)
+        return _run(config, train, evaluation, log, where, strict, start,
+                    replace=existing == "overwrite" and not smoke and not resuming)
 
 
 def _run(config: Config, train: list, evaluation: list | None, log: Any,
-         where: Callable[[tuple[str, ...]], str] | None, strict: bool, start: float) -> Result:
+         where: Callable[[tuple[str, ...]], str] | None, strict: bool, start: float, replace: bool) -> Result:
     out = check_output_dir(config)
     with _environment(forwarding.plan(config).env), cpu_only(config.training.use_cpu):
         plan, args, _ = prepare(config, where, strict=strict)
@@ -256,6 +259,9 @@ def _run(config: Config, train: list, evaluation: list | None, log: Any,
         model = build_model(plan)
         if plan.lora is not None:
             log(lora.apply(model, plan.lora, config.training.prev_path or config.model.model_name or "?"))
+        if replace:  # --overwrite, once everything is checked and the model is built
+            log(f"replacing the run in {out}: {', '.join(runs.found(out)) or 'nothing there'}")
+            runs.clear(out)
         write_provenance(config, args, out)
         trainer = _fit(model, args, train, evaluation, plan)
         final = out / FINAL_DIR

@@ -213,6 +213,7 @@ def run_to(stop_at: str, config_path: Path, cwd: Path) -> Crossing:
     from ptbr import loader, train, validation
 
     config = validation.validate(loader.load(config_path))
+    # a test crosses the boundary several times in its own directory: each run replaces the scratch run before it
     with working_directory(cwd), boundary(stop_at) as c, contextlib.suppress(Stop):
-        train.run(config, log=lambda _m: None)
+        train.run(config, log=lambda _m: None, existing="overwrite")
     return c

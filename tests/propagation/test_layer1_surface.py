@@ -33,6 +33,7 @@ VALUES: dict[str, tuple[Any, dict[str, dict[str, Any]]]] = {
     "lr_scheduler_kwargs": ({"min_lr_rate": 0.1}, {"training": {"scheduler_type": "cosine_with_min_lr"}}),
     "load_best_model_at_end": (True, {"data": {"val_data_dir": str(ROOT / "examples" / "val.jsonl")}}),
     "half_precision_backend": ("cpu_amp", {}),
+    "push_to_hub": (True, {"training": {"hub_model_id": "someone/model"}}),  # PTBR refuses pushing to no repository
 }
 """Options whose value must be one the installed release accepts (a name, a key of a nested config), with the other
 keys it needs: (value, sections)."""
