@@ -195,3 +195,38 @@ def test_a_nested_config_value_of_the_wrong_type_is_exit_2_not_a_traceback(ptbr,
     path = make_config(model={"model_type": "gliner_streaming_span",
                               "labels_encoder_config": {"model_type": "deberta-v2", "relative_attention": "true"}})
     _refused(ptbr, path, "model.labels_encoder_config: gliner rejected the model config")
+
+
+@pytest.mark.parametrize("where", ["encoder_config", "model_name"])
+def test_a_saved_model_declaring_custom_code_is_refused_and_none_of_it_runs(ptbr, make_config, tmp_path,
+                                                                            tiny_backbone, where: str) -> None:
+    """training.prev_path: a saved GLiNER model whose embedded encoder config declares auto_map, or that names a
+    backbone declaring it, is refused unless trusted; the code it points at (a module that would leave a marker) is
+    never imported."""
+    from gliner import GLiNER
+
+    from ptbr import compat
+
+    saved = tmp_path / "saved"
+    model = GLiNER.from_config(compat.model_config_argument({"model_name": str(tiny_backbone), "hidden_size": 16,
+                                                             "max_width": 3}), backbone_from_pretrained=False)
+    model.save_pretrained(str(saved))
+    marker = tmp_path / "custom-code-ran"
+    settings = json.loads((saved / "gliner_config.json").read_text())
+    source = f"open({str(marker)!r}, 'w').write('ran')\n"
+    if where == "encoder_config":
+        settings["encoder_config"]["auto_map"] = {"AutoModel": "modeling_x.XModel"}
+        (saved / "modeling_x.py").write_text(source)
+    else:
+        custom = tmp_path / "custom-backbone"
+        custom.mkdir()
+        _custom_code_config(custom)
+        (custom / "modeling_x.py").write_text(source)
+        settings["model_name"] = str(custom)
+    (saved / "gliner_config.json").write_text(json.dumps(settings))
+    _refused(ptbr, make_config(training={"prev_path": str(saved)}),
+             f"training.prev_path: the saved model {saved} declares custom code", "set model.trust_remote_code: true")
+    assert not marker.exists(), "none of the declared code ran"
+    _, _, err = ptbr("validate", make_config(training={"prev_path": str(saved)}, model={"trust_remote_code": True}),
+                     "--no-step")
+    assert "declares custom code" not in err, "trusted: not refused for its code"

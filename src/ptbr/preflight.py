@@ -4,7 +4,9 @@ problem names the config key and its place in the file.
 
 - local paths (``model.model_name``, ``labels_encoder``, ``labels_decoder``, ``training.prev_path``) exist and hold
   what the config asks of them: a model config, and weights where weights are to be loaded;
-- no model declares custom code (``auto_map``) unless ``model.trust_remote_code`` is true;
+- no model declares custom code (``auto_map``) unless ``model.trust_remote_code`` is true: the backbone, labels
+  encoder and decoder, and a saved model (``training.prev_path``: the configs its gliner_config.json embeds and the
+  models it names), from local files or the hub cache;
 - ``training.resume_from_checkpoint`` names a checkpoint (or, ``true``, the output directory has one);
 - every integration in ``report_to`` is installed, and wandb has a project; ``push_to_hub`` names its repository;
 - ``environment.cuda_visible_devices`` can still take effect (CUDA not yet initialised in the process);
@@ -70,34 +72,64 @@ def _paths(config: Config) -> list[tuple[str, str, str | None]]:
     return out
 
 
-def _declared_code(name: str) -> dict | None:
-    """The ``auto_map`` of a model's config.json (its custom code), from its local directory or the hub cache; None
-    when it declares none or its config is not here (a hub id not downloaded yet)."""
-    import json
-
-    path = Path(name).expanduser() / "config.json"
+def _cached(name: str, filename: str) -> Path:
+    """A model's file: in its local directory, else in the hub cache (a path that may not exist)."""
+    path = Path(name).expanduser() / filename
     if not looks_local(name):
         from huggingface_hub import try_to_load_from_cache
 
         try:
-            cached = try_to_load_from_cache(name, "config.json")
+            cached = try_to_load_from_cache(name, filename)
         except ValueError:  # not a valid repo id (HFValidationError): nothing cached under it
             cached = None
         path = Path(cached) if isinstance(cached, str) else path
+    return path
+
+
+def _read_json(path: Path) -> dict:
+    import json
+
     try:
-        declared = json.loads(path.read_text(encoding="utf-8")).get("auto_map")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return declared or None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _declared_code(name: str) -> dict | None:
+    """The ``auto_map`` of a model's config.json (its custom code), from its local directory or the hub cache; None
+    when it declares none or its config is not here (a hub id not downloaded yet)."""
+    return _read_json(_cached(name, "config.json")).get("auto_map") or None
+
+
+def _saved_model_code(prev_path: str) -> list[str]:
+    """Where a saved GLiNER model declares custom code: the configs its gliner_config.json embeds (encoder, labels
+    encoder and decoder: gliner builds them with trust_remote_code=True) and the models it names."""
+    saved = _read_json(_cached(prev_path, "gliner_config.json"))
+    found = [f"{key}.auto_map ({', '.join(sorted(value['auto_map']))})" for key, value in saved.items()
+             if isinstance(value, dict) and value.get("auto_map")]
+    found += [f"{key} {saved[key]} ({', '.join(sorted(code))})" for key in ("model_name", "labels_encoder",
+                                                                               "labels_decoder")
+              if isinstance(saved.get(key), str) and (code := _declared_code(saved[key]))]
+    if code := _declared_code(prev_path):
+        found.append(f"config.json ({', '.join(sorted(code))})")
+    return found
 
 
 def _custom_code(config: Config) -> list[tuple[str, str, str | None]]:
+    """No model is loaded with custom code unless trusted: model_name, labels_encoder, labels_decoder, or a saved
+    model (training.prev_path) through any config it holds or names."""
     m = config.model
-    if m.trust_remote_code or config.training.prev_path is not None:
+    hint = "set model.trust_remote_code: true if you trust that code, or choose another model"
+    if m.trust_remote_code:
         return []
+    if config.training.prev_path is not None:
+        declared = _saved_model_code(config.training.prev_path)
+        return [("training.prev_path", f"the saved model {config.training.prev_path} declares custom code in its "
+                 f"{'; '.join(declared)}, which gliner would run (it loads models with trust_remote_code=True)",
+                 hint)] if declared else []
     return [(key, f"{name} declares custom code ({', '.join(sorted(code))} in its config.json), which gliner would "
-             "run (it loads models with trust_remote_code=True)", "set model.trust_remote_code: true if you trust "
-             "that code, or choose another model")
+             "run (it loads models with trust_remote_code=True)", hint)
             for key, name in (("model.model_name", m.model_name), ("model.labels_encoder", m.labels_encoder),
                               ("model.labels_decoder", m.labels_decoder))
             if name is not None and (code := _declared_code(name))]
