@@ -40,6 +40,17 @@ def test_no_entities_is_a_valid_example(tmp_path: Path) -> None:
     assert data.load(_write(tmp_path, [{"tokenized_text": ["hi"], "ner": []}]), "k")[0]["ner"] == []
 
 
+def test_an_empty_text_without_entities_is_accepted_as_gliner_trains_on_it(tmp_path: Path) -> None:
+    """Every gliner processor pads an empty text to ["[PAD]"] (the original PTBR accepted it too)."""
+    empty = {"tokenized_text": [], "ner": []}
+    assert data.load(_write(tmp_path, [GOOD, empty]), "k")[1] == empty
+
+
+def test_relations_indexing_the_examples_entities_are_accepted(tmp_path: Path) -> None:
+    item = {**GOOD, "relations": [[0, 1, "lives in"], [1, 0, "home of"]]}
+    assert data.load(_write(tmp_path, [item, {**GOOD, "relations": []}]), "k")[0] == item
+
+
 @pytest.mark.parametrize(
     ("item", "message"),
     [
@@ -53,13 +64,20 @@ def test_no_entities_is_a_valid_example(tmp_path: Path) -> None:
         ({**GOOD, "ner": [[0, 0]]}, "ner[0] must be [start, end, label]"),
         ({**GOOD, "ner": "person"}, "ner must be a list"),
         ({"tokenized_text": "Alice in Paris", "ner": []}, "tokenized_text must be a list of strings"),
-        ({"tokenized_text": [], "ner": []}, "tokenized_text is empty"),
+        ({"tokenized_text": [], "ner": [[0, 0, "ghost"]]}, "tokenized_text is empty but ner has 1 span(s)"),
+        ({**GOOD, "relations": [[0, 5, "lives in"]]}, "relations[0]: head 0 or tail 5 points past the example's 2"),
+        ({**GOOD, "relations": [[0, -1, "lives in"]]}, "points past"),
+        ({**GOOD, "relations": [[0, 1, 42]]}, "relations[0]: type must be a non-empty string, got 42"),
+        ({**GOOD, "relations": [[0, 1]]}, "relations[0] must be [head, tail, type], got [0, 1]"),
+        ({**GOOD, "relations": [[0, "1", "in"]]}, "relations[0]: head and tail must be integers"),
+        ({**GOOD, "relations": "person-in-city"}, "relations must be a list of [head, tail, type], got str"),
         ({"ner": []}, "tokenized_text must be a list of strings"),
         ("Alice in Paris", "expected an object"),
     ],
     ids=["end-out-of-bounds", "negative-start", "start-after-end", "empty-label", "label-not-string",
-         "start-not-int", "bool-index", "short-span", "ner-not-list", "text-not-list", "empty-text", "no-text",
-         "not-an-object"],
+         "start-not-int", "bool-index", "short-span", "ner-not-list", "text-not-list", "empty-text-with-entities",
+         "relation-past-entities", "relation-negative", "relation-type-int", "relation-short", "relation-index-str",
+         "relations-not-list", "no-text", "not-an-object"],
 )
 def test_bad_example_names_file_index_and_problem(tmp_path: Path, item: object, message: str) -> None:
     (problem,) = _problems(_write(tmp_path, [GOOD, item]))

@@ -203,3 +203,14 @@ def test_what_training_arguments_export_does_not_reach_the_next_run(make_config,
     monkeypatch.setattr(compat, "training_arguments_class", lambda: real)
     train.prepare(config)
     assert "PTBR_PROBE" not in os.environ, "the next run starts without it"
+
+
+def test_an_example_with_an_empty_text_and_no_entities_trains(ptbr, make_config, tmp_path: Path) -> None:
+    """The data check accepts it because gliner trains on it (its processors pad an empty text): a real run proves
+    the acceptance is not a false one."""
+    from support import EXAMPLE
+
+    mixed = tmp_path / "mixed.json"
+    mixed.write_text(json.dumps([EXAMPLE, {"tokenized_text": [], "ner": []}] * 4))
+    code, _, err = ptbr("train", make_config(data={"train_data": str(mixed)}, training={"num_steps": 4}))
+    assert code == 0, err
