@@ -2,8 +2,8 @@
 
 An example is ``{"tokenized_text": ["Alice", "lives", "in", "Paris"], "ner": [[0, 0, "person"], [3, 3, "city"]]}``:
 ``ner`` spans are ``[start, end, label]`` word indices, end inclusive; a relation model's examples add
-``"relations": [[0, 1, "lives in"]]``, ``[head, tail, type]`` with head and tail indices into ``ner``. A file is a JSON list or JSONL (one example a
-line). Other keys in an example are kept and passed through to gliner.
+``"relations": [[0, 1, "lives in"]]``, ``[head, tail, type]`` with head and tail indices into ``ner``. A file is a
+JSON list or JSONL (one example a line). Other keys in an example are kept and passed through to gliner.
 """
 
 from __future__ import annotations
