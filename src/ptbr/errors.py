@@ -58,4 +58,8 @@ def keys_named_in(message: str, values: dict[str, object]) -> list[str]:
     if not by_value and not by_name:  # "bogus is not a valid OptimizerNames": the value, unquoted, opens the message
         by_value = [k for k, v in values.items()
                     if any(isinstance(x, str) and len(x) > 1 and message.startswith(f"{x} ") for x in _leaves(v))]
+    if not by_value and not by_name:  # "Unknown span mode markerV9": the value, unquoted, as a word of its own
+        by_value = [k for k, v in values.items()
+                    if any(isinstance(x, str) and len(x) > 2 and re.search(rf"(?<![\w.-]){re.escape(x)}(?![\w.-])",
+                                                                           message) for x in _leaves(v))]
     return by_value + [k for k in by_name if k not in by_value]

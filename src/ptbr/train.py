@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from ptbr import backbone, compat, data, forwarding, lora, preflight, runs, secrets
+from ptbr import backbone, choices, compat, data, forwarding, lora, preflight, runs, secrets
 from ptbr.blame import blame
 from ptbr.errors import ConfigError, Problem, keys_named_in
 from ptbr.runs import ARGS_FILE, CONFIG_FILE, FINAL_DIR
@@ -314,6 +314,11 @@ def _quiet() -> Iterator[None]:
 def _step_problem(exc: Exception, plan: forwarding.Plan | None, where: Callable[[tuple[str, ...]], str] | None,
                   written: set[str] | None) -> Problem:
     at, keys = blame(exc, plan, written) if plan is not None else ("", [])
+    if plan is not None:  # the key whose value the message quotes is the one the failing code read
+        given = {r.route.sources[0]: r.value for r in plan.resolved if r.route.sources and isinstance(r.value, str)
+                 and (written is None or r.route.sources[0] in written) and r.route.kind in ("model", "args")}
+        named = keys_named_in(str(exc), given)
+        keys = named + [k for k in keys if k not in named]
     said = (str(exc).strip().splitlines() or [""])[0][:300]
     message = (f"training fails at its first step with {compat.stack()}: {type(exc).__name__}: {said}"
                + (f" (at {at})" if at else ""))
@@ -375,4 +380,9 @@ def prepare(config: Config, where: Callable[[tuple[str, ...]], str] | None = Non
             refused.extend(exc.problems)
     compat.reset_accelerate_state()
     args = forwarding.build_training_arguments(plan, where)
-    return Prepared(plan, args, model_config(plan, where))
+    built = model_config(plan, where)
+    if (rejected := choices.check(plan, where)) is not None:  # a value gliner's constructors reject, at its key
+        if refused is None:
+            raise ConfigError([rejected])
+        refused.append(rejected)
+    return Prepared(plan, args, built)
