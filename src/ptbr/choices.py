@@ -63,7 +63,8 @@ def _own_nodes(function: ast.AST) -> list[ast.AST]:
 
 
 def check(plan: forwarding.Plan, where: Callable[[tuple[str, ...]], str] | None = None) -> Problem | None:
-    """Build the model gliner builds from the plan's model keys on a tiny backbone; a value its constructors reject
+    """Build the model gliner builds from the plan's model keys on a tiny backbone (the caller quiets what gliner and
+    transformers print while building); a value its constructors reject
     (a message quoting a key's value) as a Problem at that key, with did-you-mean. None when it builds, when the model
     comes from training.prev_path, when the failure quotes no value or is a missing package (the first step or train
     report those)."""
@@ -77,11 +78,8 @@ def check(plan: forwarding.Plan, where: Callable[[tuple[str, ...]], str] | None 
         kwargs["labels_encoder"] = encoder
     if kwargs.get("labels_decoder") is not None:
         kwargs["labels_decoder"] = decoder
-    from ptbr.train import _quiet
-
     try:
-        with _quiet():
-            GLiNER.from_config(compat.model_config_argument(kwargs), backbone_from_pretrained=False)
+        GLiNER.from_config(compat.model_config_argument(kwargs), backbone_from_pretrained=False)
     except ImportError:  # a value that needs a package (words_splitter_type: spacy): the first step says which
         return None
     except Exception as exc:  # gliner's constructors reject values with ValueError, KeyError, NotImplementedError...

@@ -381,7 +381,9 @@ def prepare(config: Config, where: Callable[[tuple[str, ...]], str] | None = Non
     compat.reset_accelerate_state()
     args = forwarding.build_training_arguments(plan, where)
     built = model_config(plan, where)
-    if (rejected := choices.check(plan, where)) is not None:  # a value gliner's constructors reject, at its key
+    with _quiet():
+        rejected = choices.check(plan, where)
+    if rejected is not None:  # a value gliner's constructors reject, at its key
         if refused is None:
             raise ConfigError([rejected])
         refused.append(rejected)
