@@ -7,6 +7,7 @@ listing the noxfile made at import (:class:`Listing`); problems with the harness
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
@@ -214,7 +215,14 @@ def run_cell(session: Any, cell: definition.Cell, listed: Listing) -> None:
     # a virtualenv of the session's (nox's, on the definition's Python), or the cell's own on another Python
     venv = Path(session.virtualenv.location) / "bin" / "python" if cell.python == listed.python else own_venv(cell)
     runner = docker.Container(cell) if args.docker else Venv(venv)
-    result = cells.run(cell, runner, opts)
+    try:
+        result = cells.run(cell, runner, opts)
+    except KeyboardInterrupt:  # Ctrl-C, or the SIGTERM nox sends a parallel session it stops: the previous result
+        results.mark_interrupted(cell.id)  # stays, and the report says this run did not finish
+        with contextlib.suppress(Exception):
+            report.write(current=report.current_fingerprints())
+        raise
+    results.clear_interrupted(cell.id)
     written = report.write(current=report.current_fingerprints())
     mine_configs = [e for e in written["configs_expected"] if e["id"] == cell.id
                     and e["config"] in {c.name for c in opts.configs}]

@@ -1,8 +1,10 @@
 """Running a command of a cell: in its own process group, killed with it on a timeout, an interrupt or the harness's
-own death; SIGTERM and SIGHUP end a run like Ctrl-C; a stage directory that is removed whatever happens."""
+own death; SIGTERM and SIGHUP end a run like Ctrl-C; a stage directory that is removed whatever happens; and the
+scheduling process of `nox -j N` stopping the whole run on Ctrl-C, SIGTERM or SIGHUP."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -102,3 +104,35 @@ def staged(parent: Path, prefix: str, stop: Callable[[], None]) -> Iterator[Path
     finally:
         stop()
         shutil.rmtree(stage, ignore_errors=True)
+
+
+STOPPED_BY: list[int] = []
+"""The signal that stopped a parallel run (nox's scheduling process), if one did."""
+
+
+def stop_run_on_signals() -> None:
+    """In nox's scheduling process of a parallel run (``-j N``), whose sessions each run in a process of their own,
+    in a process group of their own, so that only this process receives a terminal's Ctrl-C: Ctrl-C (even where a
+    shell started it with SIGINT ignored, as `cmd &` does), SIGTERM (`kill`, a CI cancel) and SIGHUP (a terminal
+    closing) all become the interrupt nox handles by stopping every running session's process group (SIGTERM, each
+    cell then stops its suite or container and keeps its previous result) and starting no queued one. Once nox is
+    done, a run stopped by SIGTERM or SIGHUP ends by that signal (exit 143, 129), by Ctrl-C with nox's 130."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop)
+    atexit.register(_end_as_signalled)
+
+
+def _stop(signum: int, _frame: object) -> None:
+    if STOPPED_BY:  # a second signal while the sessions are being stopped: the stop is under way
+        return
+    STOPPED_BY.append(signum)
+    print(f"nox > {signal.Signals(signum).name}: stopping every running cell; no queued cell starts", flush=True)
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _end_as_signalled() -> None:
+    if STOPPED_BY and STOPPED_BY[0] != signal.SIGINT:
+        signal.signal(STOPPED_BY[0], signal.SIG_DFL)
+        os.kill(os.getpid(), STOPPED_BY[0])

@@ -147,6 +147,30 @@ def load_all(root: Path = CELLS, repro: bool = False) -> list[CellResult]:
     return [r for cell_id in ids if (r := load(cell_id, root, repro)) is not None]
 
 
+INTERRUPTED = "interrupted.json"
+
+
+def mark_interrupted(cell_id: str, root: Path = CELLS) -> None:
+    """Record that a run of this cell was stopped (Ctrl-C, SIGTERM) before it finished: its result, if any, is the
+    previous run's (the report says so until a run of the cell finishes)."""
+    write_atomic(cell_dir(cell_id, root) / INTERRUPTED, json.dumps({"id": cell_id, "at": now()}) + "\n")
+
+
+def clear_interrupted(cell_id: str, root: Path = CELLS) -> None:
+    (cell_dir(cell_id, root) / INTERRUPTED).unlink(missing_ok=True)
+
+
+def interrupted(root: Path = CELLS) -> list[dict[str, str]]:
+    """The cells whose latest run was stopped before it finished: {id, at}."""
+    out = []
+    for path in sorted(root.glob(f"*/{INTERRUPTED}")):
+        try:
+            out.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError):
+            out.append({"id": path.parent.name, "at": "?"})
+    return out
+
+
 def _code_files(code: tuple[str, ...], root: Path) -> list[Path]:
     """The source files under ``code``: in a checkout, what git tracks plus new files it does not ignore; else
     (an image holds no .git) every file except the leftovers that installing and testing create."""

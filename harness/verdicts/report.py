@@ -57,14 +57,15 @@ def common_breaks(cells: list[CellResult], part: str = "breaks") -> set[tuple[st
 def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_runs: list[CellResult] = (),
           definition_cells: list[definition.Cell] | None = None,
           expected: rules.Rules | None = None, config_results: list[dict[str, Any]] = (),
-          definition_configs: list[str] | None = None) -> dict[str, Any]:
+          definition_configs: list[str] | None = None, interrupted: list[dict[str, str]] = ()) -> dict[str, Any]:
     """The report as data. ``current`` maps cell id → the fingerprint a result of its runner must have now (see
     ``current_fingerprints``), to mark results from older code or pins; ``repro_runs``: the cells' latest repro runs;
     ``definition_cells`` and ``expected``: the matrix's cells and the rules of their expected verdicts (default: the
     files');
     ``config_results``: every saved config result (harness/run/configs.py), each marked ``current`` (see
     ``config_results``; unmarked: current);
-    ``definition_configs``: the configs every run proves (default: the definition's)."""
+    ``definition_configs``: the configs every run proves (default: the definition's);
+    ``interrupted``: the cells whose latest run was stopped before it finished (results.interrupted)."""
     definition_cells = definition.cells() if definition_cells is None else definition_cells
     expected = expected_.load() if expected is None else expected
     if definition_configs is None:
@@ -91,6 +92,7 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_
                   "latest_repro": _repro_summary(repros[c["id"]]) if c["id"] in repros else None} for c in cells]
     proven = [{"current": True, **r} for r in config_results]
     names = list(dict.fromkeys([*definition_configs, *sorted({r["config"] for r in proven if r["current"]})]))
+    saved = {c["id"]: c for c in cells}  # any result, current or not: what an interrupted run leaves shown
     compared = expected_.compare(definition_cells, now, expected)
     compared_configs = _compared_configs(definition_cells, now, proven, expected, names, definition_configs)
     return {
@@ -109,6 +111,8 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_
                                 "computed": complete,
                                 "over": len(ran), "of": len(pinned)},
         "cells": out_cells,
+        "interrupted": [{**i, "previous": saved[i["id"]]["status"] if i["id"] in saved else None}
+                        for i in interrupted],
     }
 
 
@@ -194,6 +198,8 @@ def markdown(report: dict[str, Any]) -> str:
     cells = report["cells"]
     counts = ", ".join(f"{n} {s}" for s, n in sorted(report["summary"].items()))
     lines = ["# PTBR version matrix", "", f"{len(cells)} cells: {counts}. Generated {report['generated_at']}.", ""]
+    stopped = interrupted_lines(report)
+    lines += [f"**Interrupted**: {line}" for line in stopped] + ([""] if stopped else [])
     for section in (_verdicts_markdown(report), _defects_markdown(report), _grids_markdown(cells),
                     _breaks_markdown(cells), config_report.markdown(report), _repros_markdown(cells)):
         lines += section
@@ -303,6 +309,13 @@ def _repros_markdown(cells: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def interrupted_lines(report: dict[str, Any]) -> list[str]:
+    """One line per cell whose latest run was stopped before it finished."""
+    return [f"{i['id']}: its run of {i['at']} was stopped before it finished; "
+            + (f"the result shown is the previous run's ({i['previous']})" if i["previous"] else "it has no result")
+            for i in report.get("interrupted", [])]
+
+
 def terminal(report: dict[str, Any]) -> str:
     lines = []
     for c in report["cells"]:
@@ -320,6 +333,7 @@ def terminal(report: dict[str, Any]) -> str:
         lines.append("PYTHON-DEPENDENT " + ", ".join(f"{p['id']} {p['status']} ({len(p['findings'])} finding(s))"
                                                      for p in d["pythons"]))
     lines.append(f"{len(report['cells'])} result(s): {counts}")
+    lines += [f"INTERRUPTED {line}" for line in interrupted_lines(report)]
     lines += [f"NEWS {line}" if not line.startswith(" ") else line for line in report["news"]]
     lines += expected_.lines(report["expected"])
     lines.append("against the expected verdicts: " + expected_.summary(report["expected"]))
@@ -337,7 +351,7 @@ def write(root: Path = results.REPORTS, cells_root: Path | None = None, current:
     cells_root = cells_root or root / "cells"
     proven = config_report.results_of(cells_root, current is not None)
     report = build(results.load_all(cells_root), current, results.load_all(cells_root, repro=True), definition_cells,
-                   expected, proven, definition_configs)
+                   expected, proven, definition_configs, results.interrupted(cells_root))
     results.write_atomic(root / "matrix.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     results.write_atomic(root / "matrix.md", markdown(report))
     return report

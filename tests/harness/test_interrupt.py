@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from fakes import FAKE_DOCKER, junit_xml
 from harness import definition
+from test_news import _result as result_of
 
 ROOT = Path(__file__).parents[2]
 CELL = definition.Cell("2.13.0", "5.0.0", "0.2.29")
@@ -95,3 +96,79 @@ def test_an_interrupted_docker_cell_removes_its_container(tmp_path, monkeypatch,
     assert calls[-1] == ["rm", "--force", *names], "every container the run started is removed"
     assert _gone(int((client.parent / "run.pid").read_text())), "and the client is killed"
     assert not (cells / CELL.id / "result.json").exists(), "an interrupted run writes no result"
+
+
+PARALLEL_CELLS = ("torch2.6.0-tf4.51.3-gliner0.2.29", "torch2.6.0-tf4.57.6-gliner0.2.29",
+                  "torch2.6.0-tf5.0.0-gliner0.2.29")
+
+
+def _fake_engine(tmp_path: Path) -> Path:
+    """A docker client whose suite runs hang, answering each image's version probe with its cell's pins."""
+    client = tmp_path / "engine" / "docker"
+    client.parent.mkdir()
+    client.write_text(FAKE_DOCKER.format(python=sys.executable))
+    client.chmod(0o755)
+    (client.parent / "docker.json").write_text(json.dumps({"hang": True, "junit": junit_xml(),
+                                                           "versions_of_tag": True}))
+    return client
+
+
+def _suite_runs(client: Path) -> list[list[str]]:
+    calls = client.parent / "docker.calls"
+    lines = calls.read_text().splitlines() if calls.is_file() else []
+    return [c for c in map(json.loads, lines) if c[0] == "run" and any(a.startswith("--junitxml") for a in c)]
+
+
+def _processes_of(path: Path) -> list[str]:
+    found = subprocess.run(["pgrep", "-fa", str(path)], capture_output=True, text=True, check=False).stdout
+    return [line for line in found.splitlines() if "pgrep" not in line]
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, -signal.SIGTERM),
+                                              (signal.SIGHUP, -signal.SIGHUP), ("ignored SIGINT", 130)],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP", "SIGINT-ignored-at-start"])
+def test_a_signal_to_a_parallel_run_stops_every_cell_at_once(checkout: Path, tmp_path: Path, signum, code) -> None:
+    """Real `nox -j 2` over three cells (the third queued), each in its Docker image behind a stand-in engine whose
+    suite hangs: the signal, as a terminal or `kill` sends it to nox's process group, ends the run within seconds
+    with the signal's exit status, every container removed, nothing of a cell left running, the queued cell never
+    started, a cell's previous result kept, and the report saying which runs were stopped."""
+    client = _fake_engine(tmp_path)
+    result_of(checkout, PARALLEL_CELLS[0], "pass")  # a previous run's result, of older code (the cell runs again)
+    previous = checkout / "reports" / "cells" / PARALLEL_CELLS[0] / "result.json"
+    previous.write_text(previous.read_text().replace('"fingerprint": "', '"fingerprint": "older-'))
+    before = previous.read_text()
+    env = {**os.environ, "PTBR_DOCKER": str(client), "PTBR_INDEX_URL": "http://127.0.0.1:9/simple"}
+    env.pop("NOX_PARALLEL", None)
+    python = os.environ.get("PTBR_NOX_PYTHON", sys.executable)
+    ignore = signum == "ignored SIGINT"  # as a shell's `cmd &` starts it: Ctrl-C must still stop the run
+    proc = subprocess.Popen([python, "-m", "nox", "-f", str(checkout / "noxfile.py"), "--envdir",
+                             str(checkout / ".nox"), "-j", "2", "-s", *(f"matrix({c})" for c in PARALLEL_CELLS),
+                             "--", "--docker"], cwd=checkout, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore else None)
+    end = time.monotonic() + 120
+    while len(_suite_runs(client)) < 2:
+        assert proc.poll() is None and time.monotonic() < end, "two cells' suites never started"
+        time.sleep(0.2)
+    time.sleep(1)
+    os.killpg(proc.pid, signal.SIGINT if ignore else signum)
+    sent = time.monotonic()
+    out, _ = proc.communicate(timeout=60)
+    took = time.monotonic() - sent
+    assert proc.returncode == code, f"the run ends as the signal asks ({code}), got {proc.returncode}:\n{out[-2000:]}"
+    assert took < 15, f"stopped within seconds, took {took:.1f} s"
+    time.sleep(0.5)
+    assert _processes_of(client) == [], "no docker client of a cell runs on"
+    assert _processes_of(checkout / "noxfile.py") == [], "no session of the run runs on"
+    started = {a for run in _suite_runs(client) for a in run if a.startswith("ptbr-matrix:")}
+    assert len(started) == 2, f"the queued cell never started: {started}"
+    calls = [json.loads(line) for line in (client.parent / "docker.calls").read_text().splitlines()]
+    named = {run[run.index("--name") + 1] for run in calls if run[0] == "run"}
+    removed = {name for c in calls if c[:2] == ["rm", "--force"] for name in c[2:]}
+    assert named <= removed, "every container a cell started is removed"
+    assert previous.read_text() == before, "a stopped cell's previous result is kept"
+    report = (checkout / "reports" / "matrix.md").read_text()
+    assert f"**Interrupted**: {PARALLEL_CELLS[0]}: its run of " in report, "the report says which runs were stopped"
+    assert "the result shown is the previous run's (pass)" in report
+    assert f"**Interrupted**: {PARALLEL_CELLS[1]}: its run of " in report
+    assert "it has no result" in report

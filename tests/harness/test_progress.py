@@ -36,13 +36,17 @@ def test_auto_jobs_are_the_cores(monkeypatch) -> None:
 def test_the_scheduler_tells_its_sessions_how_many_cells_share_the_cores(monkeypatch) -> None:
     monkeypatch.setattr(progress.sys.stdout, "isatty", lambda: True)  # no progress thread in this test
     env: dict[str, str] = {}
-    progress.at_import(["nox", "-j", "3", "-s", "matrix"], env)
+    stopping: list[bool] = []  # the scheduler's signal handling, not installed in this test's process
+    progress.at_import(["nox", "-j", "3", "-s", "matrix"], env, on_signals=lambda: stopping.append(True))
+    assert stopping == [True], "the scheduling process stops the whole run on signals"
     assert env == {progress.JOBS: "3"}, "exported for the sessions it starts (they inherit its environment)"
     assert progress.cells_at_once(True, env) == 3, "a session nox runs in parallel shares the cores with N-1 others"
     assert progress.cells_at_once(False, env) == 1, "one that runs alone (nox said it is no parallel session) does not"
     worker: dict[str, str] = {}
-    progress.at_import(["nox", "--parallel", "1", "--parallel-worker", "-s", "matrix(x)"], worker)
+    progress.at_import(["nox", "--parallel", "1", "--parallel-worker", "-s", "matrix(x)"], worker,
+                       on_signals=lambda: stopping.append(False))
     assert worker == {}, "a worker exports nothing: N is the scheduler's"
+    assert stopping == [True], "nor handles the run's signals: its own cell stops on the SIGTERM nox sends it"
 
 
 def test_lines_appear_as_they_are_appended_and_only_new_ones(tmp_path: Path) -> None:
