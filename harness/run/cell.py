@@ -232,10 +232,27 @@ def _verdict(cell: Cell, runner: Runner, opts: Options, result: CellResult, stag
     return classify(main["exitstatus"], stage / "junit.xml", output, result, cell, opts.matrix), ended
 
 
+def signalled(signum: int) -> str:
+    """A run killed by a signal, in words: "killed by signal 9 (SIGKILL; out of memory?)"."""
+    import signal
+
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = "an unknown signal"
+    likely = {signal.SIGKILL: "; out of memory? the kernel's OOM killer sends it",
+              signal.SIGSEGV: "; a crash in native code", signal.SIGTERM: "; stopped from outside",
+              signal.SIGINT: "; interrupted"}.get(signum, "")
+    return f"the suite was killed by signal {signum} ({name}{likely})"
+
+
 def classify(code: int, xml: Path, output: str, result: CellResult, cell: Cell, matrix: bool = False
              ) -> Problem | None:
     """pytest's exit code and JUnit XML → the cell's status: pass and broken only when tests ran and the two agree;
     anything the harness cannot judge is an error that says why."""
+    if code < 0 or code > 128:  # ended by a signal: Popen's -N, or 128+N from a shell or `docker run`
+        return Problem("error", f"{signalled(-code if code < 0 else code - 128)}; the end of its output:\n"
+                                f"{tail(output)}")
     if code not in (0, 1):
         return Problem("error", f"pytest exit {code}:\n{tail(output)}")
     try:

@@ -142,12 +142,18 @@ def test_hanging_suite_times_out_and_is_killed(fake_env, tmp_path) -> None:
         os.kill(pid, 0)  # the suite's process group was killed
 
 
-def test_crashing_suite_is_an_error(fake_env, tmp_path) -> None:
+@pytest.mark.parametrize(("signum", "said"), [
+    (11, "the suite was killed by signal 11 (SIGSEGV; a crash in native code)"),
+    (9, "the suite was killed by signal 9 (SIGKILL; out of memory? the kernel's OOM killer sends it)"),
+], ids=["SIGSEGV", "SIGKILL"])
+def test_a_suite_killed_by_a_signal_is_an_error_naming_it_with_its_outputs_end(fake_env, tmp_path, signum: int,
+                                                                              said: str) -> None:
     _, _, behave, _ = fake_env
-    behave(crash=True)
+    behave(killed_by=signum)
     result = _run(fake_env, tmp_path)
     assert result["status"] == "error"
-    assert result["reason"].startswith("pytest exit -11")
+    assert result["reason"].startswith(said), result["reason"]
+    assert "test_layer2_transformers.py" in result["reason"], "with the end of its output"
 
 
 @pytest.mark.parametrize(("junit", "exit_code", "reason"), [
