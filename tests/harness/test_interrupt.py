@@ -148,7 +148,8 @@ def test_a_signal_to_a_parallel_run_stops_every_cell_at_once(checkout: Path, tmp
                             preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore else None)
     end = time.monotonic() + 120
     while len(_suite_runs(client)) < 2:
-        assert proc.poll() is None and time.monotonic() < end, "two cells' suites never started"
+        assert proc.poll() is None, f"nox ended before two cells' suites started:\n{proc.communicate()[0][-2000:]}"
+        assert time.monotonic() < end, "two cells' suites never started"
         time.sleep(0.2)
     time.sleep(1)
     os.killpg(proc.pid, signal.SIGINT if ignore else signum)
