@@ -191,7 +191,9 @@ def _verdict(cell: Cell, runner: Runner, opts: Options, result: CellResult, stag
     # (Progress shows a count seconds into the suite, not after a line of dots).
     picked = [a for a in opts.pytest_args if "::" in a or "/" in a or a.endswith(".py")]  # tests by path or id
     paths, base = prove_args(runner, opts, chosen)
-    xdist = ["-n", str(opts.workers), "--dist", "loadfile"] if opts.workers > 1 else []
+    # --max-worker-restart 0: a worker that dies ends the run at once, its test named in the JUnit XML, rather than
+    # being replaced (pytest-xdist 3.8 can deadlock under loadfile after replacing one: its issues #784 and #1378)
+    xdist = ["-n", str(opts.workers), "--dist", "loadfile", "--max-worker-restart", "0"] if opts.workers > 1 else []
     args = ["-m", "pytest", "-p", PLUGIN, "--cell-record", "{stage}", *([] if picked else opts.suite), *xdist,
             "-v", "--tb=short", "-o", "console_output_style=count", "-p", "no:cacheprovider",
             "-m", "gliner_path or not gliner_path", "--junitxml={stage}/junit.xml",
