@@ -98,8 +98,8 @@ class Parser(argparse.ArgumentParser):
 
 # declarative table: a cell session's own options (`nox -s matrix -- ...`, `nox -s cell -- ...`): --docker (in the
 # cell's image, offline: see Dockerfile), --rerun (even if its result is current), --explore (exit 0 whatever the
-# verdict), --news-fails (a floating cell on releases newer than the pins fails where the rules do not predict its
-# verdict; by default such news is reported apart and never fails), --timeout SECONDS (the cell's one run:
+# verdict), --news-fails (a floating cell on releases newer than the pins, or an ad-hoc cell, fails where the rules do
+# not predict its verdict; by default such news is reported apart and never fails), --timeout SECONDS (the cell's one run:
 # import, suite and configs), --workers N|auto (xdist; default max(1, cores // N) under `nox -j N`, else the cores),
 # --config PATH (repeatable; a directory: its *.yaml; default: the definition's `configs`: every key of each config
 # proven in the cell with a smoke training, reports/cells/<id>/configs/, its verdict expected too), --configs-only

@@ -244,8 +244,8 @@ def run_cell(session: Any, cell: definition.Cell, listed: Listing) -> None:
     failure = expected.session_failure(result, mine, args.explore, args.news_fails)
     if failure:
         session.error(f"{failure}; reproduce with:\n{how}"
-                      + (f"\nif the difference is right: nox -s accept -- {cell.id}" if mine and not opts.pytest_args
-                         else ""))
+                      + (f"\nif the difference is right: nox -s accept -- {cell.id}"
+                         if mine and opts.matrix and not opts.pytest_args else ""))
     if config_failure and not opts.pytest_args:
         session.error(config_failure)
 

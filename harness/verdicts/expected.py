@@ -113,7 +113,9 @@ class Comparison(TypedDict, total=False):
     """For a config's row: its name."""
     floating: str
     news: str
-    """What is new in a floating cell (``transformers 5.25.0``); "" for a pinned one."""
+    """What is new in a floating cell (``transformers 5.25.0``), or "the ad-hoc cell <id>"; "" for a pinned one."""
+    ad_hoc: bool
+    """A cell run outside the definition (``nox -s cell``)."""
     state: str
     """as expected, new break, fixed, now installable, not run, not run here, cannot judge, cell did not run."""
     new: list[str]
@@ -178,11 +180,14 @@ def changes(c: dict[str, Any]) -> str:
     return "".join(f"\n  + {f}" for f in c["new"]) + "".join(f"\n  - {f}" for f in c["fixed"])
 
 
-def compare(cells: list[Cell], current: dict[str, CellResult], expected: rules_.Rules) -> list[Comparison]:
-    """Each cell of the definition against its prediction. ``current``: cell id → its current full result."""
-    out, new = [], news(cells)
-    for cell in cells:
-        entry = _entry(cell, new)
+def compare(cells: list[Cell], current: dict[str, CellResult], expected: rules_.Rules,
+            ad_hoc: list[Cell] = ()) -> list[Comparison]:
+    """Each cell of the definition against its prediction. ``current``: cell id → its current full result.
+    ``ad_hoc``: cells run outside the definition (``nox -s cell``), judged by the same rules and shown like news:
+    apart from the pinned cells, never failing the gate but with ``news_fails``."""
+    out, new = [], {**news(cells), **{c.id: f"the ad-hoc cell {c.id}" for c in ad_hoc}}
+    for cell in [*cells, *ad_hoc]:
+        entry = _entry(cell, new, **({"ad_hoc": True} if cell in ad_hoc else {}))
         result = current.get(cell.id)
         if result is None:
             entry["state"] = "not run"
@@ -216,6 +221,8 @@ def failures(comparison: list[dict[str, Any]], require_all: bool = False, news_f
     run in one; a config named with --config runs where it was asked). News never fails it, except with
     ``news_fails``, where news the rules did not predict does."""
     def fails(c: dict[str, Any]) -> bool:
+        if c.get("ad_hoc") and c["state"] == "cannot judge":  # an ad-hoc run that judged nothing
+            return True
         if c.get("news"):
             return news_fails and c["state"] in UNPREDICTED
         return c["state"] in FAILING or (require_all and c["state"] in ("not run", "not run here")
@@ -228,8 +235,9 @@ def session_failure(result: CellResult, comparison: dict[str, Any] | None, explo
                     news_fails: bool = False) -> str | None:
     """Why the session that ran a cell fails, or None. A repro run (selected tests) stands on its own outcome: it
     fails unless those tests pass, whatever the cell's full result says (a pytest usage error judged nothing). A
-    full run of a matrix cell fails when it is not as expected (``comparison``: its entry of ``compare``; news only
-    with ``news_fails``), an ad-hoc cell (no comparison) unless it passes. ``explore``: never."""
+    full run of a matrix cell fails when it is not as expected (``comparison``: its entry of ``compare``; news and an
+    ad-hoc cell only with ``news_fails``, or an ad-hoc cell that judged nothing), a cell without an entry unless it
+    passes. ``explore``: never."""
     if explore:
         return None
     if result.get("selection"):
@@ -268,6 +276,8 @@ def news_lines(comparison: list[dict[str, Any]]) -> list[str]:
         if not c.get("news") or c["state"] in ("not run", "cell did not run"):
             continue
         what = f"{c['news']} is new ({c['id']}" + (f", config {c['config']}" if c.get("config") else "") + ")"
+        if c.get("ad_hoc"):
+            what = c["news"] + (f", config {c['config']}" if c.get("config") else "")
         if c["state"] == "as expected":
             seen = c.get("seen", 0)
             if c.get("config"):

@@ -93,7 +93,8 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_
     proven = [{"current": True, **r} for r in config_results]
     names = list(dict.fromkeys([*definition_configs, *sorted({r["config"] for r in proven if r["current"]})]))
     saved = {c["id"]: c for c in cells}  # any result, current or not: what an interrupted run leaves shown
-    compared = expected_.compare(definition_cells, now, expected)
+    ad_hoc = [results.cell_of(now[i]) for i in sorted(now) if i not in ids]
+    compared = expected_.compare(definition_cells, now, expected, ad_hoc)
     compared_configs = _compared_configs(definition_cells, now, proven, expected, names, definition_configs)
     return {
         "schema_version": SCHEMA_VERSION,

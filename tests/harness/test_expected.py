@@ -181,7 +181,28 @@ def test_a_full_run_fails_its_session_when_the_cell_is_not_as_expected_or_an_ad_
     assert expected.session_failure(NEW, _compare([NEW], _expect(NEW))[NEW["id"]]) is None
     changed = _compare([OLD], _expect({**OLD, "status": "pass", "breaks": []}))[OLD["id"]]
     assert expected.session_failure(OLD, changed) == f"{OLD['id']} is not as expected (new break)"
-    assert expected.session_failure(OLD, None) == f"{OLD['id']} is broken", "an ad-hoc cell must pass"
+    assert expected.session_failure(OLD, None) == f"{OLD['id']} is broken", "a cell without a verdict must pass"
+
+
+def test_an_ad_hoc_cell_is_judged_by_the_rules_apart_and_fails_only_when_asked() -> None:
+    """An ad-hoc cell's result, compared like a floating one: as the rules predict or a finding they do not; never
+    a failure of its session but with --news-fails; one that judged nothing (an error) fails."""
+    cell = results.cell_of(OLD)
+    rules_ = _expect({**OLD, "status": "pass", "breaks": []})
+    (entry,) = expected.compare([], {OLD["id"]: OLD}, rules_, ad_hoc=[cell])
+    assert (entry["ad_hoc"], entry["state"]) == (True, "new break"), "judged by the rules (they predict a pass)"
+    assert entry["news"] == f"the ad-hoc cell {OLD['id']}"
+    assert expected.session_failure(OLD, entry) is None, "reported, not failed"
+    assert expected.session_failure(OLD, entry, news_fails=True) == f"{OLD['id']} is not as expected (new break)"
+    (said, *_) = expected.news_lines([entry])
+    assert said.startswith(f"the ad-hoc cell {OLD['id']}: a finding the rules do not predict")
+    (predicted,) = expected.compare([], {OLD["id"]: OLD}, _expect(OLD), ad_hoc=[cell])
+    assert expected.news_lines([predicted])[0].endswith("as the rules predict")
+    (pinned,) = expected.compare([results.cell_of(NEW)], {NEW["id"]: NEW}, _expect(NEW))
+    assert expected.summary([pinned, entry]) == "all 1 pinned cells are as expected", "apart from the pinned cells"
+    errored = {**OLD, "status": "error", "reason": "the harness failed", "conclusive": False}
+    (judged_nothing,) = expected.compare([], {OLD["id"]: errored}, rules_, ad_hoc=[cell])
+    assert expected.session_failure(errored, judged_nothing) is not None, "an ad-hoc run that judged nothing fails"
 
 
 def _config(cell: results.CellResult, name: str, *found: str, error: str | None = None) -> dict:
