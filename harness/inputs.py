@@ -99,16 +99,16 @@ class Parser(argparse.ArgumentParser):
 # declarative table: a cell session's own options (`nox -s matrix -- ...`, `nox -s cell -- ...`): --docker (in the
 # cell's image, offline: see Dockerfile), --rerun (even if its result is current), --explore (exit 0 whatever the
 # verdict), --news-fails (a floating cell on releases newer than the pins, or an ad-hoc cell, fails where the rules do
-# not predict its verdict; by default such news is reported apart and never fails), --timeout SECONDS (the cell's one run:
-# import, suite and configs), --workers N|auto (xdist; default max(1, cores // N) under `nox -j N`, else the cores),
-# --config PATH (repeatable; a directory: its *.yaml; default: the definition's `configs`: every key of each config
-# proven in the cell with a smoke training, reports/cells/<id>/configs/, its verdict expected too), --configs-only
-# (the configs without the suite), --no-configs (none, not even the definition's), --config-root DIR (where the
-# configs are named from and their data read: another repository's root, default the checkout, with --config); an
-# ad-hoc cell's --cell, --torch, --transformers, --gliner, --override, --python. Test files and ids under tests/
-# and pytest's selecting and printing options (-k, -m, -x, --lf, -v, ...) go to pytest and make the run a repro run,
-# stored apart (reports/cells/<id>/repro/), never replacing the cell's full result (check_pytest_args); anything else
-# is refused.
+# not predict its verdict; by default such news is reported apart and never fails), --timeout SECONDS (the cell's one
+# run: import, suite and configs), --workers N|auto (xdist; default max(1, cores // N) under `nox -j N`, else the
+# cores), --config PATH (repeatable; a directory: its *.yaml; default: the definition's `configs`: every key of each
+# config proven in the cell with a smoke training, reports/cells/<id>/configs/, its verdict expected too),
+# --configs-only (the configs without the suite), --no-configs (none, not even the definition's), --config-root DIR
+# (where the configs are named from and their data read: another repository's root, default the checkout, with
+# --config); an ad-hoc cell's --cell, --torch, --transformers, --gliner, --override, --python. Test files and ids under
+# tests/ and pytest's selecting and printing options (-k, -m, -x, --lf, -v, ...) go to pytest and make the run a repro
+# run, stored apart (reports/cells/<id>/repro/), never replacing the cell's full result (check_pytest_args); anything
+# else is refused.
 CELL_OPTIONS: dict[str, dict[str, Any]] = {
     "--rerun": {"action": "store_true"},
     "--explore": {"action": "store_true"},
