@@ -101,15 +101,17 @@ def follow(path: Path = LOG, out: TextIO | None = None, every_s: float = 1.0,
 
 def at_import(argv: list[str] | None = None, env: MutableMapping[str, str] | None = None,
               on_signals: Callable[[], None] = process.stop_run_on_signals) -> None:
-    """What the noxfile does as nox imports it: in the scheduling process of a parallel run, stop the whole run on
-    Ctrl-C, SIGTERM and SIGHUP (:func:`harness.run.process.stop_run_on_signals`), export its N (:data:`JOBS`, so each
-    cell's session shares the cores: harness/run/options.py ``share``) and, where its stdout is not a terminal (nox
-    would hold the cells' output back and draws no live board), ``follow`` the progress log."""
+    """What the noxfile does as nox imports it: in nox's own process (not a worker of a parallel run), stop the whole
+    run on Ctrl-C, SIGTERM and SIGHUP (:func:`harness.run.process.stop_run_on_signals`); in the scheduling process of a
+    parallel run, export its N (:data:`JOBS`, so each cell's session shares the cores: harness/run/options.py
+    ``share``) and, where its stdout is not a terminal (nox would hold the cells' output back and draws no live
+    board), ``follow`` the progress log."""
     argv = sys.argv if argv is None else argv
     env = os.environ if env is None else env
+    if "--parallel-worker" not in argv:  # nox's own process: a worker stops on the SIGTERM nox sends it
+        on_signals()
     jobs = parallel_jobs(argv, dict(env))
     if jobs > 1:
-        on_signals()
         env[JOBS] = str(jobs)
         if not sys.stdout.isatty():
             follow()

@@ -81,6 +81,8 @@ def terminations_interrupt() -> Iterator[None]:
         return
 
     def interrupt(signum: int, _frame: object) -> None:
+        if not STOPPED_BY:  # nox's own process ends by it once nox is done (stop_run_on_signals)
+            STOPPED_BY.append(signum)
         raise KeyboardInterrupt(f"signal {signum}")
 
     previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
@@ -107,16 +109,17 @@ def staged(parent: Path, prefix: str, stop: Callable[[], None]) -> Iterator[Path
 
 
 STOPPED_BY: list[int] = []
-"""The signal that stopped a parallel run (nox's scheduling process), if one did."""
+"""The signal that stopped the run (nox's own process), if one did."""
 
 
 def stop_run_on_signals() -> None:
-    """In nox's scheduling process of a parallel run (``-j N``), whose sessions each run in a process of their own,
-    in a process group of their own, so that only this process receives a terminal's Ctrl-C: Ctrl-C (even where a
-    shell started it with SIGINT ignored, as `cmd &` does), SIGTERM (`kill`, a CI cancel) and SIGHUP (a terminal
-    closing) all become the interrupt nox handles by stopping every running session's process group (SIGTERM, each
-    cell then stops its suite or container and keeps its previous result) and starting no queued one. Once nox is
-    done, a run stopped by SIGTERM or SIGHUP ends by that signal (exit 143, 129), by Ctrl-C with nox's 130."""
+    """In nox's own process: Ctrl-C (even where a shell started it with SIGINT ignored, as `cmd &` does), SIGTERM
+    (`kill`, a CI cancel) and SIGHUP (a terminal closing) all become the interrupt nox handles. Running the sessions
+    itself, nox stops the one running (a cell stops its suite or containers and keeps its previous result). As the
+    scheduler of a parallel run (``-j N``), whose sessions each run in a process and process group of their own (only
+    this process receives a terminal's Ctrl-C), it stops every running session's group (SIGTERM, on which each cell
+    stops likewise) and starts no queued one. Once nox is done, a run stopped by SIGTERM or SIGHUP ends by that
+    signal (exit 143, 129), by Ctrl-C with nox's 130."""
     if threading.current_thread() is not threading.main_thread():
         return
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -128,7 +131,8 @@ def _stop(signum: int, _frame: object) -> None:
     if STOPPED_BY:  # a second signal while the sessions are being stopped: the stop is under way
         return
     STOPPED_BY.append(signum)
-    print(f"nox > {signal.Signals(signum).name}: stopping every running cell; no queued cell starts", flush=True)
+    print(f"nox > {signal.Signals(signum).name}: stopping the run: every running session, and no queued one starts",
+          flush=True)
     raise KeyboardInterrupt(f"signal {signum}")
 
 

@@ -47,6 +47,8 @@ def test_the_scheduler_tells_its_sessions_how_many_cells_share_the_cores(monkeyp
                        on_signals=lambda: stopping.append(False))
     assert worker == {}, "a worker exports nothing: N is the scheduler's"
     assert stopping == [True], "nor handles the run's signals: its own cell stops on the SIGTERM nox sends it"
+    progress.at_import(["nox", "-s", "matrix"], {}, on_signals=lambda: stopping.append(True))
+    assert stopping == [True, True], "nox running its sessions itself stops the run on signals too"
 
 
 def test_lines_appear_as_they_are_appended_and_only_new_ones(tmp_path: Path) -> None:
