@@ -92,7 +92,6 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_
                   "latest_repro": _repro_summary(repros[c["id"]]) if c["id"] in repros else None} for c in cells]
     proven = [{"current": True, **r} for r in config_results]
     names = list(dict.fromkeys([*definition_configs, *sorted({r["config"] for r in proven if r["current"]})]))
-    saved = {c["id"]: c for c in cells}  # any result, current or not: what an interrupted run leaves shown
     ad_hoc = [results.cell_of(now[i]) for i in sorted(now) if i not in ids]
     compared = expected_.compare(definition_cells, now, expected, ad_hoc)
     compared_configs = _compared_configs(definition_cells, now, proven, expected, names, definition_configs)
@@ -112,9 +111,14 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_
                                 "computed": complete,
                                 "over": len(ran), "of": len(pinned)},
         "cells": out_cells,
-        "interrupted": [{**i, "previous": saved[i["id"]]["status"] if i["id"] in saved else None}
-                        for i in interrupted],
+        "interrupted": _interrupted(interrupted, cells),
     }
+
+
+def _interrupted(interrupted: list[dict[str, str]], cells: list[CellResult]) -> list[dict[str, Any]]:
+    """Each stopped run with the status of the result its cell shows (any result, current or not), or None."""
+    saved = {c["id"]: c for c in cells}
+    return [{**i, "previous": saved[i["id"]]["status"] if i["id"] in saved else None} for i in interrupted]
 
 
 def _listed(of_definition: list[CellResult], keys: set, part: str) -> list[dict[str, str]]:
