@@ -230,3 +230,14 @@ def test_a_saved_model_declaring_custom_code_is_refused_and_none_of_it_runs(ptbr
     _, _, err = ptbr("validate", make_config(training={"prev_path": str(saved)}, model={"trust_remote_code": True}),
                      "--no-step")
     assert "declares custom code" not in err, "trusted: not refused for its code"
+
+
+def test_cuda_visible_devices_that_can_no_longer_take_effect_is_refused(ptbr, make_config, monkeypatch) -> None:
+    """CUDA reads CUDA_VISIBLE_DEVICES once, when the process initialises it: a caller that already did (here the
+    state torch reports, as after any CUDA call) gets a refusal, not a run on other devices than the config names."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    _refused(ptbr, make_config(environment={"cuda_visible_devices": "1"}),
+             "environment.cuda_visible_devices: '1' cannot take effect: CUDA is already initialised")

@@ -180,9 +180,9 @@ def _hub(config: Config) -> list[tuple[str, str, str | None]]:
     return []
 
 
-def _cuda_devices(config: Config) -> list[tuple[str, str, str | None]]:
+def cuda_devices(config: Config) -> list[tuple[str, str, str | None]]:
     """CUDA reads CUDA_VISIBLE_DEVICES once, when a process first initialises it: afterwards the key changes
-    nothing."""
+    nothing. (Called before the run's environment is set: train calls it first.)"""
     import sys
 
     wanted = config.environment.cuda_visible_devices
@@ -255,7 +255,7 @@ def check(config: Config, output_dir: Path, where: Where | None = None) -> None:
     """Raise ConfigError with every problem above, each at its key's place."""
     locate = where or (lambda _key: "installed versions")
     found = [*_paths(config), *_custom_code(config), *_resume(config, output_dir), *_report_to(config),
-             *_hub(config), *_cuda_devices(config), *_scheduler(config),
+             *_hub(config), *cuda_devices(config), *_scheduler(config),
              *_gradient_checkpointing(config), *_lora(config)]
     problems = [Problem(locate(tuple(key.split("."))), key, message, hint) for key, message, hint in found]
     if config.training.resume_from_checkpoint is None and (why := compat.gliner_trainer_problem()):

@@ -232,6 +232,9 @@ def run(config: Config, *, smoke: bool = False, log: Any = print,
     if not smoke:
         config = runs.check(config, out, existing, where)
     train, evaluation = load_data(config, where)
+    if late := preflight.cuda_devices(config):  # checked against the environment CUDA started with, before ours
+        raise ConfigError([Problem(where(tuple(k.split("."))) if where else "installed versions", k, m, h)
+                           for k, m, h in late])
     # the run's environment (environment:, the reporting integrations' variables) from before anything can touch
     # CUDA (the smoke run asks torch for a GPU) to the end; restored after
     with _environment(forwarding.plan(config).env):
