@@ -217,6 +217,8 @@ def run_cell(session: Any, cell: definition.Cell, listed: Listing) -> None:
     runner = docker.Container(cell) if args.docker else Venv(venv)
     try:
         result = cells.run(cell, runner, opts)
+    except results.Busy as busy:
+        session.error(str(busy))
     except KeyboardInterrupt:  # Ctrl-C, or the SIGTERM nox sends a parallel session it stops: the previous result
         results.mark_interrupted(cell.id)  # stays, and the report says this run did not finish
         with contextlib.suppress(Exception):

@@ -43,8 +43,13 @@ def new_result(cell: Cell, opts: Options, runner: results.Runner, key: str) -> C
 
 
 def run(cell: Cell, runner: Runner, opts: Options | None = None, root: Path = results.CELLS) -> CellResult:
-    """Run one cell end to end and save its result; returns it (or the current result, when that is reused)."""
-    opts = opts or Options()
+    """Run one cell end to end and save its result; returns it (or the current result, when that is reused).
+    results.Busy where another run of the cell is in progress (nothing of it is touched)."""
+    with results.running(cell.id, root):
+        return _run(cell, runner, opts or Options(), root)
+
+
+def _run(cell: Cell, runner: Runner, opts: Options, root: Path) -> CellResult:
     key = runner.fingerprint(cell)
     if opts.configs_only:
         return prove_only(cell, runner, opts, root)

@@ -6,12 +6,14 @@ other pytest arguments is a *repro run*, written to reports/cells/<id>/repro/res
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
@@ -148,6 +150,36 @@ def load_all(root: Path = CELLS, repro: bool = False) -> list[CellResult]:
 
 
 INTERRUPTED = "interrupted.json"
+LOCKS = ".locks"
+
+
+class Busy(Exception):
+    """Another run of the same cell holds it (two `nox` runs of one cell at once would install into one virtualenv
+    and race for its result files)."""
+
+
+@contextlib.contextmanager
+def running(cell_id: str, root: Path = CELLS) -> Iterator[None]:
+    """Hold the cell for one run: an exclusive lock on reports/cells/.locks/<id> (released by the kernel when the
+    process ends, however it ends). Busy, naming the holder, where another run holds it."""
+    import fcntl
+
+    (root / LOCKS).mkdir(parents=True, exist_ok=True)
+    with (root / LOCKS / cell_id).open("a+", encoding="utf-8") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise Busy(f"{cell_id}: another run of this cell is in progress ({holder}); nothing of it was changed: "
+                       "wait for that run to end, or stop it") from None
+        f.truncate(0)
+        f.write(f"pid {os.getpid()}, started {now()}")
+        f.flush()
+        try:
+            yield
+        finally:
+            f.truncate(0)
 
 
 def mark_interrupted(cell_id: str, root: Path = CELLS) -> None:

@@ -176,3 +176,25 @@ def test_a_signal_to_a_parallel_run_stops_every_cell_at_once(checkout: Path, tmp
     if jobs == 2:
         assert f"**Interrupted**: {PARALLEL_CELLS[1]}: its run of " in report
         assert "it has no result" in report
+
+
+def test_two_runs_of_one_cell_at_once_the_second_is_refused_touching_nothing(fake_env, tmp_path) -> None:
+    """A second harness starting the same cell while the first runs it (two terminals, a CI retry) would install
+    into the same virtualenv and race for its files: refused, naming the run in progress; the first goes on."""
+    python, installer, behave, _ = fake_env
+    cells = tmp_path / "cells"
+    behave(hang=True)
+    script = HARNESS.format(docker=False, python=str(python), installer=installer[0], cells=str(cells))
+    first = subprocess.Popen([sys.executable, "-c", script], start_new_session=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    try:
+        _wait_for(python.parent / "pytest.pid")
+        second = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT,
+                                timeout=60, check=False)
+        assert second.returncode != 0
+        assert f"{CELL.id}: another run of this cell is in progress (pid {first.pid}, started " in second.stderr
+        assert first.poll() is None, "the first run goes on"
+        assert not (cells / CELL.id / "result.json").exists(), "and the second wrote nothing"
+    finally:
+        os.killpg(first.pid, signal.SIGTERM)
+        first.communicate(timeout=60)
