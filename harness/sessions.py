@@ -219,6 +219,10 @@ def run_cell(session: Any, cell: definition.Cell, listed: Listing) -> None:
         result = cells.run(cell, runner, opts)
     except results.Busy as busy:
         session.error(str(busy))
+    except OSError as e:  # a full disk, a directory that cannot be written: said in a line, never a traceback
+        where = f" ({e.filename})" if e.filename else ""
+        session.error(f"{cell.id}: the cell's files cannot be written: {e.strerror or e}{where}; its previous result "
+                      "is kept (free some space, or make reports/ writable, and run it again)")
     except KeyboardInterrupt:  # Ctrl-C, or the SIGTERM nox sends a parallel session it stops: the previous result
         results.mark_interrupted(cell.id)  # stays, and the report says this run did not finish
         with contextlib.suppress(Exception):

@@ -122,10 +122,15 @@ def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file and rename: a reader never sees half a file, an interrupt never leaves one. The
     file is readable by others (0644), like any report."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(f.name, 0o644)
-    os.replace(f.name, path)
+    fd, name = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(name, 0o644)
+        os.replace(name, path)
+    except BaseException:  # a full disk, an interrupt: no half-written file is left, the previous one stays
+        Path(name).unlink(missing_ok=True)
+        raise
 
 
 def save(result: CellResult, root: Path = CELLS) -> Path:

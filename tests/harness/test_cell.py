@@ -269,17 +269,21 @@ def test_override_cell_installs_with_an_override(fake_env, tmp_path) -> None:
     assert result["declared_support"]["override"] is True
 
 
-def test_interrupted_write_leaves_the_previous_result_whole(tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("failure", [KeyboardInterrupt(), OSError(28, "No space left on device")],
+                         ids=["interrupt", "full-disk"])
+def test_a_write_that_fails_leaves_the_previous_result_whole_and_no_half_file(tmp_path, monkeypatch,
+                                                                              failure) -> None:
     path = tmp_path / "result.json"
     results.write_atomic(path, '{"status": "pass"}')
 
-    def interrupted(*_a):
-        raise KeyboardInterrupt
+    def fails(*_a):
+        raise failure
 
-    monkeypatch.setattr(os, "replace", interrupted)
-    with pytest.raises(KeyboardInterrupt):
+    monkeypatch.setattr(os, "replace", fails)
+    with pytest.raises(type(failure)):
         results.write_atomic(path, '{"status": "broken", "half": ')
     assert json.loads(path.read_text()) == {"status": "pass"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"], "no temporary file is left beside it"
 
 
 @pytest.mark.parametrize("args", [
