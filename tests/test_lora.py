@@ -119,6 +119,13 @@ def test_target_modules_that_match_nothing_are_refused_with_the_backbones_own_na
         assert "config.yaml:" in err, "located at the key's line"
 
 
+def test_a_target_pattern_that_is_no_regular_expression_is_refused_at_the_key(ptbr, make_config) -> None:
+    code, _, err = ptbr("validate", make_config(lora={**ADAPTERS, "target_modules": "query["}), "--no-step")
+    assert code == 2
+    assert "lora.target_modules: query[ (not a regular expression:" in err
+    assert "Traceback" not in err
+
+
 def test_a_deberta_backbone_trains_with_its_own_layer_names(ptbr, make_config, tmp_path: Path) -> None:
     deberta = backbone.write(tmp_path / "deberta", EXAMPLE["tokenized_text"], architecture="deberta-v2")
     path = make_config(model={"model_name": str(deberta)},

@@ -103,7 +103,10 @@ def unmatched(settings: dict[str, Any], module: Any) -> list[str]:
         return []
     names = [name for name, _ in module.named_modules() if name]
     if isinstance(wanted, str):
-        return [] if any(re.fullmatch(wanted, name) for name in names) else [wanted]
+        try:
+            return [] if any(re.fullmatch(wanted, name) for name in names) else [wanted]
+        except re.error as exc:  # peft would raise the same as it wraps the model
+            return [f"{wanted} (not a regular expression: {exc})"]
     return [entry for entry in wanted if not any(name == entry or name.endswith(f".{entry}") for name in names)]
 
 
