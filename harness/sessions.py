@@ -234,7 +234,7 @@ def run_cell(session: Any, cell: definition.Cell, listed: Listing) -> None:
                     and e["config"] in {c.name for c in opts.configs}]
     for e in mine_configs:
         session.log(f"{cell.id}: {e['config']}: {e['state']}{expected.changes(e)}")
-    config_failure = expected.config_session_failure(mine_configs, opts.matrix, args.explore, args.news_fails)
+    config_failure = expected.config_session_failure(mine_configs, args.explore, args.news_fails)
     if config_failure and opts.matrix:
         config_failure += f"\nif the difference is right: nox -s accept -- {cell.id}"
     if opts.configs_only:

@@ -135,14 +135,16 @@ def _state(entry: dict[str, Any], installable: bool = False) -> str:
 
 
 def compare_configs(cells: list[Cell], current: dict[str, dict[str, dict[str, Any]]], expected: rules_.Rules,
-                    names: list[str], cannot_run: dict[str, str] | None = None) -> list[Comparison]:
+                    names: list[str], cannot_run: dict[str, str] | None = None,
+                    ad_hoc: list[Cell] = ()) -> list[Comparison]:
     """Each of ``names`` in each cell of the definition against its prediction. ``current``: cell id → config
     name → its current config result; ``cannot_run``: cell id → its status, for cells whose current result says no
-    config runs there (it did not install or import): ``cell did not run``, never a failure."""
-    out, new = [], news(cells)
+    config runs there (it did not install or import): ``cell did not run``, never a failure. ``ad_hoc``: cells run
+    outside the definition, judged alike and shown apart (as ``compare``); only the configs they proved."""
+    out, new = [], {**news(cells), **{c.id: f"the ad-hoc cell {c.id}" for c in ad_hoc}}
     for name in names:
-        for cell in cells:
-            entry = _entry(cell, new, config=name)
+        for cell in [*cells, *(c for c in ad_hoc if name in current.get(c.id, {}))]:
+            entry = _entry(cell, new, config=name, **({"ad_hoc": True} if cell in ad_hoc else {}))
             saved = current.get(cell.id, {}).get(name)
             got = None if saved is None else config_findings(saved)
             if saved is None and cell.id in (cannot_run or {}):
@@ -162,14 +164,13 @@ def compare_configs(cells: list[Cell], current: dict[str, dict[str, dict[str, An
     return out
 
 
-def config_session_failure(comparison: list[dict[str, Any]], matrix: bool, explore: bool = False,
+def config_session_failure(comparison: list[dict[str, Any]], explore: bool = False,
                            news_fails: bool = False) -> str | None:
-    """Why the session that proved configs in a cell fails: a config not as expected (a matrix cell) or, in an
-    ad-hoc cell, one with any finding or that could not be judged."""
+    """Why the session that proved configs in a cell fails: a config not as expected in a matrix cell; in an ad-hoc
+    cell, one the rules do not predict only with ``news_fails``, or one that could not be judged (``failures``)."""
     if explore:
         return None
-    bad = failures(comparison, news_fails=news_fails) if matrix else \
-        [c for c in comparison if c["new"] or c["state"] == "cannot judge"]
+    bad = failures(comparison, news_fails=news_fails)
     if not bad:
         return None
     return "\n".join(f"{c['config']} in {c['id']}: {c['state']}{changes(c)}" for c in bad)

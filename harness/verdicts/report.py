@@ -94,7 +94,7 @@ def build(cells: list[CellResult], current: dict[str, str] | None = None, repro_
     names = list(dict.fromkeys([*definition_configs, *sorted({r["config"] for r in proven if r["current"]})]))
     ad_hoc = [results.cell_of(now[i]) for i in sorted(now) if i not in ids]
     compared = expected_.compare(definition_cells, now, expected, ad_hoc)
-    compared_configs = _compared_configs(definition_cells, now, proven, expected, names, definition_configs)
+    compared_configs = _compared_configs(definition_cells, now, proven, expected, names, definition_configs, ad_hoc)
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -133,7 +133,7 @@ def _listed(of_definition: list[CellResult], keys: set, part: str) -> list[dict[
 
 def _compared_configs(definition_cells: list[definition.Cell], now: dict[str, CellResult],
                       proven: list[dict[str, Any]], expected: rules.Rules, names: list[str],
-                      definition_configs: list[str]) -> list[dict[str, Any]]:
+                      definition_configs: list[str], ad_hoc: list[definition.Cell] = ()) -> list[dict[str, Any]]:
     """Each current config result compared with the rules (a cell that did not run the suite says why)."""
     now_configs: dict[str, dict[str, dict[str, Any]]] = {}
     for r in proven:
@@ -141,7 +141,7 @@ def _compared_configs(definition_cells: list[definition.Cell], now: dict[str, Ce
             now_configs.setdefault(r["cell"], {})[r["config"]] = r
     unjudged = {i: c["status"] for i, c in now.items() if c["status"] not in ("pass", "broken")}
     return [{**e, "in_definition": e["config"] in definition_configs}
-            for e in expected_.compare_configs(definition_cells, now_configs, expected, names, unjudged)]
+            for e in expected_.compare_configs(definition_cells, now_configs, expected, names, unjudged, ad_hoc)]
 
 
 def python_dependent(cells: list[CellResult]) -> list[dict[str, Any]]:

@@ -278,13 +278,20 @@ def test_a_malformed_rule_is_refused_with_its_place(tmp_path: Path) -> None:
         expected.load(path)
 
 
-def test_an_ad_hoc_cell_session_fails_on_any_config_finding_a_matrix_cell_only_on_a_difference() -> None:
+def test_a_config_in_an_ad_hoc_cell_is_judged_by_the_rules_a_matrix_cells_fails_on_a_difference() -> None:
     accepted = {"id": NEW["id"], "config": "a.yaml", "state": "as expected", "new": [], "fixed": []}
     found = {**accepted, "state": "new break", "new": [WARMUP]}
-    assert expected.config_session_failure([accepted], matrix=True) is None
-    assert expected.config_session_failure([found], matrix=False) == \
-        f"a.yaml in {NEW['id']}: new break\n  + {WARMUP}", "an ad-hoc cell has no accepted verdicts"
-    assert expected.config_session_failure([found], matrix=False, explore=True) is None
+    assert expected.config_session_failure([accepted]) is None
+    assert expected.config_session_failure([found]) == f"a.yaml in {NEW['id']}: new break\n  + {WARMUP}"
+    ad_hoc = results.cell_of(NEW)
+    now = {NEW["id"]: {"a.yaml": _config(NEW, "a.yaml", WARMUP)}}
+    (unpredicted,) = expected.compare_configs([], now, rules.Rules(), ["a.yaml"], ad_hoc=[ad_hoc])
+    assert (unpredicted["ad_hoc"], unpredicted["state"]) == (True, "new break"), "judged by the (empty) rules"
+    assert expected.config_session_failure([unpredicted]) is None, "an ad-hoc cell's finding is reported, not failed"
+    assert expected.config_session_failure([unpredicted], news_fails=True) is not None, "unless asked"
+    assert expected.news_lines([unpredicted])[0].startswith(f"the ad-hoc cell {NEW['id']}, config a.yaml: a finding")
+    assert expected.compare_configs([], now, rules.Rules(), ["b.yaml"], ad_hoc=[ad_hoc]) == [], \
+        "only the configs an ad-hoc cell proved"
 
 
 def test_with_every_cell_required_a_definition_config_must_have_run_where_the_suite_could() -> None:
