@@ -1,6 +1,7 @@
 """Running a command of a cell: in its own process group, killed with it on a timeout, an interrupt or the harness's
-own death; SIGTERM and SIGHUP end a run like Ctrl-C; a stage directory that is removed whatever happens; and the
-scheduling process of `nox -j N` stopping the whole run on Ctrl-C, SIGTERM or SIGHUP."""
+own death; SIGTERM and SIGHUP end a run like Ctrl-C; a stage directory that is removed whatever happens; and nox's
+own process (the scheduler of `nox -j N`, or nox running its sessions itself) stopping the whole run on Ctrl-C,
+SIGTERM or SIGHUP."""
 
 from __future__ import annotations
 
