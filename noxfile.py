@@ -47,7 +47,7 @@ progress.at_import()
 @nox.session(python=PYTHON)
 @plainly
 def tests(session: nox.Session) -> None:
-    """The test suite in the default environment (CPU torch, latest gliner), with xdist."""
+    """The test suite in the default environment (CPU torch; the rest as of the definition's date), with xdist."""
     sessions.tests(session)
 
 

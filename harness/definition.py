@@ -193,6 +193,13 @@ def configs(path: Path = MATRIX) -> list[str]:
     return list(read(path).get("configs", []))
 
 
+def as_of(path: Path = MATRIX) -> list[str]:
+    """The installer's arguments that resolve what a commit leaves open as of the definition's date
+    (``exclude_newer``): ``--exclude-newer <date>``, or none. The same environment on any day."""
+    newer = read(path).get("exclude_newer")
+    return ["--exclude-newer", newer] if newer else []
+
+
 def python(path: Path = MATRIX) -> str:
     """The definition's Python: a group's cells run on it unless the group names its own (checked)."""
     return read(path)["python"]

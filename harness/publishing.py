@@ -42,9 +42,8 @@ def build(session: Any, python: str) -> None:
                 env=sources.installer_env())
     torch = sources.torch_source(TORCH, python)
     # what the wheel's dependencies leave open, as of the definition's date: the same on any day
-    newer = definition.read().get("exclude_newer")
     session.run(*sources.uv(), "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), str(wheel),
-                *torch.options, torch.requirement, *(["--exclude-newer", newer] if newer else []), external=True,
+                *torch.options, torch.requirement, *definition.as_of(), external=True,
                 env=sources.installer_env())
     session.run(str(venv / "bin" / "ptbr"), "--version", external=True)
     session.run(str(venv / "bin" / "ptbr"), "validate", "examples/tiny.yaml", external=True,

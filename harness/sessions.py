@@ -98,9 +98,10 @@ def install_torch(session: Any, version: str = TORCH) -> str:
 
 
 def default_environment(session: Any, *extra: str) -> None:
-    """CPU torch, PTBR (editable, with its extras) and ``extra`` in the session's virtualenv."""
+    """CPU torch, PTBR (editable, with its extras) and ``extra`` in the session's virtualenv, resolved as of the
+    definition's date: a release made since (gliner, transformers, peft, pytest) changes nothing of the tests' run."""
     install_torch(session)
-    session.install("-e", definition.project(Path(".")), *extra)
+    session.install("-e", definition.project(Path(".")), *extra, *definition.as_of())
 
 
 def example(session: Any) -> None:
