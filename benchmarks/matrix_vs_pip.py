@@ -1,6 +1,6 @@
 """The matrix harness against the usual way, in one run, on the same cells, without and with the configs.
 
-    python benchmarks/matrix_vs_pip.py [CELL_ID ...]
+    .tools/bin/python benchmarks/matrix_vs_pip.py [CELL_ID ...]     (an interpreter with nox: the README's set-up)
 
 The usual way: for each cell in turn, a fresh `python -m venv`, `pip install` of the pins and the package,
 `pytest tests/propagation`, then (the second figure) `ptbr prove` of the definition's configs, as a person proves them.
@@ -30,8 +30,13 @@ DEFAULT = ["torch2.13.0-tf4.51.3-gliner0.2.29", "torch2.13.0-tf5.0.0-gliner0.2.2
 
 
 def timed(argv: list[str], **kwargs) -> float:
+    """Seconds the command took; it must succeed (with --explore the harness exits 0 whatever the verdicts), else
+    a figure would time a failure (the harness run by an interpreter without nox took 0.0 s)."""
     start = time.perf_counter()
-    subprocess.run(argv, cwd=ROOT, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
+    done = subprocess.run(argv, cwd=ROOT, check=False, capture_output=True, text=True, **kwargs)
+    if done.returncode != 0:
+        said = (done.stdout + done.stderr)[-3000:]
+        raise SystemExit(f"{' '.join(argv[:6])} ... exited {done.returncode}:\n{said}")
     return time.perf_counter() - start
 
 
@@ -46,8 +51,8 @@ def usual_way(cells: list[definition.Cell], configs: list[str]) -> tuple[float, 
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
             python = str(venv / "bin" / "python")
             subprocess.run([python, "-m", "pip", "install", "-q", f"torch=={cell.torch}",
-                            f"transformers=={cell.transformers}", f"gliner[training]=={cell.gliner}", "-e", str(ROOT),
-                            "pytest"], check=True, **quiet)
+                            f"transformers=={cell.transformers}", f"gliner[training]=={cell.gliner}",
+                            "-e", definition.project(ROOT), "pytest"], check=True, **quiet)
             subprocess.run([python, "-m", "pytest", "tests/propagation", "-q", "-p", "no:randomly", "-p",
                             "no:cacheprovider"], cwd=ROOT, env=env, check=False, **quiet)
             step = time.perf_counter()
