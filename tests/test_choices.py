@@ -76,3 +76,14 @@ def test_a_failing_step_names_the_key_whose_value_its_message_quotes(make_config
     problem = train._step_problem(ValueError("Unknown span mode markerV9"), plan, None,
                                   {"model.span_mode", "model.hidden_size"})
     assert problem.key == "model.span_mode"
+
+
+def test_train_reads_a_rejected_value_from_its_own_build_at_the_key(ptbr, make_config) -> None:
+    """train builds the real model without a tiny build first: a value gliner rejects there is the same refusal, at
+    its key, exit 2, nothing trained."""
+    path = make_config(model={"span_mode": "markerV9"})
+    code, _, err = ptbr("train", path)
+    assert code == 2
+    assert "model.span_mode: gliner" in err
+    assert "rejects 'markerV9'" in err
+    assert "Traceback" not in err

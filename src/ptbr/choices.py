@@ -66,26 +66,37 @@ def _own_nodes(function: ast.AST) -> list[ast.AST]:
 def check(plan: forwarding.Plan, where: Callable[[tuple[str, ...]], str] | None = None) -> Problem | None:
     """Build the model gliner builds from the plan's model keys on a tiny backbone (the caller quiets what gliner and
     transformers print while building); a value its constructors reject (a message quoting a key's value) as a
-    Problem at that key, with did-you-mean. None when it builds, when the model comes from training.prev_path, when
-    the failure quotes no value or is a missing package (the first step or train report those). The same model keys
-    are built once per process (the answer depends on nothing else)."""
+    Problem at that key, with did-you-mean (:func:`rejected`). None when it builds or the model comes from
+    training.prev_path. The same model keys are built once per process (the answer depends on nothing else)."""
     if plan.values("run").get(forwarding.START_FROM) is not None:
         return None
     seen = json.dumps(plan.model_kwargs, sort_keys=True, default=repr)
     if seen not in _BUILT:
-        _BUILT[seen] = _rejected(plan.model_kwargs)
+        _BUILT[seen] = _build(plan.model_kwargs)
     found = _BUILT[seen]
-    if found is None:
-        return None
-    key, message, hint = found
-    return Problem(where(tuple(key.split("."))) if where else "installed versions", key, message, hint)
+    return None if found is None else _problem(found, where)
 
 
 _BUILT: dict[str, tuple[str, str, str] | None] = {}
 """Model keys (as JSON) → what building them said, in this process."""
 
 
-def _rejected(given_kwargs: dict[str, Any]) -> tuple[str, str, str] | None:
+def rejected(exc: BaseException, plan: forwarding.Plan,
+             where: Callable[[tuple[str, ...]], str] | None = None) -> Problem | None:
+    """A failure of building the plan's model (train builds the real one: no tiny build first) as the Problem of the
+    value gliner's constructor rejected; None when it is not that."""
+    if plan.values("run").get(forwarding.START_FROM) is not None or isinstance(exc, ImportError):
+        return None
+    found = _said(exc, plan.model_kwargs)
+    return None if found is None else _problem(found, where)
+
+
+def _problem(found: tuple[str, str, str], where: Callable[[tuple[str, ...]], str] | None) -> Problem:
+    key, message, hint = found
+    return Problem(where(tuple(key.split("."))) if where else "installed versions", key, message, hint)
+
+
+def _build(given_kwargs: dict[str, Any]) -> tuple[str, str, str] | None:
     """(key, message, hint) for a value gliner's constructors reject among these model keys, or None."""
     from gliner import GLiNER
 
@@ -100,18 +111,24 @@ def _rejected(given_kwargs: dict[str, Any]) -> tuple[str, str, str] | None:
     except ImportError:  # a value that needs a package (words_splitter_type: spacy): the first step says which
         return None
     except Exception as exc:  # gliner's constructors reject values with ValueError, KeyError, NotImplementedError...
-        given = {k: v for k, v in given_kwargs.items() if isinstance(v, str) and k not in ("model_name",
-                                                                                            "labels_encoder",
-                                                                                            "labels_decoder")}
-        named = keys_named_in(str(exc), given)
-        if not named:
-            return None
-        value = given[named[0]]
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/gliner/" in f.filename]
-        accepted = literals(frames[-1].filename, frames[-1].lineno or 0) if frames else []
-        accepted = [a for a in accepted if a != value]
-        listed = f" (it accepts: {', '.join(accepted)})" if accepted else ""
-        said = (str(exc).strip().splitlines() or [""])[0][:200]
-        return (f"model.{named[0]}", f"gliner {compat.versions()['gliner']} rejects {value!r}: {said}{listed}",
-                did_you_mean(value, accepted) or "choose a value the installed gliner accepts")
+        return _said(exc, given_kwargs)
     return None
+
+
+def _said(exc: BaseException, given_kwargs: dict[str, Any]) -> tuple[str, str, str] | None:
+    """What a constructor's error says of the model keys: the key whose value it quotes, the message with the values
+    the rejecting function compares against, a did-you-mean; None when it quotes no value."""
+    given = {k: v for k, v in given_kwargs.items() if isinstance(v, str) and k not in ("model_name",
+                                                                                        "labels_encoder",
+                                                                                        "labels_decoder")}
+    named = keys_named_in(str(exc), given)
+    if not named:
+        return None
+    value = given[named[0]]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/gliner/" in f.filename]
+    accepted = literals(frames[-1].filename, frames[-1].lineno or 0) if frames else []
+    accepted = [a for a in accepted if a != value]
+    listed = f" (it accepts: {', '.join(accepted)})" if accepted else ""
+    said = (str(exc).strip().splitlines() or [""])[0][:200]
+    return (f"model.{named[0]}", f"gliner {compat.versions()['gliner']} rejects {value!r}: {said}{listed}",
+            did_you_mean(value, accepted) or "choose a value the installed gliner accepts")

@@ -253,13 +253,20 @@ def _run(config: Config, train: list, evaluation: list | None, log: Any,
          where: Callable[[tuple[str, ...]], str] | None, strict: bool, start: float, replace: bool) -> Result:
     out = check_output_dir(config)
     with _environment(forwarding.plan(config).env), cpu_only(config.training.use_cpu):
-        plan, args, _ = prepare(config, where, strict=strict)
+        plan, args, _ = prepare(config, where, strict=strict, build=False)  # the real build below checks the same
         for warning in plan.warnings(where):
             log(f"warning: {warning}")
         if plan.pretrained_kwargs:
             log(f"applied to the saved model: {plan.pretrained_kwargs}")
         seed_everything(config.training.seed)  # the Trainer seeds only after the model exists: seed its init too
-        model = build_model(plan)
+        try:
+            model = build_model(plan)
+        except ConfigError:
+            raise
+        except Exception as exc:  # a value gliner's constructor rejects, said at its key (choices.check's Problem)
+            if (problem := choices.rejected(exc, plan, where)) is None:
+                raise
+            raise ConfigError([problem]) from None
         if plan.lora is not None:
             log(lora.apply(model, plan.lora, config.training.prev_path or config.model.model_name or "?"))
         if replace:  # --overwrite, once everything is checked and the model is built
@@ -366,12 +373,14 @@ class Prepared(NamedTuple):
 
 
 def prepare(config: Config, where: Callable[[tuple[str, ...]], str] | None = None,
-            refused: list[Problem] | None = None, strict: bool = False) -> Prepared:
+            refused: list[Problem] | None = None, strict: bool = False, build: bool = True) -> Prepared:
     """Everything checked before anything is written or built, the same for `validate`, `explain` and `train`: what
     the installed versions cannot honour, the filesystem and libraries (:mod:`ptbr.preflight`), the real
     TrainingArguments and gliner's model config. Returns the plan, the TrainingArguments and the model config (None
     with prev_path). With ``refused`` (a list: explain), what train would refuse is collected there instead of raised,
-    as far as the real objects can still be built. With ``strict`` (or ``run.strict``) warnings are refusals."""
+    as far as the real objects can still be built. With ``strict`` (or ``run.strict``) warnings are refusals. With
+    ``build``, gliner's model is built on a tiny backbone for the values its constructors reject
+    (:func:`ptbr.choices.check`); train, which builds the real model next, reads them from that build instead."""
     plan = forwarding.plan(config)
     strict = strict or config.run.strict
     for check in (lambda: plan.check(where, strict), lambda: preflight.check(config, output_dir(config), where)):
@@ -384,9 +393,11 @@ def prepare(config: Config, where: Callable[[tuple[str, ...]], str] | None = Non
     compat.reset_accelerate_state()
     args = forwarding.build_training_arguments(plan, where)
     built = model_config(plan, where)
-    with _quiet():
-        rejected = choices.check(plan, where)
-    if rejected is not None:  # a value gliner's constructors reject, at its key
+    rejected = None
+    if build:  # a value gliner's constructors reject, at its key (train: on the real build instead)
+        with _quiet():
+            rejected = choices.check(plan, where)
+    if rejected is not None:
         if refused is None:
             raise ConfigError([rejected])
         refused.append(rejected)
